@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` (the pipeline on the embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DAGSTER_HOME := $(abspath data/dagster_home)
+export DAGSTER_HOME
+
+.PHONY: install run test dev bench lint docs clean generate
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster_project/dagster.yaml $@
+
+generate: $(STAMP)
+	$(BIN)/onboarding generate
+
+# Generates demo exports when data/landing is empty, then runs every landing day in one run.
+run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/onboarding generate; fi
+	$(BIN)/onboarding run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -c "from dagster_project.dbt_project import prepare_manifest; prepare_manifest()"
+	$(BIN)/dagster dev -m dagster_project.definitions
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check dagster_project sync tests bench
+	$(BIN)/ruff format --check dagster_project sync tests bench
+
+clean:
+	rm -rf data/warehouse.duckdb* data/dagster_home dbt_project/target dbt_project/logs

@@ -1,0 +1,142 @@
+"""`onboarding`: the command line (generate demo exports, run the pipeline, sync, explain)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+@app.command()
+def generate(
+    users: Annotated[int, typer.Option(help="Number of simulated users.")] = 2000,
+    days: Annotated[int, typer.Option(help="Number of days of exports.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Landing folder (default: ONBOARDING_LANDING).")] = None,
+    end_date: Annotated[
+        str | None, typer.Option(help="Last export day, YYYY-MM-DD (default: yesterday).")
+    ] = None,
+    malformed_rate: Annotated[float, typer.Option(help="Share of malformed lines to plant.")] = 0.002,
+) -> None:
+    """Write realistic Segment, RudderStack, Mixpanel, signup, ticket and NPS exports plus a manifest."""
+    from .generate import generate as run_generate
+
+    target = out or Settings.from_env().landing
+    started = time.perf_counter()
+    with console.status("generating exports...") as status:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            status.update(f"generating {stage}: {done}/{total}")
+
+        manifest = run_generate(
+            target,
+            users=users,
+            days=days,
+            seed=seed,
+            end_date=date.fromisoformat(end_date) if end_date else None,
+            malformed_rate=malformed_rate,
+            progress=progress,
+        )
+    table = Table(title=f"Generated {manifest['start_date']} .. {manifest['end_date']} into {target}")
+    for column in ("source", "files", "lines", "unique", "duplicates", "malformed"):
+        table.add_column(column, justify="right" if column != "source" else "left")
+    for source, counts in manifest["sources"].items():
+        table.add_row(
+            source,
+            *(f"{counts.get(k, 0):,}" for k in ("files", "lines", "unique", "duplicates", "malformed")),
+        )
+    console.print(table)
+    console.print(
+        f"{manifest['users_signed_up']:,} users, {manifest['unified_events']:,} unique events "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+
+
+@app.command()
+def run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Last landing day to process (default: the latest).")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First landing day (default: the first one).")] = None,
+) -> None:
+    """Ingest every landing day up to --as-of, build the dbt decisions and plan the sync, in one run."""
+    from .dbt_project import prepare_manifest
+    from .ingest.files import landing_days
+
+    settings = Settings.from_env().export()
+    days = [d for d in landing_days(settings.landing) if not as_of or d <= date.fromisoformat(as_of)]
+    if start:
+        days = [d for d in days if d >= date.fromisoformat(start)]
+    if not days:
+        console.print(f"[red]No landing files in {settings.landing}[/red] — run `onboarding generate` first.")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    with console.status("parsing the dbt project..."):
+        prepare_manifest()
+    from .pipeline import run_pipeline
+
+    console.print(f"Running {days[0]} .. {days[-1]} ({len(days)} days) into {settings.db_path}")
+    with console.status("running...") as status:
+
+        def progress(message: str) -> None:
+            console.print(f"  {message}", highlight=False)
+            status.update(message[:100])
+
+        result = run_pipeline(days[0], days[-1], progress=progress)
+    print_summary(settings.db_path, time.perf_counter() - started)
+    if not result.success:
+        for failure in result.failures:
+            console.print(f"[red]failed[/red] {failure}")
+        raise typer.Exit(1)
+
+
+def print_summary(db_path: Path, seconds: float) -> None:
+    """Counts per source (loaded / duplicates dropped / quarantined), quarantine reasons, marts."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        table = Table(title="Ingest")
+        for column in ("source", "days", "files", "lines", "loaded", "duplicates dropped", "quarantined"):
+            table.add_column(column, justify="left" if column == "source" else "right")
+        for row in con.execute(
+            """
+            select source, count(*), sum(files), sum(lines), sum(loaded), sum(duplicates), sum(quarantined)
+            from raw.load_log group by source order by source
+            """
+        ).fetchall():
+            table.add_row(row[0], *(f"{v:,}" for v in row[1:]))
+        console.print(table)
+        reasons = con.execute(
+            "select split_part(reason, ':', 1) as code, count(*) from raw.quarantine group by 1 order by 2 desc"
+        ).fetchall()
+        if reasons:
+            console.print(
+                "Quarantined: "
+                + ", ".join(f"{code} {n:,}" for code, n in reasons)
+                + "  (query raw.quarantine for the lines and reasons)"
+            )
+        relations = con.execute(
+            """
+            select schema_name, table_name, estimated_size from duckdb_tables()
+            where schema_name in ('intermediate', 'marts') order by 1, 2
+            """
+        ).fetchall()
+        if relations:
+            console.print("Built: " + ", ".join(f"{s}.{t} ({n:,})" for s, t, n in relations))
+    finally:
+        con.close()
+    console.print(f"Done in {seconds:.1f}s — warehouse: {db_path}")
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()

@@ -1,0 +1,23 @@
+"""Assembles the code location; the pieces live in assets/, resources.py and partitions.py."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+from dagster._loggers import colored_console_logger
+
+from .assets.dbt import onboarding_dbt_assets
+from .assets.ingest import ingest_assets
+from .assets.jobs import daily_job, daily_schedule, landing_files_sensor
+from .pipeline import progress_logger
+from .resources import build_resources
+
+defs = Definitions(
+    assets=[*ingest_assets, onboarding_dbt_assets],
+    jobs=[daily_job],
+    schedules=[daily_schedule],
+    sensors=[landing_files_sensor],
+    resources=build_resources(),
+    loggers={"console": colored_console_logger, "progress": progress_logger},
+    # One DuckDB writer at a time: steps run one after another in the run's process.
+    executor=in_process_executor,
+)

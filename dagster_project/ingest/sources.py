@@ -1,0 +1,397 @@
+"""Per-source parsing rules: which JSON paths to read, what makes a line unloadable, what lands in raw.
+
+Each source is data (a `SourceSpec`), and one SQL builder turns any spec into a single DuckDB query
+over the decoded lines: every line is parsed once into a list of JSON values, classified by the
+first failing check (docs/data-contracts.md, section 2) and projected onto its raw table's columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NUMERIC_JSON = "('BIGINT', 'UBIGINT', 'DOUBLE')"
+SEGMENT_TYPES = "('track', 'identify', 'page', 'screen', 'group', 'alias')"
+
+
+def missing(x: str) -> str:
+    """A required JSON value is absent, JSON null, or an empty string."""
+    return f"({x} is null or json_type({x}) = 'NULL' or trim({x} ->> '$') = '')"
+
+
+def text(x: str) -> str:
+    """Text of a JSON string or number (null for JSON null)."""
+    return f"(case when json_type({x}) = 'NULL' then null else {x} ->> '$' end)"
+
+
+def not_object(x: str) -> str:
+    """Present and not JSON null, but not an object."""
+    return f"({x} is not null and json_type({x}) not in ('OBJECT', 'NULL'))"
+
+
+def iso_ts(x: str) -> str:
+    """An ISO-8601 string as a naive UTC timestamp (offsets honoured), null when unparseable."""
+    return f"timezone('UTC', try_cast({text(x)} as timestamptz))"
+
+
+@dataclass(frozen=True)
+class Check:
+    condition: str  # true means the line is bad
+    reason: str  # SQL string expression: 'code: message'
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    table: str
+    paths: dict[str, str]  # alias -> JSON path, read in one json_extract call
+    derived: dict[str, str]  # alias -> SQL over the path aliases (typed values)
+    checks: tuple[Check, ...]
+    columns: tuple[str, ...]  # raw table columns, each a path or derived alias
+    key: tuple[str, ...]  # dedupe key (raw columns)
+    event_time: str  # derived alias checked for the future
+
+
+def _r(code: str, message: str) -> str:
+    return "'" + f"{code}: {message}".replace("'", "''") + "'"
+
+
+def _future(alias: str) -> Check:
+    return Check(
+        f"{alias} > cast($day as timestamp) + interval 2 day",
+        _r("future_timestamp", "more than 1 day after the end of its landing day: ")
+        + f" || cast({alias} as varchar)",
+    )
+
+
+SEGMENT = SourceSpec(
+    name="segment",
+    table="segment_events",
+    paths={
+        "j_message_id": "$.messageId",
+        "j_type": "$.type",
+        "j_event": "$.event",
+        "j_name": "$.name",
+        "j_user_id": "$.userId",
+        "j_anonymous_id": "$.anonymousId",
+        "j_timestamp": "$.timestamp",
+        "j_original_ts": "$.originalTimestamp",
+        "j_sent_at": "$.sentAt",
+        "j_received_at": "$.receivedAt",
+        "context": "$.context",
+        "properties": "$.properties",
+        "traits": "$.traits",
+    },
+    derived={
+        "message_id": text("j_message_id"),
+        "type": text("j_type"),
+        "event": text("j_event"),
+        "name": text("j_name"),
+        "user_id": f"nullif({text('j_user_id')}, '')",
+        "anonymous_id": f"nullif({text('j_anonymous_id')}, '')",
+        "event_ts": iso_ts("j_timestamp"),
+        "original_ts": iso_ts("j_original_ts"),
+        "sent_at": iso_ts("j_sent_at"),
+        "received_at": iso_ts("j_received_at"),
+    },
+    checks=(
+        Check(missing("j_message_id"), _r("missing_field", "messageId")),
+        Check(missing("j_type"), _r("missing_field", "type")),
+        Check(
+            f"{missing('j_user_id')} and {missing('j_anonymous_id')}",
+            _r("missing_field", "userId and anonymousId are both absent"),
+        ),
+        Check(f"type = 'track' and {missing('j_event')}", _r("missing_field", "event (a track call)")),
+        Check(
+            f"json_type(j_type) <> 'VARCHAR' or type not in {SEGMENT_TYPES}",
+            _r("wrong_type", "type must be one of track, identify, page, screen, group, alias"),
+        ),
+        Check(
+            "j_event is not null and json_type(j_event) not in ('VARCHAR', 'NULL')",
+            _r("wrong_type", "event must be a string"),
+        ),
+        Check(not_object("properties"), _r("wrong_type", "properties must be an object")),
+        Check(not_object("traits"), _r("wrong_type", "traits must be an object")),
+        Check(not_object("context"), _r("wrong_type", "context must be an object")),
+        Check(
+            "event_ts is null",
+            _r("bad_timestamp", "timestamp is missing or not ISO-8601: ")
+            + " || coalesce(j_timestamp, 'null')",
+        ),
+        _future("event_ts"),
+    ),
+    columns=(
+        "message_id",
+        "type",
+        "event",
+        "name",
+        "user_id",
+        "anonymous_id",
+        "event_ts",
+        "original_ts",
+        "sent_at",
+        "received_at",
+        "context",
+        "properties",
+        "traits",
+    ),
+    key=("message_id",),
+    event_time="event_ts",
+)
+
+MIXPANEL = SourceSpec(
+    name="mixpanel",
+    table="mixpanel_events",
+    paths={
+        "j_event": "$.event",
+        "properties": "$.properties",
+        "j_time": "$.properties.time",
+        "j_distinct_id": "$.properties.distinct_id",
+        "j_insert_id": '$.properties."$insert_id"',
+        "j_processing": "$.properties.mp_processing_time_ms",
+    },
+    derived={
+        "event": text("j_event"),
+        "distinct_id": text("j_distinct_id"),
+        "insert_id": f"nullif({text('j_insert_id')}, '')",
+        # Mixpanel exports `time` in seconds, some pipelines in milliseconds: > 10^11 means ms.
+        "time_ms": (
+            f"case when json_type(j_time) in {NUMERIC_JSON} then cast(case "
+            "when try_cast(j_time ->> '$' as double) > 1e11 then try_cast(j_time ->> '$' as double) "
+            "else try_cast(j_time ->> '$' as double) * 1000 end as bigint) end"
+        ),
+        "event_ts": "make_timestamp(time_ms * 1000)",
+        "mp_processing_time_ms": "try_cast(j_processing ->> '$' as bigint)",
+    },
+    checks=(
+        Check(missing("j_event"), _r("missing_field", "event")),
+        Check(not_object("properties"), _r("wrong_type", "properties must be an object")),
+        Check(missing("j_distinct_id"), _r("missing_field", "properties.distinct_id")),
+        Check(missing("j_time"), _r("missing_field", "properties.time")),
+        Check("json_type(j_event) <> 'VARCHAR'", _r("wrong_type", "event must be a string")),
+        Check(
+            f"json_type(j_time) not in {NUMERIC_JSON}",
+            _r("wrong_type", "properties.time must be a number (epoch seconds or ms)"),
+        ),
+        Check("time_ms is null or time_ms < 0", _r("bad_timestamp", "properties.time is out of range")),
+        _future("event_ts"),
+    ),
+    columns=(
+        "event",
+        "distinct_id",
+        "insert_id",
+        "time_ms",
+        "event_ts",
+        "mp_processing_time_ms",
+        "properties",
+    ),
+    key=("event", "distinct_id", "time_ms", "insert_id"),
+    event_time="event_ts",
+)
+
+SIGNUPS = SourceSpec(
+    name="signups",
+    table="signups",
+    paths={
+        "j_provider": "$.provider",
+        "j_user": "$.user",
+        "j_a_user_id": "$.user.user_id",
+        "j_a_email": "$.user.email",
+        "j_a_name": "$.user.name",
+        "j_a_created": "$.user.created_at",
+        "j_a_meta": "$.user.user_metadata",
+        "j_record": "$.record",
+        "j_s_id": "$.record.id",
+        "j_s_email": "$.record.email",
+        "j_s_created": "$.record.created_at",
+        "j_s_meta": "$.record.raw_user_meta_data",
+        "j_s_name": "$.record.raw_user_meta_data.name",
+        "j_f_uid": "$.uid",
+        "j_f_email": "$.email",
+        "j_f_name": "$.displayName",
+        "j_f_created": "$.metadata.creationTime",
+        "j_f_claims": "$.customClaims",
+    },
+    derived={
+        "provider": (
+            "case when j_provider ->> '$' = 'auth0' or json_type(j_user) = 'OBJECT' then 'auth0' "
+            "when json_type(j_record) = 'OBJECT' then 'supabase' "
+            "when j_f_uid is not null then 'firebase' end"
+        ),
+        "user_id": (
+            f"nullif(case provider when 'auth0' then {text('j_a_user_id')} "
+            f"when 'supabase' then {text('j_s_id')} when 'firebase' then {text('j_f_uid')} end, '')"
+        ),
+        "email": (
+            f"case provider when 'auth0' then {text('j_a_email')} "
+            f"when 'supabase' then {text('j_s_email')} else {text('j_f_email')} end"
+        ),
+        "name": (
+            f"case provider when 'auth0' then {text('j_a_name')} "
+            f"when 'supabase' then {text('j_s_name')} else {text('j_f_name')} end"
+        ),
+        "j_created": "case provider when 'auth0' then j_a_created when 'supabase' then j_s_created else j_f_created end",
+        "created_at": (
+            f"coalesce({iso_ts('j_created')}, try_strptime({text('j_created')}, '%a, %d %b %Y %H:%M:%S GMT'))"
+        ),
+        "metadata": "case provider when 'auth0' then j_a_meta when 'supabase' then j_s_meta else j_f_claims end",
+        "payload": "cast(line as json)",
+    },
+    checks=(
+        Check(
+            "provider is null",
+            _r("missing_field", "not an Auth0, Supabase or Firebase signup payload (no user)"),
+        ),
+        Check("user_id is null", _r("missing_field", "the user id")),
+        Check(not_object("metadata"), _r("wrong_type", "the profile metadata must be an object")),
+        Check(
+            "created_at is null",
+            _r("bad_timestamp", "the signup time is missing or unparseable: ")
+            + " || coalesce(j_created, 'null')",
+        ),
+        _future("created_at"),
+    ),
+    columns=("provider", "user_id", "email", "name", "created_at", "metadata", "payload"),
+    key=("user_id",),
+    event_time="created_at",
+)
+
+TICKETS = SourceSpec(
+    name="tickets",
+    table="support_tickets",
+    paths={
+        "j_ticket_id": "$.ticket_id",
+        "j_user_id": "$.user_id",
+        "j_status": "$.status",
+        "j_occurred_at": "$.occurred_at",
+        "j_subject": "$.subject",
+        "j_channel": "$.channel",
+    },
+    derived={
+        "ticket_id": text("j_ticket_id"),
+        "user_id": text("j_user_id"),
+        "status": text("j_status"),
+        "occurred_at": iso_ts("j_occurred_at"),
+        "subject": text("j_subject"),
+        "channel": text("j_channel"),
+    },
+    checks=(
+        Check(missing("j_ticket_id"), _r("missing_field", "ticket_id")),
+        Check(missing("j_user_id"), _r("missing_field", "user_id")),
+        Check(missing("j_status"), _r("missing_field", "status")),
+        Check(
+            "json_type(j_status) <> 'VARCHAR' or status not in ('opened', 'resolved')",
+            _r("wrong_type", "status must be opened or resolved"),
+        ),
+        Check(
+            "occurred_at is null",
+            _r("bad_timestamp", "occurred_at is missing or unparseable: ")
+            + " || coalesce(j_occurred_at, 'null')",
+        ),
+        _future("occurred_at"),
+    ),
+    columns=("ticket_id", "user_id", "status", "occurred_at", "subject", "channel"),
+    key=("ticket_id", "status"),
+    event_time="occurred_at",
+)
+
+NPS = SourceSpec(
+    name="nps",
+    table="nps_responses",
+    paths={
+        "j_response_id": "$.response_id",
+        "j_user_id": "$.user_id",
+        "j_survey": "$.survey",
+        "j_score": "$.score",
+        "j_comment": "$.comment",
+        "j_submitted_at": "$.submitted_at",
+    },
+    derived={
+        "response_id": text("j_response_id"),
+        "user_id": text("j_user_id"),
+        "survey": text("j_survey"),
+        "score": "case when json_type(j_score) in ('BIGINT', 'UBIGINT') then try_cast(j_score ->> '$' as integer) end",
+        "comment": text("j_comment"),
+        "submitted_at": iso_ts("j_submitted_at"),
+    },
+    checks=(
+        Check(missing("j_response_id"), _r("missing_field", "response_id")),
+        Check(missing("j_user_id"), _r("missing_field", "user_id")),
+        Check(missing("j_score"), _r("missing_field", "score")),
+        Check(
+            "score is null or score < 0 or score > 10",
+            _r("wrong_type", "score must be an integer from 0 to 10, got ") + " || j_score",
+        ),
+        Check(
+            "submitted_at is null",
+            _r("bad_timestamp", "submitted_at is missing or unparseable: ")
+            + " || coalesce(j_submitted_at, 'null')",
+        ),
+        _future("submitted_at"),
+    ),
+    columns=("response_id", "user_id", "survey", "score", "comment", "submitted_at"),
+    key=("response_id",),
+    event_time="submitted_at",
+)
+
+SPECS: dict[str, SourceSpec] = {
+    "segment": SEGMENT,
+    "rudderstack": SEGMENT,
+    "mixpanel": MIXPANEL,
+    "signups": SIGNUPS,
+    "tickets": TICKETS,
+    "nps": NPS,
+}
+
+
+def classify_sql(spec: SourceSpec, max_line_bytes: int) -> str:
+    """One query over `lines_in(_file, _line, line)` giving every line its columns and its reason.
+
+    `$day` (the landing day) is a bound parameter. The JSON is parsed once per line: the paths are read
+    together into a list, and every later expression works on those small values.
+    """
+    aliases = list(spec.paths)
+    path_list = ", ".join("'" + spec.paths[a].replace("'", "''") + "'" for a in aliases)
+    picks = ",\n        ".join(f"v[{i}] as {a}" for i, a in enumerate(aliases, start=1))
+    derived = "".join(
+        f",\nd{i} as (select *, {expr} as {alias} from d{i - 1})"
+        for i, (alias, expr) in enumerate(spec.derived.items(), start=1)
+    )
+    last = f"d{len(spec.derived)}"
+    checks = "\n            ".join(f"when {c.condition} then {c.reason}" for c in spec.checks)
+    return f"""
+with shaped as (
+    select
+        _file,
+        _line,
+        line,
+        case
+            when strlen(line) > {max_line_bytes}
+                then 'oversized: the line is ' || strlen(line) || ' bytes (limit {max_line_bytes})'
+            when not json_valid(line) then 'invalid_json: not parseable JSON'
+            when json_type(line) <> 'OBJECT'
+                then 'not_an_object: the JSON value is ' || lower(json_type(line)) || ', not an object'
+        end as shape_reason
+    from lines_in
+),
+d0 as (
+    select
+        _file,
+        _line,
+        line,
+        shape_reason,
+        {picks}
+    from (
+        select *, case when shape_reason is null then json_extract(line, [{path_list}]) end as v
+        from shaped
+    )
+){derived}
+select
+    *,
+    coalesce(
+        shape_reason,
+        case
+            {checks}
+        end
+    ) as reason
+from {last}
+"""

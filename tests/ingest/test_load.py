@@ -1,0 +1,215 @@
+"""The loaders on hand-made files: every malformed kind, dedupe, idempotency, the non-Segment sources."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from dagster_project.ingest.load import load_day
+from dagster_project.ingest.lines import decompress_gzip, read_file_lines
+
+from .conftest import DAY, dumps, segment_track
+
+
+def reasons(con) -> list[tuple[int, str]]:
+    return con.execute("select _line, split_part(reason, ':', 1) from raw.quarantine order by _file, _line").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b'{"type": "track", "event": \n', "invalid_json"),
+        (b"[1, 2, 3]\n", "not_an_object"),
+        (b'"just a string"\n', "not_an_object"),
+        (dumps({k: v for k, v in segment_track("x").items() if k != "messageId"}), "missing_field"),
+        (dumps(segment_track("x", user_id=None, anonymousId=None)), "missing_field"),
+        (dumps(segment_track("x", event=None)), "missing_field"),
+        (dumps(segment_track("x", timestamp="yesterday afternoon")), "bad_timestamp"),
+        (dumps(segment_track("x", timestamp="2026-13-45T99:00:00Z")), "bad_timestamp"),
+        (dumps(segment_track("x", timestamp="2099-01-01T00:00:00Z")), "future_timestamp"),
+        (dumps(segment_track("x", properties="not an object")), "wrong_type"),
+        (dumps(segment_track("x", event=42)), "wrong_type"),
+        (dumps(segment_track("x", type="teleport")), "wrong_type"),
+        (dumps(segment_track("x", padding="y" * 70_000)), "oversized"),
+        (b'{"type": "track", "event": "caf\xe9"}\n', "invalid_utf8"),
+    ],
+)
+def test_each_malformed_kind_is_quarantined_with_its_reason(con, write_segment, landing, line, code):
+    write_segment([dumps(segment_track("good-1")), line, dumps(segment_track("good-2"))])
+    stats = load_day(con, landing, "segment", DAY)
+    assert (stats.lines, stats.loaded, stats.quarantined, stats.duplicates) == (3, 2, 1, 0)
+    assert reasons(con) == [(2, code)]
+    raw_text = con.execute("select raw_text from raw.quarantine").fetchone()[0]
+    assert 0 < len(raw_text) <= 2000
+    loaded = [r[0] for r in con.execute("select message_id from raw.segment_events order by _line").fetchall()]
+    assert loaded == ["good-1", "good-2"]
+
+
+def test_truncated_gzip_keeps_complete_lines_and_quarantines_the_tail(con, landing, write_segment):
+    path = write_segment([dumps(segment_track(f"m{i}")) for i in range(400)])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    recovered, truncated = decompress_gzip(path.read_bytes())
+    complete = recovered.count(b"\n")
+    assert truncated and 0 < complete < 400
+    stats = load_day(con, landing, "segment", DAY)
+    assert stats.loaded == complete
+    assert reasons(con) == [(complete + 1, "truncated_gzip")]
+
+
+def test_concatenated_gzip_members_are_all_read(tmp_path: Path):
+    path = tmp_path / "multi.gz"
+    path.write_bytes(gzip.compress(b'{"a": 1}\n') + gzip.compress(b'{"a": 2}\n{"a": 3}\n'))
+    lines = read_file_lines(path)
+    assert lines.texts == ['{"a": 1}', '{"a": 2}', '{"a": 3}'] and lines.numbers == [1, 2, 3]
+    assert lines.rejects == []
+
+
+def test_blank_lines_are_ignored_not_quarantined(con, landing, write_segment):
+    write_segment([dumps(segment_track("a")), b"\n", b"   \n", dumps(segment_track("b"))])
+    stats = load_day(con, landing, "segment", DAY)
+    assert (stats.lines, stats.loaded, stats.quarantined) == (2, 2, 0)
+    assert con.execute("select list(_line order by _line) from raw.segment_events").fetchone()[0] == [1, 4]
+
+
+def test_duplicates_dropped_within_a_day_and_across_days(con, landing, write_segment):
+    write_segment([dumps(segment_track("a")), dumps(segment_track("b")), dumps(segment_track("a"))])
+    next_day = DAY + timedelta(days=1)
+    write_segment([dumps(segment_track("b")), dumps(segment_track("c"))], day=next_day)
+    first = load_day(con, landing, "segment", DAY)
+    second = load_day(con, landing, "segment", next_day)
+    assert (first.loaded, first.duplicates) == (2, 1)
+    assert (second.loaded, second.duplicates) == (1, 1)
+    rows = con.execute("select message_id, _partition_day from raw.segment_events order by 1").fetchall()
+    assert rows == [("a", DAY), ("b", DAY), ("c", next_day)]
+
+
+def test_reloading_a_day_replaces_it(con, landing, write_segment):
+    write_segment([dumps(segment_track("a")), b"oops\n", dumps(segment_track("b"))])
+    load_day(con, landing, "segment", DAY)
+    snapshot = con.execute("select message_id, _file, _line from raw.segment_events order by 1").fetchall()
+    again = load_day(con, landing, "segment", DAY)
+    assert (again.loaded, again.duplicates, again.quarantined) == (2, 0, 1)
+    assert con.execute("select message_id, _file, _line from raw.segment_events order by 1").fetchall() == snapshot
+    assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 1
+    assert con.execute("select count(*) from raw.load_log").fetchone()[0] == 1
+
+
+def test_rudderstack_shares_the_segment_table_and_dedupe(con, landing, write_segment):
+    write_segment([dumps(segment_track("shared")), dumps(segment_track("seg-only"))])
+    folder = landing / "rudderstack" / "rudder-logs" / "rs1" / DAY.strftime("%m-%d-%Y")
+    folder.mkdir(parents=True)
+    (folder / "1.rs1.json.gz").write_bytes(gzip.compress(dumps(segment_track("shared")) + dumps(segment_track("rs"))))
+    load_day(con, landing, "segment", DAY)
+    rs = load_day(con, landing, "rudderstack", DAY)
+    assert (rs.loaded, rs.duplicates) == (1, 1)
+    rows = con.execute("select message_id, source_system from raw.segment_events order by 1").fetchall()
+    assert rows == [("rs", "rudderstack"), ("seg-only", "segment"), ("shared", "segment")]
+    load_day(con, landing, "segment", DAY)  # re-loading Segment leaves RudderStack's rows alone
+    assert con.execute("select count(*) from raw.segment_events").fetchone()[0] == 3
+
+
+def write_plain(landing: Path, source: str, lines: list[bytes], suffix: str = ".jsonl", day: date = DAY) -> None:
+    folder = landing / source
+    folder.mkdir(parents=True, exist_ok=True)
+    data = b"".join(lines)
+    name = f"{day.isoformat()}{suffix}"
+    (folder / name).write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+
+
+def mp(event: str, time: float | str, insert_id: str | None = "i1", distinct_id: str | None = "u1") -> bytes:
+    props: dict = {"time": time, "mp_processing_time_ms": 1}
+    if distinct_id is not None:
+        props["distinct_id"] = distinct_id
+    if insert_id is not None:
+        props["$insert_id"] = insert_id
+    return dumps({"event": event, "properties": props})
+
+
+def test_mixpanel_seconds_and_milliseconds_and_exact_duplicates(con, landing):
+    secs = 1793613600  # 2026-11-02T10:00:00Z
+    write_plain(
+        landing,
+        "mixpanel",
+        [
+            mp("user.ran_query", secs, "a"),
+            mp("user.ran_query", secs * 1000 + 250, "b"),
+            mp("user.ran_query", secs, "a"),  # exact duplicate
+            mp("user.ran_query", "yesterday", "c"),
+            mp("user.ran_query", secs, "d", distinct_id=None),
+            dumps({"event": "x", "properties": "nope"}),
+        ],
+        suffix=".jsonl.gz",
+    )
+    stats = load_day(con, landing, "mixpanel", DAY)
+    assert (stats.loaded, stats.duplicates, stats.quarantined) == (2, 1, 3)
+    rows = con.execute("select insert_id, time_ms, event_ts from raw.mixpanel_events order by 1").fetchall()
+    assert rows[0][1] == secs * 1000 and rows[1][1] == secs * 1000 + 250
+    assert str(rows[1][2]) == "2026-11-02 10:00:00.250000"
+    assert [r[1] for r in reasons(con)] == ["wrong_type", "missing_field", "wrong_type"]
+
+
+def test_signup_payloads_of_each_provider(con, landing):
+    meta = {"plan": "trial", "utm_source": "google", "company_size": "11-50"}
+    write_plain(
+        landing,
+        "signups",
+        [
+            dumps({"provider": "auth0", "user": {"user_id": "auth0|1", "email": "a@x.io", "name": "Ann",
+                                                  "created_at": "2026-11-02T09:00:00.000Z", "user_metadata": meta}}),
+            dumps({"type": "INSERT", "table": "users", "schema": "auth", "old_record": None,
+                   "record": {"id": "0b6c", "email": "b@x.io", "created_at": "2026-11-02T09:30:00+00:00",
+                              "raw_user_meta_data": {"name": "Bo", **meta}}}),
+            dumps({"uid": "fb1", "email": "c@x.io", "displayName": None,
+                   "metadata": {"creationTime": "Mon, 02 Nov 2026 11:00:00 GMT"}, "customClaims": meta}),
+            dumps({"uid": "fb1", "email": "c@x.io", "displayName": None,
+                   "metadata": {"creationTime": "Mon, 02 Nov 2026 11:00:00 GMT"}, "customClaims": meta}),
+            dumps({"hello": "world"}),
+        ],
+    )
+    stats = load_day(con, landing, "signups", DAY)
+    assert (stats.loaded, stats.duplicates, stats.quarantined) == (3, 1, 1)
+    rows = con.execute(
+        "select provider, user_id, email, name, created_at, metadata->>'$.plan' from raw.signups order by 1"
+    ).fetchall()
+    assert [r[:4] for r in rows] == [
+        ("auth0", "auth0|1", "a@x.io", "Ann"),
+        ("firebase", "fb1", "c@x.io", None),
+        ("supabase", "0b6c", "b@x.io", "Bo"),
+    ]
+    assert str(rows[1][4]) == "2026-11-02 11:00:00" and {r[5] for r in rows} == {"trial"}
+
+
+def test_tickets_and_nps(con, landing):
+    write_plain(
+        landing,
+        "tickets",
+        [
+            dumps({"ticket_id": "t1", "user_id": "u1", "status": "opened", "occurred_at": "2026-11-02T08:00:00Z"}),
+            dumps({"ticket_id": "t1", "user_id": "u1", "status": "resolved", "occurred_at": "2026-11-02T09:00:00Z"}),
+            dumps({"ticket_id": "t1", "user_id": "u1", "status": "resolved", "occurred_at": "2026-11-02T09:00:00Z"}),
+            dumps({"ticket_id": "t2", "user_id": "u1", "status": "escalated", "occurred_at": "2026-11-02T09:00:00Z"}),
+        ],
+    )
+    write_plain(
+        landing,
+        "nps",
+        [
+            dumps({"response_id": "r1", "user_id": "u1", "survey": "day_7", "score": 3, "comment": "confusing",
+                   "submitted_at": "2026-11-02T08:00:00Z"}),
+            dumps({"response_id": "r2", "user_id": "u1", "survey": "day_7", "score": "ten",
+                   "submitted_at": "2026-11-02T08:00:00Z"}),
+            dumps({"response_id": "r3", "user_id": "u1", "survey": "day_7", "score": 11,
+                   "submitted_at": "2026-11-02T08:00:00Z"}),
+        ],
+    )
+    tickets = load_day(con, landing, "tickets", DAY)
+    nps = load_day(con, landing, "nps", DAY)
+    assert (tickets.loaded, tickets.duplicates, tickets.quarantined) == (2, 1, 1)
+    assert (nps.loaded, nps.quarantined) == (1, 2)
+    assert con.execute("select score, comment from raw.nps_responses").fetchall() == [(3, "confusing")]
+    assert json.loads(json.dumps([r[1] for r in reasons(con)])) == ["wrong_type", "wrong_type", "wrong_type"]
