@@ -18,6 +18,8 @@ from pathlib import Path
 from dagster import DagsterInstance, InitLoggerContext, logger
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from .settings import Settings
+
 
 @dataclass
 class PipelineResult:
@@ -76,8 +78,13 @@ def _instance() -> DagsterInstance:
 
 
 def run_pipeline(start: date, end: date, progress: Progress | None = None) -> PipelineResult:
-    """Materialise every asset for landing days start..end (inclusive) in one in-process run."""
+    """Materialise every asset for landing days start..end (inclusive) in one in-process run.
+
+    Paths come from the environment (ONBOARDING_DB, ONBOARDING_LANDING) at call time.
+    """
     from .definitions import defs
+
+    Settings.from_env().export()
 
     job = defs.get_job_def("daily_onboarding")
     started = time.perf_counter()

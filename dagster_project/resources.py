@@ -12,24 +12,35 @@ from .settings import DBT_PROJECT_DIR, Settings, dbt_executable
 
 
 class WarehouseResource(ConfigurableResource):
-    """The DuckDB warehouse file and the landing folder. Connections are opened per step and closed,
-    because DuckDB allows one writer process and dbt runs as a separate process."""
+    """The DuckDB warehouse file and the landing folder.
 
-    db_path: str
-    landing: str
+    Paths left empty are read from the environment when a step runs (not when the code location
+    loads), so a test or `onboarding run` can point the same definitions at another warehouse.
+    Connections are opened per step and closed: DuckDB has one writer, and dbt is another process.
+    """
+
+    db_path: str | None = None
+    landing: str | None = None
+
+    def settings(self) -> Settings:
+        env = Settings.from_env()
+        return Settings(
+            db_path=Path(self.db_path) if self.db_path else env.db_path,
+            landing=Path(self.landing) if self.landing else env.landing,
+        ).export()
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(self.db_path, read_only=read_only)
+        return duckdb.connect(str(self.settings().db_path), read_only=read_only)
 
     @property
     def landing_path(self) -> Path:
-        return Path(self.landing)
+        return self.settings().landing
 
 
 def build_resources() -> dict[str, object]:
-    settings = Settings.from_env().export()
+    Settings.from_env().export()
     return {
-        "warehouse": WarehouseResource(db_path=str(settings.db_path), landing=str(settings.landing)),
+        "warehouse": WarehouseResource(),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),

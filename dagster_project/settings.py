@@ -7,6 +7,7 @@ as a subprocess in `dbt_project/` and must open the same DuckDB file as the Pyth
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,19 @@ class Settings:
 
 
 def dbt_executable() -> str:
-    """The `dbt` beside this interpreter, so `.venv/bin/onboarding` works without an activated venv."""
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
+    """The `dbt` of this environment, so `.venv/bin/onboarding` works without an activated venv.
+
+    `sys.prefix` is the venv even when a subprocess (Dagster's code server) starts the interpreter by
+    another path; the interpreter's folder and PATH are fallbacks.
+    """
+    for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).with_name("dbt")):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
+
+
+def ensure_dbt_on_path() -> None:
+    """Put this environment's bin folder first on PATH (for tools that look `dbt` up on PATH)."""
+    bin_dir = str(Path(dbt_executable()).parent)
+    if Path(bin_dir, "dbt").exists() and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
