@@ -49,7 +49,7 @@ class _ProgressHandler(logging.Handler):
             if record.levelno < logging.INFO or not _progress_sink:
                 return
             message = _ANSI.sub("", str(meta.get("orig_message", record.getMessage()))).strip()
-            if step.startswith("onboarding_dbt_assets") and not _DBT_LINE.search(message):
+            if step.startswith("dbt_") and not _DBT_LINE.search(message):
                 return
             _progress_sink[-1](message)
             return
@@ -86,7 +86,7 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
 
     Settings.from_env().export()
 
-    job = defs.get_job_def("daily_onboarding")
+    job = defs.resolve_job_def("daily_onboarding")
     started = time.perf_counter()
     if progress:
         _progress_sink.append(progress)

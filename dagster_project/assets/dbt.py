@@ -1,8 +1,9 @@
 """dbt models as Dagster assets; dbt tests become asset checks.
 
-The partition window (one day for the daily schedule, a range for a backfill, which runs as a single
-run) is passed to dbt as `--vars {"start_date": ..., "end_date": ...}`, and the incremental models
-process only that window.
+The project is split on the dbt tag `foundation`: staging, unified events and profiles build first,
+then the Python AI assets read them, then the decision models (which read the AI results) build. The
+partition window (one day for the daily schedule, a range for a backfill, which runs as a single run)
+is passed to dbt as `--vars {"start_date": ..., "end_date": ...}`; incremental models process only it.
 """
 
 import json
@@ -16,20 +17,19 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from ..dbt_project import dbt_project
 from ..partitions import daily_partitions
 
-FOUNDATION_PREFIXES = ("stg_", "int_events__", "int_users__")
+FOUNDATION = "tag:foundation"
 
 
 class OnboardingTranslator(DagsterDbtTranslator):
-    """Groups by stage: staging (incl. unified events and profiles), decisions, ai, reporting."""
+    """Groups by stage: staging (foundation), decisions, ai, reporting."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
-        name = dbt_resource_props.get("name", "")
         if "reporting" in fqn:
             return "reporting"
         if "ai" in fqn:
             return "ai"
-        if name.startswith(FOUNDATION_PREFIXES):
+        if "foundation" in dbt_resource_props.get("tags", []):
             return "staging"
         return "decisions"
 
@@ -42,13 +42,35 @@ def window_vars(context: AssetExecutionContext) -> dict[str, str]:
     }
 
 
+def _build(context: AssetExecutionContext, dbt: DbtCliResource):
+    args = ["build", "--vars", json.dumps(window_vars(context))]
+    yield from dbt.cli(args, context=context).stream()
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    select=FOUNDATION,
+    name="dbt_foundation",
     dagster_dbt_translator=OnboardingTranslator(),
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
 )
-def onboarding_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
-    args = ["build", "--vars", json.dumps(window_vars(context))]
-    yield from dbt.cli(args, context=context).stream()
+def dbt_foundation(context: AssetExecutionContext, dbt: DbtCliResource):
+    yield from _build(context, dbt)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=FOUNDATION,
+    name="dbt_decisions",
+    dagster_dbt_translator=OnboardingTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def dbt_decisions(context: AssetExecutionContext, dbt: DbtCliResource):
+    yield from _build(context, dbt)
+
+
+dbt_asset_defs = [dbt_foundation, dbt_decisions]
