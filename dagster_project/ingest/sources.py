@@ -234,7 +234,7 @@ SIGNUPS = SourceSpec(
             f"coalesce({iso_ts('j_created')}, try_strptime({text('j_created')}, '%a, %d %b %Y %H:%M:%S GMT'))"
         ),
         "metadata": "case provider when 'auth0' then j_a_meta when 'supabase' then j_s_meta else j_f_claims end",
-        "payload": "cast(line as json)",
+        "payload": "try_cast(line as json)",
     },
     checks=(
         Check(

@@ -15,7 +15,9 @@ DAY = date(2026, 11, 2)
 DAY_MS = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)
 
 
-def segment_track(message_id: str, event: str = "user.ran_query", user_id: str | None = "u1", **extra) -> dict:
+def segment_track(
+    message_id: str, event: str = "user.ran_query", user_id: str | None = "u1", **extra
+) -> dict:
     call = {
         "type": "track",
         "event": event,

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.ingest.load import load_day
 from dagster_project.ingest.lines import decompress_gzip, read_file_lines
+from dagster_project.ingest.load import load_day
 
 from .conftest import DAY, dumps, segment_track
 
 
 def reasons(con) -> list[tuple[int, str]]:
-    return con.execute("select _line, split_part(reason, ':', 1) from raw.quarantine order by _file, _line").fetchall()
+    return con.execute(
+        "select _line, split_part(reason, ':', 1) from raw.quarantine order by _file, _line"
+    ).fetchall()
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,9 @@ def test_each_malformed_kind_is_quarantined_with_its_reason(con, write_segment, 
     assert reasons(con) == [(2, code)]
     raw_text = con.execute("select raw_text from raw.quarantine").fetchone()[0]
     assert 0 < len(raw_text) <= 2000
-    loaded = [r[0] for r in con.execute("select message_id from raw.segment_events order by _line").fetchall()]
+    loaded = [
+        r[0] for r in con.execute("select message_id from raw.segment_events order by _line").fetchall()
+    ]
     assert loaded == ["good-1", "good-2"]
 
 
@@ -94,7 +98,10 @@ def test_reloading_a_day_replaces_it(con, landing, write_segment):
     snapshot = con.execute("select message_id, _file, _line from raw.segment_events order by 1").fetchall()
     again = load_day(con, landing, "segment", DAY)
     assert (again.loaded, again.duplicates, again.quarantined) == (2, 0, 1)
-    assert con.execute("select message_id, _file, _line from raw.segment_events order by 1").fetchall() == snapshot
+    assert (
+        con.execute("select message_id, _file, _line from raw.segment_events order by 1").fetchall()
+        == snapshot
+    )
     assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 1
     assert con.execute("select count(*) from raw.load_log").fetchone()[0] == 1
 
@@ -103,7 +110,9 @@ def test_rudderstack_shares_the_segment_table_and_dedupe(con, landing, write_seg
     write_segment([dumps(segment_track("shared")), dumps(segment_track("seg-only"))])
     folder = landing / "rudderstack" / "rudder-logs" / "rs1" / DAY.strftime("%m-%d-%Y")
     folder.mkdir(parents=True)
-    (folder / "1.rs1.json.gz").write_bytes(gzip.compress(dumps(segment_track("shared")) + dumps(segment_track("rs"))))
+    (folder / "1.rs1.json.gz").write_bytes(
+        gzip.compress(dumps(segment_track("shared")) + dumps(segment_track("rs")))
+    )
     load_day(con, landing, "segment", DAY)
     rs = load_day(con, landing, "rudderstack", DAY)
     assert (rs.loaded, rs.duplicates) == (1, 1)
@@ -113,7 +122,9 @@ def test_rudderstack_shares_the_segment_table_and_dedupe(con, landing, write_seg
     assert con.execute("select count(*) from raw.segment_events").fetchone()[0] == 3
 
 
-def write_plain(landing: Path, source: str, lines: list[bytes], suffix: str = ".jsonl", day: date = DAY) -> None:
+def write_plain(
+    landing: Path, source: str, lines: list[bytes], suffix: str = ".jsonl", day: date = DAY
+) -> None:
     folder = landing / source
     folder.mkdir(parents=True, exist_ok=True)
     data = b"".join(lines)
@@ -159,15 +170,50 @@ def test_signup_payloads_of_each_provider(con, landing):
         landing,
         "signups",
         [
-            dumps({"provider": "auth0", "user": {"user_id": "auth0|1", "email": "a@x.io", "name": "Ann",
-                                                  "created_at": "2026-11-02T09:00:00.000Z", "user_metadata": meta}}),
-            dumps({"type": "INSERT", "table": "users", "schema": "auth", "old_record": None,
-                   "record": {"id": "0b6c", "email": "b@x.io", "created_at": "2026-11-02T09:30:00+00:00",
-                              "raw_user_meta_data": {"name": "Bo", **meta}}}),
-            dumps({"uid": "fb1", "email": "c@x.io", "displayName": None,
-                   "metadata": {"creationTime": "Mon, 02 Nov 2026 11:00:00 GMT"}, "customClaims": meta}),
-            dumps({"uid": "fb1", "email": "c@x.io", "displayName": None,
-                   "metadata": {"creationTime": "Mon, 02 Nov 2026 11:00:00 GMT"}, "customClaims": meta}),
+            dumps(
+                {
+                    "provider": "auth0",
+                    "user": {
+                        "user_id": "auth0|1",
+                        "email": "a@x.io",
+                        "name": "Ann",
+                        "created_at": "2026-11-02T09:00:00.000Z",
+                        "user_metadata": meta,
+                    },
+                }
+            ),
+            dumps(
+                {
+                    "type": "INSERT",
+                    "table": "users",
+                    "schema": "auth",
+                    "old_record": None,
+                    "record": {
+                        "id": "0b6c",
+                        "email": "b@x.io",
+                        "created_at": "2026-11-02T09:30:00+00:00",
+                        "raw_user_meta_data": {"name": "Bo", **meta},
+                    },
+                }
+            ),
+            dumps(
+                {
+                    "uid": "fb1",
+                    "email": "c@x.io",
+                    "displayName": None,
+                    "metadata": {"creationTime": "Mon, 02 Nov 2026 11:00:00 GMT"},
+                    "customClaims": meta,
+                }
+            ),
+            dumps(
+                {
+                    "uid": "fb1",
+                    "email": "c@x.io",
+                    "displayName": None,
+                    "metadata": {"creationTime": "Mon, 02 Nov 2026 11:00:00 GMT"},
+                    "customClaims": meta,
+                }
+            ),
             dumps({"hello": "world"}),
         ],
     )
@@ -189,22 +235,72 @@ def test_tickets_and_nps(con, landing):
         landing,
         "tickets",
         [
-            dumps({"ticket_id": "t1", "user_id": "u1", "status": "opened", "occurred_at": "2026-11-02T08:00:00Z"}),
-            dumps({"ticket_id": "t1", "user_id": "u1", "status": "resolved", "occurred_at": "2026-11-02T09:00:00Z"}),
-            dumps({"ticket_id": "t1", "user_id": "u1", "status": "resolved", "occurred_at": "2026-11-02T09:00:00Z"}),
-            dumps({"ticket_id": "t2", "user_id": "u1", "status": "escalated", "occurred_at": "2026-11-02T09:00:00Z"}),
+            dumps(
+                {
+                    "ticket_id": "t1",
+                    "user_id": "u1",
+                    "status": "opened",
+                    "occurred_at": "2026-11-02T08:00:00Z",
+                }
+            ),
+            dumps(
+                {
+                    "ticket_id": "t1",
+                    "user_id": "u1",
+                    "status": "resolved",
+                    "occurred_at": "2026-11-02T09:00:00Z",
+                }
+            ),
+            dumps(
+                {
+                    "ticket_id": "t1",
+                    "user_id": "u1",
+                    "status": "resolved",
+                    "occurred_at": "2026-11-02T09:00:00Z",
+                }
+            ),
+            dumps(
+                {
+                    "ticket_id": "t2",
+                    "user_id": "u1",
+                    "status": "escalated",
+                    "occurred_at": "2026-11-02T09:00:00Z",
+                }
+            ),
         ],
     )
     write_plain(
         landing,
         "nps",
         [
-            dumps({"response_id": "r1", "user_id": "u1", "survey": "day_7", "score": 3, "comment": "confusing",
-                   "submitted_at": "2026-11-02T08:00:00Z"}),
-            dumps({"response_id": "r2", "user_id": "u1", "survey": "day_7", "score": "ten",
-                   "submitted_at": "2026-11-02T08:00:00Z"}),
-            dumps({"response_id": "r3", "user_id": "u1", "survey": "day_7", "score": 11,
-                   "submitted_at": "2026-11-02T08:00:00Z"}),
+            dumps(
+                {
+                    "response_id": "r1",
+                    "user_id": "u1",
+                    "survey": "day_7",
+                    "score": 3,
+                    "comment": "confusing",
+                    "submitted_at": "2026-11-02T08:00:00Z",
+                }
+            ),
+            dumps(
+                {
+                    "response_id": "r2",
+                    "user_id": "u1",
+                    "survey": "day_7",
+                    "score": "ten",
+                    "submitted_at": "2026-11-02T08:00:00Z",
+                }
+            ),
+            dumps(
+                {
+                    "response_id": "r3",
+                    "user_id": "u1",
+                    "survey": "day_7",
+                    "score": 11,
+                    "submitted_at": "2026-11-02T08:00:00Z",
+                }
+            ),
         ],
     )
     tickets = load_day(con, landing, "tickets", DAY)
