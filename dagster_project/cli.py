@@ -18,6 +18,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 
 
+def _mount_subcommands() -> None:
+    from .ai.cli import ai_app
+
+    app.add_typer(ai_app, name="ai", help="LLM journey assignment, playbooks and themes: evaluation, stand-in.")
+
+
+_mount_subcommands()
+
+
 @app.command()
 def generate(
     users: Annotated[int, typer.Option(help="Number of simulated users.")] = 2000,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 from dagster._loggers import colored_console_logger
 
+from .assets.ai import ai_assets
 from .assets.dbt import dbt_asset_defs
 from .assets.ingest import ingest_assets
 from .assets.jobs import daily_job, daily_schedule, landing_files_sensor
@@ -12,7 +13,7 @@ from .pipeline import progress_logger
 from .resources import build_resources
 
 defs = Definitions(
-    assets=[*ingest_assets, *dbt_asset_defs],
+    assets=[*ingest_assets, *dbt_asset_defs, *ai_assets],
     jobs=[daily_job],
     schedules=[daily_schedule],
     sensors=[landing_files_sensor],

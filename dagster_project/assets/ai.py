@@ -1,0 +1,116 @@
+"""AI assets (group `ai`): LLM journey assignment, day-14 playbooks and feedback themes.
+
+They sit between the foundation dbt models (profiles, unified events, NPS staging) and the decision
+models, which read their tables as the dbt source `ai`. Like the rest of the job they are daily-
+partitioned with a single-run backfill policy, but an AI asset does not filter by the partition window:
+each run processes everything not yet processed (new users, new day-14 users, new comments), and the
+cache makes repeated inputs free. With no OPENAI_API_KEY / OPENAI_BASE_URL they make no calls: tracks
+stay on the rules, playbooks use the template, themes use the keyword classifier; the tables are
+created (empty if need be) either way, so dbt never meets a missing source.
+"""
+
+from collections.abc import Callable
+
+import duckdb
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ..ai.client import LLMSettings
+from ..ai.common import StepStats
+from ..ai.journey import assign_tracks
+from ..ai.playbook import generate_playbooks
+from ..ai.themes import classify_feedback
+from ..partitions import daily_partitions
+from ..resources import WarehouseResource
+
+PROFILES = AssetKey(["intermediate", "int_users__profiles"])
+EVENTS = AssetKey(["intermediate", "int_events__unified"])
+NPS = AssetKey(["staging", "stg_nps__responses"])
+
+Step = Callable[..., StepStats]
+
+
+def _metadata(stats: StepStats) -> dict[str, MetadataValue]:
+    meta: dict[str, MetadataValue] = {}
+    for key, value in stats.metadata().items():
+        if isinstance(value, bool):
+            meta[key] = MetadataValue.bool(value)
+        elif isinstance(value, int):
+            meta[key] = MetadataValue.int(value)
+        elif isinstance(value, float):
+            meta[key] = MetadataValue.float(value)
+        elif isinstance(value, dict):
+            meta[key] = MetadataValue.json(value)
+        else:
+            meta[key] = MetadataValue.text(str(value))
+    return meta
+
+
+def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: Step) -> MaterializeResult:
+    settings = LLMSettings.from_env()
+    context.log.info(settings.describe())
+    con: duckdb.DuckDBPyConnection = warehouse.connect()
+    try:
+        stats = step(con, settings=settings, log=context.log.info)
+    finally:
+        con.close()
+    for note in stats.notes:
+        context.log.info(note)
+    return MaterializeResult(metadata=_metadata(stats))
+
+
+@asset(
+    key=AssetKey(["ai", "track_assignments"]),
+    group_name="ai",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[PROFILES],
+    kinds={"python", "duckdb", "openai"},
+    description=(
+        "ai.track_assignments: LLM onboarding track per new user (seed 1.2), validated and cached by "
+        "profile signature; fallbacks carry their reason. No row = rule track."
+    ),
+)
+def ai_track_assignments(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    return _run(context, warehouse, assign_tracks)
+
+
+@asset(
+    key=AssetKey(["ai", "playbooks"]),
+    group_name="ai",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[PROFILES, EVENTS],
+    kinds={"python", "duckdb", "openai"},
+    description=(
+        "ai.playbooks: the day-14 'Weeks 3-4 Playbook' HTML email per user (seed 4.1), LLM-written or "
+        "template; sanitised; benchmark percentiles from SQL."
+    ),
+)
+def ai_playbooks(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    return _run(context, warehouse, generate_playbooks)
+
+
+@asset(
+    key=AssetKey(["ai", "feedback_themes"]),
+    group_name="ai",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[NPS, PROFILES],
+    kinds={"python", "duckdb", "openai"},
+    description=(
+        "ai.feedback_themes: NPS detractor comments and day-30 'what nearly made you quit' answers, "
+        "one theme from a fixed taxonomy plus a one-line summary (keyword fallback)."
+    ),
+)
+def ai_feedback_themes(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    return _run(context, warehouse, classify_feedback)
+
+
+ai_assets = [ai_track_assignments, ai_playbooks, ai_feedback_themes]

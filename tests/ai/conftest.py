@@ -1,0 +1,178 @@
+"""Fixtures for the AI steps: a local OpenAI-compatible stand-in over real HTTP, and a small hand-made
+warehouse with the documented shapes of `intermediate.int_users__profiles`, `intermediate.int_events__unified`
+and `staging.stg_nps__responses` (docs/data-contracts.md, section 4)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from dagster_project.ai.client import LLMSettings
+from dagster_project.ai.standin import StandIn
+
+FIRST = ("Henrietta", "Bartholomew", "Philippa", "Cornelius", "Ottoline", "Leopold", "Wilhelmina", "Ignatius",
+         "Rosalind", "Thaddeus", "Georgiana", "Peregrine", "Millicent", "Octavian", "Seraphina", "Barnaby")  # fmt: skip
+LAST = ("Vandersloot", "Quimby", "Fairweather", "Throckmorton", "Pennyworth", "Ashdown", "Blackwood",
+        "Hargreaves", "Wetherby", "Oakenshield", "Marchbanks", "Featherstone")  # fmt: skip
+
+
+def person(i: int) -> tuple[str, str, str]:
+    """A distinctive (name, email, company) per index, so a leak is easy to spot in request bodies."""
+    name = f"{FIRST[i % len(FIRST)]} {LAST[i % len(LAST)]}"
+    email = f"{FIRST[i % len(FIRST)].lower()}.{LAST[i % len(LAST)].lower()}{i}@mail-{i}.example.org"
+    return name, email, f"{LAST[i % len(LAST)]} Holdings"
+
+
+def make_profile(i: int, **overrides: Any) -> dict[str, Any]:
+    name, email, company = person(i)
+    signed_up = datetime(2026, 3, 1, 9, 0) + timedelta(hours=i)
+    row = {
+        "user_id": f"auth0|u{i:04d}",
+        "email": email,
+        "name": name,
+        "signup_source": "google",
+        "company": company,
+        "company_size": "11-50",
+        "industry": "saas",
+        "role": "Software Engineer",
+        "plan": "free",
+        "team_size": 2,
+        "features_enabled": json.dumps(["dashboards"]),
+        "signed_up_at": signed_up,
+        "signup_date": signed_up.date(),
+        "provider": "auth0",
+    }
+    row.update(overrides)
+    if "signed_up_at" in overrides and "signup_date" not in overrides:
+        row["signup_date"] = row["signed_up_at"].date()
+    return row
+
+
+PROFILE_COLUMNS = """
+    user_id varchar, email varchar, name varchar, signup_source varchar, company varchar,
+    company_size varchar, industry varchar, role varchar, plan varchar, team_size integer,
+    features_enabled varchar, signed_up_at timestamp, signup_date date, provider varchar
+"""
+EVENT_COLUMNS = """
+    event_id varchar, user_id varchar, anonymous_id varchar, event_name varchar, event_at timestamp,
+    event_date date, page_path varchar, properties json, source varchar, loaded_day date
+"""
+NPS_COLUMNS = """
+    response_id varchar, user_id varchar, survey varchar, score integer, comment varchar,
+    submitted_at timestamp, nps_category varchar, loaded_day date
+"""
+
+
+class Warehouse:
+    """A temporary DuckDB file with the foundation tables, filled by the test."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self.connect() as con:
+            con.execute("create schema intermediate; create schema staging")
+            con.execute(f"create table intermediate.int_users__profiles ({PROFILE_COLUMNS})")
+            con.execute(f"create table intermediate.int_events__unified ({EVENT_COLUMNS})")
+            con.execute(f"create table staging.stg_nps__responses ({NPS_COLUMNS})")
+        self._events = 0
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.path))
+
+    def add_profiles(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            con.executemany(
+                "insert into intermediate.int_users__profiles values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [tuple(r.values()) for r in rows],
+            )
+        return rows
+
+    def add_events(self, user_id: str, event_name: str, at: datetime, n: int = 1, **properties: Any) -> None:
+        rows = []
+        for _ in range(n):
+            self._events += 1
+            rows.append(
+                (
+                    f"ev{self._events:06d}",
+                    user_id,
+                    None,
+                    event_name,
+                    at,
+                    at.date(),
+                    None,
+                    json.dumps(properties),
+                    "segment",
+                    at.date(),
+                )
+            )
+        with self.connect() as con:
+            con.executemany(
+                "insert into intermediate.int_events__unified values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def set_latest_landed_day(self, day: date) -> None:
+        """An unrelated event on `day`, so max(loaded_day) is that day."""
+        self.add_events("auth0|clock", "user.logged_in", datetime.combine(day, datetime.min.time()))
+
+    def add_nps(
+        self, response_id: str, user_id: str, survey: str, score: int, comment: str, at: datetime
+    ) -> None:
+        category = "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
+        with self.connect() as con:
+            con.execute(
+                "insert into staging.stg_nps__responses values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [response_id, user_id, survey, score, comment, at, category, at.date()],
+            )
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            cursor = con.execute(sql, params or [])
+            cols = [d[0] for d in cursor.description]
+            return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        with self.connect() as con:
+            row = con.execute(sql, params or []).fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb")
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn) -> LLMSettings:
+    """LLM on, pointed at the stand-in, with short timeouts and backoff so fault tests stay fast."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    monkeypatch.setenv("ONBOARDING_LLM_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv("ONBOARDING_LLM_TIMEOUT", "0.5")
+    monkeypatch.setenv("ONBOARDING_LLM_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("ONBOARDING_LLM_BACKOFF", "0.01")
+    monkeypatch.delenv("ONBOARDING_LLM_MIN_CONFIDENCE", raising=False)
+    monkeypatch.delenv("ONBOARDING_LLM_MAX_CALLS", raising=False)
+    return LLMSettings.from_env()
+
+
+@pytest.fixture
+def llm_off(monkeypatch: pytest.MonkeyPatch) -> LLMSettings:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    return LLMSettings.from_env()
+
+
+def request_texts(server: StandIn) -> list[str]:
+    """Every request body the stand-in received, as text (what left the warehouse)."""
+    return [json.dumps(body, ensure_ascii=False) for body in server.requests]
