@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DAGSTER_HOME := $(abspath data/dagster_home)
 export DAGSTER_HOME
 
-.PHONY: install run test dev bench lint docs clean generate
+.PHONY: install run test dev bench lint docs clean generate ui-check
 
 install: $(STAMP)
 
@@ -34,6 +34,19 @@ test: $(STAMP)
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -c "from dagster_project.dbt_project import prepare_manifest; prepare_manifest()"
 	$(BIN)/dagster dev -m dagster_project.definitions
+
+# dbt docs with the warehouse's catalog (run `make run` first for column types): dbt_project/target/
+# static_index.html opens without a server. Fails if a mart column has no description.
+docs: $(STAMP)
+	ONBOARDING_DB=$${ONBOARDING_DB:-$(abspath data/warehouse.duckdb)} \
+		$(BIN)/dbt docs generate --static --project-dir dbt_project --profiles-dir dbt_project
+	$(BIN)/python scripts/check_docs.py dbt_project/target
+
+# The Dagster UI in headless Chromium (Debian's chromium, installed here if missing): the asset graph and
+# its groups, the partitions, a three-day backfill launched from the UI. Screenshots go to docs/img/.
+ui-check: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python scripts/check_ui.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

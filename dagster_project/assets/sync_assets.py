@@ -1,0 +1,100 @@
+"""Dagster assets for the reverse ETL: one per destination, downstream of the marts it reads.
+
+``sync/<destination>`` runs :func:`sync.engine.run_sync` for that destination against the DuckDB file
+in ``ONBOARDING_DB`` (default ``data/warehouse.duckdb``). The connection is opened for the duration
+of the sync and closed. The run's counts (planned, sent, unchanged, failed, invalid, in doubt...)
+become materialization metadata; a destination that stopped early (bad credentials, missing channel
+or mart) fails the asset with the reason. Without credentials the destination runs dry and the asset
+succeeds with ``dry_run: true`` - nothing is claimed sent.
+
+``sync/intercom`` also depends on ``sync/calendly`` because the Intercom coaching and introduction
+messages carry the single-use Calendly links. All four use the ``duckdb`` concurrency pool: DuckDB
+allows one writing process per file, so a second writer would only wait for the lock (which the
+asset also does, for a while, if no pool limit is configured).
+"""
+
+
+import os
+
+import duckdb
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
+
+from sync.engine import run_sync
+from sync.outcomes import RunSummary
+
+DEPS: dict[str, list[AssetKey]] = {
+    "calendly": [AssetKey("triggered_messages")],
+    "intercom": [AssetKey("intercom_contacts"), AssetKey("triggered_messages"), AssetKey(["sync", "calendly"])],
+    "appcues": [AssetKey("appcues_profiles"), AssetKey("triggered_messages")],
+    "slack": [AssetKey("csm_alerts"), AssetKey("triggered_messages"), AssetKey("intercom_contacts")],
+}
+DESCRIPTIONS = {
+    "calendly": "Single-use Calendly booking links, one per user and episode (sync.booking_links).",
+    "intercom": "Intercom contacts (diffed attributes) and customer messages, delivered at most once.",
+    "appcues": "Appcues profile attributes that flows target (track, difficulty, flow).",
+    "slack": "CSM alerts to #csm-alerts (at least once) and community invites (at most once).",
+}
+
+
+def db_path() -> str:
+    return os.environ.get("ONBOARDING_DB") or "data/warehouse.duckdb"
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+@retry(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=1, max=15),
+       stop=stop_after_delay(300), reraise=True)
+def _sync(destination: str) -> RunSummary:
+    """Run one destination; wait (bounded) if another process holds the DuckDB write lock."""
+    return run_sync(db_path(), [destination])[0]
+
+
+def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
+    metadata: dict[str, MetadataValue] = {name: MetadataValue.int(value) for name, value in summary.counts().items()}
+    metadata["requests"] = MetadataValue.int(summary.requests)
+    metadata["rate_limited"] = MetadataValue.int(summary.rate_limited)
+    metadata["dry_run"] = MetadataValue.bool(summary.dry_run)
+    metadata["status"] = MetadataValue.text(summary.status)
+    metadata["run_id"] = MetadataValue.text(summary.run_id)
+    if summary.dry_reason:
+        metadata["dry_reason"] = MetadataValue.text(summary.dry_reason)
+    if summary.error:
+        metadata["error"] = MetadataValue.text(summary.error)
+    return metadata
+
+
+def _build(destination: str) -> AssetsDefinition:
+    @asset(
+        key=AssetKey(["sync", destination]),
+        group_name="sync",
+        deps=DEPS[destination],
+        description=DESCRIPTIONS[destination],
+        kinds={"python", "duckdb"},
+        pool="duckdb",
+    )
+    def _asset(context: AssetExecutionContext) -> MaterializeResult:
+        summary = _sync(destination)
+        metadata = summary_metadata(summary)
+        context.log.info(
+            f"{destination}: {summary.status}{' (dry)' if summary.dry_run else ''} planned={summary.planned}"
+            f" sent={summary.sent} unchanged={summary.unchanged} failed={summary.failed}"
+            f" invalid={summary.invalid} in_doubt={summary.in_doubt}")
+        if summary.status != "completed":
+            raise Failure(description=f"sync to {destination} stopped early: {summary.error}", metadata=metadata)
+        return MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+sync_assets: list[AssetsDefinition] = [_build(name) for name in ("calendly", "intercom", "appcues", "slack")]

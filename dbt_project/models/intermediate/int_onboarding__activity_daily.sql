@@ -1,0 +1,233 @@
+{#- Per user and as-of day, the behaviour the rules read: cumulative counts and "last time" markers over the
+    user x day spine. Set-based: daily aggregates per (user, day) joined to the spine, then running windows.
+    An event counts on its own day; events before the signup day (stitched anonymous activity, clock skew)
+    count on the signup day. Only events with event_at < as_of_date + 1 day reach a day's row. -#}
+
+{%- set running = "over (partition by user_days.user_id order by user_days.as_of_date"
+    ~ " rows between unbounded preceding and current row)" %}
+
+with
+
+user_days as (
+
+    select user_id, as_of_date, day_number, signed_up_at, signup_date
+    from {{ ref('int_onboarding__user_days') }}
+
+),
+
+profiles as (
+
+    select user_id, signup_date, team_size from {{ ref('int_users__profiles') }}
+
+),
+
+events as (
+
+    select user_id, event_name, event_at, event_date, page_path, properties
+    from {{ ref('int_events__unified') }}
+    where user_id is not null
+
+),
+
+tickets as (
+
+    select ticket_id, user_id, status, occurred_at from {{ ref('stg_support__tickets') }}
+
+),
+
+events_dated as (
+
+    select
+        events.user_id,
+        events.event_name,
+        events.event_at,
+        case
+            when events.event_date < profiles.signup_date then profiles.signup_date
+            else events.event_date
+        end as activity_date,
+        events.event_name in (
+            {%- for name in var('query_events') %}
+                '{{ name }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as is_query,
+        events.event_name in (
+            {%- for name in var('feature_use_events') %}
+                '{{ name }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as is_feature_use,
+        events.event_name in (
+            {%- for name in var('import_events') %}
+                '{{ name }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as is_import,
+        {{ dbt.safe_cast(json_str('events.properties', 'records_imported'), dbt.type_bigint()) }} as records_in_event,
+        events.event_name = 'page_viewed'
+        and events.page_path = '{{ var("downgrade_page_path") }}' as is_downgrade_visit
+
+    from events
+    inner join profiles on events.user_id = profiles.user_id
+
+),
+
+events_daily as (
+
+    select
+        user_id,
+        activity_date,
+        count(*) as event_count,
+        max(event_at) as last_event_at,
+        sum(case when is_query then 1 else 0 end) as queries,
+        min(case when is_query then event_at end) as first_query_at,
+        max(case when is_feature_use then activity_date end) as feature_use_date,
+        sum(case when event_name = '{{ var("invite_event") }}' then 1 else 0 end) as invites,
+        sum(case when event_name = '{{ var("integration_event") }}' then 1 else 0 end) as integrations_created,
+        sum(case when is_import then coalesce(records_in_event, 0) else 0 end) as records_imported,
+        max(case when is_downgrade_visit then activity_date end) as downgrade_visit_date
+
+    from events_dated
+    group by user_id, activity_date
+
+),
+
+ticket_spans as (
+
+    select
+        user_id,
+        ticket_id,
+        min(case when status = 'opened' then occurred_at end) as opened_at,
+        min(case when status = 'resolved' then occurred_at end) as resolved_at
+
+    from tickets
+    group by user_id, ticket_id
+
+),
+
+ticket_spans_dated as (
+
+    select
+        ticket_spans.user_id,
+        case
+            when cast(ticket_spans.opened_at as date) < profiles.signup_date then profiles.signup_date
+            else cast(ticket_spans.opened_at as date)
+        end as opened_date,
+        case
+            when ticket_spans.resolved_at is null then null
+            when ticket_spans.resolved_at < ticket_spans.opened_at then ticket_spans.opened_at
+            else ticket_spans.resolved_at
+        end as resolved_at,
+        profiles.signup_date
+
+    from ticket_spans
+    inner join profiles on ticket_spans.user_id = profiles.user_id
+    where ticket_spans.opened_at is not null
+
+),
+
+ticket_changes as (
+
+    select user_id, opened_date as change_date, 1 as open_change
+    from ticket_spans_dated
+
+    union all
+
+    select
+        user_id,
+        case
+            when cast(resolved_at as date) < signup_date then signup_date
+            else cast(resolved_at as date)
+        end as change_date,
+        -1 as open_change
+    from ticket_spans_dated
+    where resolved_at is not null
+
+),
+
+tickets_daily as (
+
+    select user_id, change_date, sum(open_change) as open_change
+    from ticket_changes
+    group by user_id, change_date
+
+),
+
+running as (
+
+    select
+        user_days.user_id,
+        user_days.as_of_date,
+        user_days.day_number,
+        user_days.signed_up_at,
+        user_days.signup_date,
+        coalesce(events_daily.event_count, 0) as events_on_day,
+        max(events_daily.last_event_at) {{ running }} as last_login_at,
+        cast(
+            sum(coalesce(events_daily.queries, 0)) {{ running }} as {{ dbt.type_bigint() }}
+        ) as query_count,
+        min(events_daily.first_query_at) {{ running }} as first_query_at,
+        max(events_daily.feature_use_date) {{ running }} as last_feature_use_date,
+        cast(
+            sum(coalesce(events_daily.invites, 0)) {{ running }} as {{ dbt.type_bigint() }}
+        ) as invite_count,
+        cast(
+            sum(coalesce(events_daily.integrations_created, 0)) {{ running }} as {{ dbt.type_bigint() }}
+        ) as integration_count,
+        cast(
+            sum(coalesce(events_daily.records_imported, 0)) {{ running }} as {{ dbt.type_bigint() }}
+        ) as records_imported,
+        max(events_daily.downgrade_visit_date) {{ running }} as last_downgrade_visit_date,
+        cast(
+            sum(coalesce(tickets_daily.open_change, 0)) {{ running }} as {{ dbt.type_bigint() }}
+        ) as unresolved_tickets
+
+    from user_days
+    left join events_daily
+        on
+            user_days.user_id = events_daily.user_id
+            and user_days.as_of_date = events_daily.activity_date
+    left join tickets_daily
+        on
+            user_days.user_id = tickets_daily.user_id
+            and user_days.as_of_date = tickets_daily.change_date
+
+),
+
+final as (
+
+    select
+        running.user_id,
+        running.as_of_date,
+        running.day_number,
+        running.signed_up_at,
+        running.signup_date,
+        running.events_on_day,
+        running.last_login_at,
+        {{ days_between(
+            "case when cast(running.last_login_at as date) > running.signup_date"
+            ~ " then cast(running.last_login_at as date) else running.signup_date end",
+            'running.as_of_date'
+        ) }} as days_since_last_login,
+        running.query_count,
+        running.first_query_at,
+        running.last_feature_use_date,
+        {{ days_between(
+            "case when running.last_feature_use_date > running.signup_date"
+            ~ " then running.last_feature_use_date else running.signup_date end",
+            'running.as_of_date'
+        ) }} as days_since_last_feature_use,
+        running.invite_count,
+        running.integration_count,
+        running.records_imported,
+        case
+            when coalesce(profiles.team_size, 1) > 1 + running.invite_count then coalesce(profiles.team_size, 1)
+            else 1 + running.invite_count
+        end as team_size,
+        running.last_downgrade_visit_date,
+        {{ days_between('running.last_downgrade_visit_date', 'running.as_of_date') }} as days_since_downgrade_visit,
+        running.unresolved_tickets
+
+    from running
+    inner join profiles on running.user_id = profiles.user_id
+
+)
+
+select * from final

@@ -1,0 +1,276 @@
+{#- One row per message that should exist, rendered from the template seed. message_key is a hash of
+    (trigger, user_id, the situation's discriminator), so the same situation always gets the same key and a
+    re-run never adds a second row for it. Messages whose template needs a booking link carry the literal
+    {{ '{{' }}booking_link}} and point (booking_link_key) at their own calendly row. -#}
+
+{#- Placeholder -> the SQL giving its value (columns of `message_values`). -#}
+{%- set values = {
+    'name': 'profiles.name',
+    'company': 'profiles.company',
+    'plan': 'history.plan',
+    'industry': 'history.industry',
+    'track': 'history.effective_track',
+    'effective_track': 'history.effective_track',
+    'product_name': "'" ~ var('product_name') ~ "'",
+    'first_action_track': 'track_content.first_action',
+    'video_title': 'track_content.video_title',
+    'video_url': 'track_content.video_url',
+    'appcues_flow_id': 'track_content.appcues_flow_id',
+    'content_difficulty': 'history.difficulty_level',
+    'similar_company': 'coalesce(industry_content.similar_company, default_content.similar_company)',
+    'industry_tool': 'coalesce(industry_content.industry_tool, default_content.industry_tool)',
+    'metric': 'coalesce(industry_content.success_metric, default_content.success_metric)',
+    'industry_benchmark': 'coalesce(industry_content.industry_benchmark, default_content.industry_benchmark)',
+    'results_stat': 'coalesce(industry_content.results_stat, default_content.results_stat)',
+    'case_study_url': 'coalesce(industry_content.case_study_url, default_content.case_study_url)',
+    'integration_name': 'candidates.integration_name',
+    'unused_feature': 'candidates.unused_feature',
+    'feature_video_url': 'candidates.feature_video_url',
+    'csm_name': 'roster.csm_name',
+    'onboarding_score': 'history.onboarding_score',
+    'next_action_label': "replace(history.next_action, '_', ' ')",
+    'records_imported': 'history.records_imported',
+    'integration_count': 'history.integration_count',
+    'team_size': 'history.team_size',
+    'churn_risk': 'history.churn_risk',
+    'days_since_last_login': 'history.days_since_last_login',
+    'unresolved_tickets': 'history.unresolved_tickets',
+    'survey': 'candidates.survey',
+    'nps_score': 'candidates.nps_score',
+} %}
+{%- set placeholders = values.keys() | list %}
+{%- set first_half = {} %}
+{%- set second_half = {} %}
+{%- for key in placeholders %}
+    {%- if loop.index <= (placeholders | length) // 2 %}{% do first_half.update({key: 'value_' ~ key}) %}
+    {%- else %}{% do second_half.update({key: 'value_' ~ key}) %}{% endif %}
+{%- endfor %}
+
+with
+
+candidates as (
+
+    select * from {{ ref('int_messages__candidates') }}
+
+),
+
+history as (
+
+    select * from {{ ref('user_onboarding_daily') }}
+
+),
+
+profiles as (
+
+    select user_id, name, company from {{ ref('int_users__profiles') }}
+
+),
+
+templates as (
+
+    select * from {{ ref('onboarding_message_templates') }}
+    where channel <> 'csm_alert'
+
+),
+
+track_content as (
+
+    select * from {{ ref('onboarding_track_content') }}
+
+),
+
+industry_content as (
+
+    select * from {{ ref('onboarding_industry_content') }}
+
+),
+
+roster as (
+
+    select csm_id, csm_name, calendly_event_type from {{ ref('csm_roster') }}
+
+),
+
+template_choices as (
+
+    select
+        candidates.trigger,
+        candidates.user_id,
+        candidates.discriminator,
+        templates.template_id,
+        row_number() over (
+            partition by candidates.trigger, candidates.user_id, candidates.discriminator
+            order by case when templates.track is null then 1 else 0 end
+        ) as preference
+
+    from candidates
+    inner join history
+        on
+            candidates.user_id = history.user_id
+            and candidates.as_of_date = history.as_of_date
+    inner join templates
+        on
+            candidates.trigger = templates.trigger
+            and (templates.track is null or history.effective_track = templates.track)
+
+),
+
+message_values as (
+
+    select
+        candidates.trigger,
+        candidates.user_id,
+        candidates.discriminator,
+        candidates.due_at,
+        candidates.reason,
+        candidates.as_of_date,
+        history.rule_version,
+        templates.template_id,
+        templates.template_version,
+        templates.channel,
+        templates.priority,
+        templates.needs_booking_link,
+        templates.subject as template_subject,
+        templates.body as template_body,
+        booking.body as booking_template,
+        coalesce(templates.calendly_event_type, roster.calendly_event_type) as calendly_event_type,
+        {%- for key, expr in values.items() %}
+            {{ expr }} as value_{{ key }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+
+    from candidates
+    inner join template_choices
+        on
+            candidates.trigger = template_choices.trigger
+            and candidates.user_id = template_choices.user_id
+            and candidates.discriminator = template_choices.discriminator
+            and template_choices.preference = 1
+    inner join templates on template_choices.template_id = templates.template_id
+    inner join history
+        on
+            candidates.user_id = history.user_id
+            and candidates.as_of_date = history.as_of_date
+    inner join profiles on candidates.user_id = profiles.user_id
+    left join track_content on history.effective_track = track_content.track
+    left join industry_content on history.industry = industry_content.industry
+    left join industry_content as default_content on 'default' = default_content.industry
+    left join roster on history.csm_id = roster.csm_id
+    left join templates as booking on booking.trigger = 'booking_link'
+
+),
+
+half_rendered as (
+
+    select
+        *,
+        {{ render_template('template_subject', first_half) }} as subject_draft,
+        {{ render_template('template_body', first_half) }} as body_draft
+
+    from message_values
+
+),
+
+rendered as (
+
+    select
+        {{ dbt.hash(dbt.concat(['trigger', "'|'", 'user_id', "'|'", 'discriminator'])) }} as message_key,
+        user_id,
+        trigger,
+        channel,
+        {{ render_template('subject_draft', second_half) }} as subject,
+        {{ render_template('body_draft', second_half) }} as body,
+        needs_booking_link,
+        {{ dbt.hash(dbt.concat(["'booking_link|'", 'user_id', "'|'", 'trigger', "':'", 'discriminator'])) }}
+            as booking_key,
+        {{ render_template('booking_template', {
+            'calendly_event_type': 'calendly_event_type',
+            'for_trigger': 'trigger',
+        }) }} as booking_body,
+        priority,
+        due_at,
+        reason,
+        rule_version,
+        as_of_date,
+        discriminator,
+        template_id,
+        template_version
+
+    from half_rendered
+
+),
+
+messages as (
+
+    select
+        message_key,
+        user_id,
+        trigger,
+        channel,
+        subject,
+        body,
+        case when needs_booking_link then booking_key end as booking_link_key,
+        priority,
+        due_at,
+        reason,
+        rule_version,
+        as_of_date,
+        discriminator,
+        template_id,
+        template_version
+
+    from rendered
+
+    union all
+
+    select
+        booking_key as message_key,
+        user_id,
+        'booking_link' as trigger,
+        'calendly' as channel,
+        cast(null as {{ dbt.type_string() }}) as subject,
+        booking_body as body,
+        cast(null as {{ dbt.type_string() }}) as booking_link_key,
+        priority,
+        due_at,
+        {{ dbt.concat(["'single-use booking link for '", 'trigger', "' ('", 'reason', "')'"]) }} as reason,
+        rule_version,
+        as_of_date,
+        {{ dbt.concat(['trigger', "':'", 'discriminator']) }} as discriminator,
+        'booking_link' as template_id,
+        template_version
+
+    from rendered
+    where needs_booking_link
+
+),
+
+final as (
+
+    select
+        message_key,
+        user_id,
+        trigger,
+        channel,
+        subject,
+        body,
+        booking_link_key,
+        priority,
+        due_at,
+        reason,
+        rule_version,
+        as_of_date,
+        discriminator,
+        template_id,
+        template_version
+
+    from (
+        select
+            *,
+            row_number() over (partition by message_key order by as_of_date, due_at) as copy_rank
+        from messages
+    ) as deduplicated
+    where copy_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,496 @@
+"""The one reverse-ETL engine: plan -> (invalid | unchanged | changed) -> send -> record.
+
+Python API (what the CLI, ``make run`` and the Dagster assets call)::
+
+    from sync.engine import run_sync
+    summaries = run_sync("data/warehouse.duckdb", destinations=["intercom"], dry_run=None)
+    for s in summaries:
+        print(s.destination, s.status, s.planned, s.sent, s.unchanged, s.failed, s.invalid, s.in_doubt)
+
+``run_sync(db_path, destinations=None, dry_run=None, *, settings=None, now=None) -> list[RunSummary]``
+    ``destinations``: names or comma lists (``"intercom,slack"``); ``None`` = all, always run in the
+    dependency order calendly -> intercom -> appcues -> slack. ``dry_run``: ``None`` = each destination
+    is live if its credentials are set and dry otherwise; ``True`` = everything dry; ``False`` = refuse
+    (``SyncConfigError``) if a selected destination lacks credentials. ``settings`` defaults to
+    :meth:`SyncSettings.from_env`; ``now`` (naive UTC) decides which messages are due.
+    The DuckDB connection is opened for the call and closed before it returns.
+``run_sync_async(...)``
+    The same, for callers that already run an event loop.
+
+How a destination runs (identically for all four):
+
+1. Runs left ``running`` by a dead process are marked ``interrupted``; outbox rows left ``sending``
+   become ``in_doubt`` (at-most-once streams) or ``pending`` again (at-least-once streams).
+2. Each stream reads its mart. Null, blank or duplicate keys and values the destination would
+   reject are *invalid*: recorded in ``sync.row_results``, never sent.
+3. Attribute streams hash the mapped values and compare with the ledger's last acknowledged hash:
+   equal -> unchanged (nothing sent); different -> create/update with only the changed values.
+   Outbox streams enqueue new message keys and pick the pending ones that are due and ready.
+4. Dry (no credentials, or ``dry_run=True``): the plan is stored (attribute plan in
+   ``sync.attribute_state``, messages enqueued as ``pending``, ``planned`` row results) and returned.
+   Nothing is claimed sent.
+5. Live: bounded-concurrency workers send through the destination's rate-limited transport. Every
+   at-most-once message is committed as ``sending`` *before* its request leaves. Outcomes land in the
+   ledger (attribute results in batches, messages one by one), and the run's counts in ``sync.runs``.
+
+A destination that rejects our credentials or channel stops at the first such answer (``aborted``);
+the other destinations still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from sync import ledger
+from sync.adapters import ADAPTERS
+from sync.adapters.base import Adapter, AttributeStream, OutboxStream, StreamContext
+from sync.masking import get_logger, scrub
+from sync.outcomes import (
+    AbortDestination,
+    AttributeChange,
+    Delivery,
+    InvalidRow,
+    OutboxEntry,
+    Outcome,
+    OutcomeKind,
+    PlanSample,
+    RunSummary,
+    StreamSummary,
+)
+from sync.settings import DESTINATIONS, SyncConfigError, SyncSettings
+from sync.transport import DeliveryUncertain, RequestFailed
+
+log = get_logger(__name__)
+
+FLUSH_EVERY = 200
+"""Attribute results are written in batches: a crash loses at most this many acknowledgements,
+which only means those idempotent updates are sent again."""
+SAMPLES = 5
+LOGGED_FAILURES = 20
+
+T = TypeVar("T")
+
+__all__ = ["RunSummary", "parse_destinations", "run_sync", "run_sync_async"]
+
+
+def parse_destinations(values: str | Iterable[str] | None) -> list[str]:
+    """Accept names, comma lists or ``None`` (all); return them in dependency order."""
+    if values is None:
+        return list(DESTINATIONS)
+    raw = [values] if isinstance(values, str) else list(values)
+    wanted: set[str] = set()
+    for item in raw:
+        for part in str(item).split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in DESTINATIONS:
+                raise SyncConfigError(f"unknown destination {name!r}; expected one of {', '.join(DESTINATIONS)}")
+            wanted.add(name)
+    if not wanted:
+        return list(DESTINATIONS)
+    return [name for name in DESTINATIONS if name in wanted]
+
+
+def run_sync(
+    db_path: str | Path,
+    destinations: str | Iterable[str] | None = None,
+    dry_run: bool | None = None,
+    *,
+    settings: SyncSettings | None = None,
+    now: datetime | None = None,
+) -> list[RunSummary]:
+    """Sync the marts in ``db_path`` to the destinations; see the module docstring."""
+    return asyncio.run(run_sync_async(db_path, destinations, dry_run, settings=settings, now=now))
+
+
+async def run_sync_async(
+    db_path: str | Path,
+    destinations: str | Iterable[str] | None = None,
+    dry_run: bool | None = None,
+    *,
+    settings: SyncSettings | None = None,
+    now: datetime | None = None,
+) -> list[RunSummary]:
+    settings = settings or SyncSettings.from_env()
+    names = parse_destinations(destinations)
+    if dry_run is False:
+        missing = {n: settings.for_destination(n).missing_credentials() for n in names}
+        missing = {n: m for n, m in missing.items() if m}
+        if missing:
+            detail = "; ".join(f"{n}: {', '.join(m)}" for n, m in missing.items())
+            raise SyncConfigError(f"live run requested but credentials are missing ({detail})")
+    moment = _naive_utc(now) if now is not None else ledger.utcnow()
+    con = duckdb.connect(str(db_path))
+    try:
+        ledger.ensure_schema(con)
+        interrupted = ledger.close_interrupted_runs(con)
+        if interrupted:
+            log.warning("%d earlier sync run(s) had not finished; marked interrupted", interrupted)
+        summaries = []
+        for name in names:
+            adapter = ADAPTERS[name](settings)
+            summaries.append(await _run_destination(con, adapter, settings, dry_run is True, moment))
+        return summaries
+    finally:
+        con.close()
+
+
+async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, settings: SyncSettings,
+                           force_dry: bool, now: datetime) -> RunSummary:
+    dry_reason = "dry run requested" if force_dry else adapter.dry_reason()
+    dry = dry_reason is not None
+    run_id, started = ledger.begin_run(con, adapter.name, dry, dry_reason)
+    summary = RunSummary(run_id=run_id, destination=adapter.name, dry_run=dry, status="running",
+                         started=started, dry_reason=dry_reason)
+    transport = None if dry else adapter.make_transport()
+    ctx = StreamContext(con=con, settings=settings, now=now, dry_run=dry, transport=transport)
+    try:
+        for stream in adapter.streams():
+            ss = StreamSummary(stream=stream.name, dry_run=dry,
+                               delivery="attributes" if isinstance(stream, AttributeStream)
+                               else stream.delivery.value)
+            try:
+                if isinstance(stream, AttributeStream):
+                    await _attribute_stream(ctx, run_id, adapter.name, stream, ss)
+                else:
+                    await _outbox_stream(ctx, run_id, adapter.name, stream, ss)
+            finally:
+                summary.absorb(ss)
+        summary.status = "completed"
+    except AbortDestination as exc:
+        summary.status = "aborted"
+        summary.error = str(exc)
+        log.error("%s: stopped early: %s", adapter.name, exc)
+    except duckdb.CatalogException as exc:
+        summary.status = "aborted"
+        summary.error = scrub(f"cannot read a mart: {exc}")
+        log.error("%s: %s", adapter.name, summary.error)
+    except BaseException as exc:
+        summary.status = "error"
+        summary.error = scrub(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if transport is not None:
+            summary.requests = transport.requests_sent
+            summary.rate_limited = transport.rate_limited
+            await transport.aclose()
+        summary.in_doubt = _count_in_doubt(con, adapter.name)
+        summary.finished = ledger.utcnow()
+        ledger.finish_run(con, summary)
+        log.info("%s%s: %s planned=%d sent=%d unchanged=%d failed=%d invalid=%d in_doubt=%d waiting=%d"
+                 " requests=%d", adapter.name, " (dry)" if dry else "", summary.status, summary.planned,
+                 summary.sent, summary.unchanged, summary.failed, summary.invalid, summary.in_doubt,
+                 summary.waiting, summary.requests)
+    return summary
+
+
+def _count_in_doubt(con: duckdb.DuckDBPyConnection, destination: str) -> int:
+    row = con.execute("select count(*) from sync.outbox where destination = ? and status = 'in_doubt'",
+                      [destination]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _read(con: duckdb.DuckDBPyConnection, query: str,
+          key_column: str) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str | None, str]]]:
+    """Rows of a stream's query, split into addressable rows and rows with null/duplicate keys."""
+    cursor = con.execute(
+        f"select q.*, count(*) over (partition by q.{key_column}) as __sync_copies from ({query}) as q")
+    names = [d[0] for d in cursor.description]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    invalid: list[tuple[str | None, str]] = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        copies = row.pop("__sync_copies")
+        raw_key = row.get(key_column)
+        if raw_key is None or not str(raw_key).strip():
+            invalid.append((None, f"null or blank {key_column}"))
+            continue
+        key = str(raw_key)
+        if copies > 1:
+            invalid.append((key, f"duplicate {key_column} ({copies} rows)"))
+            continue
+        rows.append((key, row))
+    return rows, invalid
+
+
+def _record_invalid(ctx: StreamContext, run_id: str, destination: str, stream: str,
+                    invalid: Sequence[tuple[str | None, str]], ss: StreamSummary, *, attribute: bool) -> None:
+    ss.invalid = len(invalid)
+    if not invalid:
+        return
+    ledger.add_row_results(ctx.con, [(run_id, destination, stream, key, "validate", "invalid", None, reason)
+                                     for key, reason in invalid])
+    if attribute:
+        unique: dict[str, str] = {}
+        for key, reason in invalid:
+            if key is not None:
+                unique.setdefault(key, reason)
+        ledger.mark_attribute_status(ctx.con, destination, stream, list(unique.items()), "invalid")
+    for key, reason in invalid[:LOGGED_FAILURES]:
+        log.warning("%s/%s: invalid row %s: %s", destination, stream, key, reason)
+
+
+async def _bounded(items: Sequence[T], work: Callable[[T], Awaitable[None]], concurrency: int,
+                   stop: asyncio.Event) -> None:
+    """Run ``work`` over ``items`` with at most ``concurrency`` in flight; stop taking new items on
+    ``stop``. A TaskGroup cancels the siblings if a worker dies of an unexpected error."""
+    iterator = iter(items)
+
+    async def worker() -> None:
+        for item in iterator:
+            if stop.is_set():
+                return
+            await work(item)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(concurrency, len(items)))):
+            group.create_task(worker())
+
+
+# ----------------------------------------------------------------------------- attribute streams
+
+async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, stream: AttributeStream,
+                            ss: StreamSummary) -> None:
+    rows, invalid = _read(ctx.con, stream.query(), stream.key_column)
+    state = ledger.load_attribute_state(ctx.con, destination, stream.name)
+    changes: list[AttributeChange] = []
+    back_in_line: list[tuple[str, str | None]] = []
+    for key, row in rows:
+        try:
+            values = stream.map_values(row)
+        except InvalidRow as exc:
+            invalid.append((key, str(exc)))
+            continue
+        digest = ledger.values_hash(values)
+        prev = state.get(key)
+        has_remote = bool(prev and prev.remote_id)
+        if prev is not None and prev.sent_hash == digest and (has_remote or not stream.creates):
+            ss.unchanged += 1
+            if prev.status != "synced":
+                back_in_line.append((key, None))
+            continue
+        ever_sent = prev is not None and prev.sent_values is not None
+        operation = stream.plan_operation(has_remote, ever_sent)
+        if operation == "create" or prev is None or prev.sent_values is None:
+            changed = dict(values)
+        else:
+            sent = prev.sent_values
+            changed = {k: v for k, v in values.items() if k not in sent or sent[k] != v} or dict(values)
+        changes.append(AttributeChange(key, operation, values, changed, digest,
+                                       prev.remote_id if prev else None, prev.attempts if prev else 0))
+    _record_invalid(ctx, run_id, destination, stream.name, invalid, ss, attribute=True)
+    ledger.mark_attribute_status(ctx.con, destination, stream.name, back_in_line, "synced")
+    ss.planned = len(changes)
+    ss.operations = dict(Counter(c.operation for c in changes))
+    ss.samples = [PlanSample(stream=stream.name, key=c.key, operation=c.operation, detail=stream.describe(c))
+                  for c in changes[:SAMPLES]]
+    if ctx.dry_run:
+        ledger.save_attribute_plan(ctx.con, run_id, destination, stream.name, changes)
+        return
+    if not changes:
+        return
+    await stream.prepare(ctx)
+    transport = ctx.require_transport()
+    buffer: list[tuple[AttributeChange, Outcome, str]] = []
+    stop = asyncio.Event()
+    abort: list[Outcome] = []
+    logged = 0
+
+    # Acknowledgements are written by a worker thread on its own cursor, one batch at a time, so the
+    # event loop keeps sending while DuckDB commits (DuckDB releases the GIL while it works).
+    writer = ctx.con.cursor()
+    pending_write: asyncio.Task[None] | None = None
+
+    async def flush() -> None:
+        nonlocal pending_write
+        if pending_write is not None:
+            await pending_write
+            pending_write = None
+        if buffer:
+            batch = list(buffer)
+            buffer.clear()
+            pending_write = asyncio.create_task(asyncio.to_thread(
+                ledger.save_attribute_results, writer, run_id, destination, stream.name, batch))
+
+    async def work(change: AttributeChange) -> None:
+        nonlocal logged
+        try:
+            outcome = await stream.send(ctx, change)
+        except AbortDestination as exc:
+            outcome = Outcome.abort(str(exc), exc.http_status)
+        except (RequestFailed, DeliveryUncertain) as exc:
+            outcome = Outcome.retry(str(exc))
+        except Exception as exc:
+            log.warning("%s/%s %s: unexpected %s", destination, stream.name, change.key, type(exc).__name__)
+            outcome = Outcome.retry(f"unexpected error: {type(exc).__name__}")
+        status = {OutcomeKind.SENT: "synced", OutcomeKind.FAILED: "failed"}.get(outcome.kind, "pending")
+        if outcome.kind == OutcomeKind.SENT:
+            ss.sent += 1
+        else:
+            ss.failed += 1
+            if logged < LOGGED_FAILURES:
+                logged += 1
+                log.warning("%s/%s %s: %s (%s)", destination, stream.name, change.key, outcome.kind.value,
+                            outcome.error)
+        if outcome.kind == OutcomeKind.ABORT:
+            abort.append(outcome)
+            stop.set()
+        buffer.append((change, outcome, status))
+        if len(buffer) >= FLUSH_EVERY and (pending_write is None or pending_write.done()):
+            await flush()
+
+    try:
+        await _bounded(changes, work, transport.settings.concurrency, stop)
+    finally:
+        await flush()  # waits for the batch in flight, then writes the rest
+        if pending_write is not None:
+            await pending_write
+        writer.close()
+    if abort:
+        raise AbortDestination(abort[0].error or "destination rejected the request", abort[0].http_status)
+
+
+# -------------------------------------------------------------------------------- outbox streams
+
+def _outbox_status(kind: OutcomeKind, at_most_once: bool) -> str:
+    if kind == OutcomeKind.SENT:
+        return "sent"
+    if kind == OutcomeKind.FAILED:
+        return "failed"
+    if kind == OutcomeKind.IN_DOUBT:
+        return "in_doubt" if at_most_once else "pending"
+    return "pending"  # RETRY, and ABORT (the request was refused, nothing happened)
+
+
+async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stream: OutboxStream,
+                         ss: StreamSummary) -> None:
+    con = ctx.con
+    at_most_once = stream.delivery == Delivery.AT_MOST_ONCE
+    recovered = ledger.recover_in_flight(con, destination, stream.name, at_most_once)
+    if recovered:
+        log.warning("%s/%s: %d message(s) were in flight when a run died -> %s", destination, stream.name,
+                    recovered, "in_doubt" if at_most_once else "pending (resend)")
+    rows, invalid = _read(con, stream.query(), stream.key_column)
+    messages: list[ledger.OutboxMessage] = []
+    for key, row in rows:
+        try:
+            message = stream.build(row)
+        except InvalidRow as exc:
+            invalid.append((key, str(exc)))
+            continue
+        messages.append(dataclasses.replace(message, key=key, due_at=_naive_utc(message.due_at)))
+    _record_invalid(ctx, run_id, destination, stream.name, invalid, ss, attribute=False)
+    statuses = ledger.enqueue(con, destination, stream.name, stream.delivery.value, messages)
+    ss.unchanged = sum(1 for status in statuses.values() if status == "sent")
+    if at_most_once:
+        # A customer message the marts no longer ask for is not sent late.
+        gone = ledger.withdraw_absent(con, destination, stream.name, {m.key for m in messages})
+        ss.withdrawn = len(gone)
+        if gone:
+            ledger.add_row_results(con, [(run_id, destination, stream.name, key, stream.operation, "withdrawn",
+                                          None, "no longer in the mart") for key in gone])
+
+    stream_dry = stream.dry_reason(ctx)
+    dry = ctx.dry_run or stream_dry is not None
+    if stream_dry is not None and not ctx.dry_run:
+        ss.dry_run = True
+        ss.note = f"planned only: {stream_dry}"
+    stream.prepare(ctx)
+    ready: list[OutboxEntry] = []
+    waiting: list[tuple[OutboxEntry, str]] = []
+    doomed: list[tuple[OutboxEntry, str]] = []
+    for entry in ledger.load_pending(con, destination, stream.name):
+        if entry.due_at is not None and entry.due_at > ctx.now:
+            ss.waiting += 1  # not due yet: counted, not listed
+            continue
+        blocked = stream.blocked(ctx, entry)
+        if blocked is None:
+            ready.append(entry)
+        elif blocked.fail and not dry:
+            doomed.append((entry, blocked.reason))
+        else:
+            waiting.append((entry, blocked.reason))
+    ss.waiting += len(waiting)
+    if waiting:
+        ledger.add_row_results(con, [(run_id, destination, stream.name, e.key, stream.operation, "waiting",
+                                      None, reason) for e, reason in waiting])
+    for entry, reason in doomed:
+        ledger.record_delivery(con, run_id, entry, "failed", Outcome.failed(reason), stream.operation)
+        ss.failed += 1
+    ss.planned = len(ready)
+    ss.operations = {stream.operation: len(ready)} if ready else {}
+    ss.samples = [PlanSample(stream=stream.name, key=e.key, operation=stream.operation,
+                             detail=scrub(stream.describe(e), limit=160)) for e in ready[:SAMPLES]]
+    if dry or not ready:
+        if dry and ready:
+            ledger.add_row_results(con, [(run_id, destination, stream.name, e.key, stream.operation, "planned",
+                                          None, None) for e in ready])
+        ss.in_doubt = ledger.count_outbox(con, destination, stream.name, "in_doubt")
+        return
+
+    transport = ctx.require_transport()
+    stop = asyncio.Event()
+    abort: list[Outcome] = []
+    logged = 0
+
+    async def work(entry: OutboxEntry) -> None:
+        nonlocal logged
+        ledger.mark_sending(con, entry)  # committed before the request leaves
+        entry.attempts += 1
+        try:
+            outcome = await stream.deliver(ctx, entry)
+        except AbortDestination as exc:
+            outcome = Outcome.abort(str(exc), exc.http_status)
+        except DeliveryUncertain as exc:
+            outcome = Outcome.in_doubt(str(exc))
+        except RequestFailed as exc:
+            outcome = Outcome.retry(str(exc))
+        except InvalidRow as exc:  # found while rendering, before any request
+            outcome = Outcome.failed(str(exc))
+        except Exception as exc:
+            log.warning("%s/%s %s: unexpected %s", destination, stream.name, entry.key, type(exc).__name__)
+            error = f"unexpected error: {type(exc).__name__}"
+            outcome = Outcome.in_doubt(error) if at_most_once else Outcome.retry(error)
+        status = _outbox_status(outcome.kind, at_most_once)
+        ledger.record_delivery(con, run_id, entry, status, outcome, stream.operation,
+                               stream.booking_link(entry, outcome))
+        if status == "sent":
+            ss.sent += 1
+        elif status != "in_doubt":
+            ss.failed += 1
+        if status != "sent" and logged < LOGGED_FAILURES:
+            logged += 1
+            log.warning("%s/%s %s: %s (%s)", destination, stream.name, entry.key, status, outcome.error)
+        if outcome.kind == OutcomeKind.ABORT:
+            abort.append(outcome)
+            stop.set()
+
+    concurrency = min(transport.settings.concurrency, stream.max_concurrency or transport.settings.concurrency)
+    try:
+        await _bounded(ready, work, concurrency, stop)
+    finally:
+        # Only a cancelled or crashed send can still be 'sending' here; treat it as a dead run would be.
+        ledger.recover_in_flight(con, destination, stream.name, at_most_once)
+        ss.in_doubt = ledger.count_outbox(con, destination, stream.name, "in_doubt")
+    if abort:
+        raise AbortDestination(abort[0].error or "destination rejected the request", abort[0].http_status)
+
+
+def _naive_utc(value: datetime | date | None) -> datetime | None:
+    """The warehouse convention is naive UTC; accept aware timestamps and plain dates too."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
