@@ -112,7 +112,7 @@ def timeline_sql(con: duckdb.DuckDBPyConnection) -> str:
     ),
     {delivery_cte.strip()},
     items as (
-        select user_id, signup_date as on_date, signed_up_at as at, 'profile' as section, 'signed up' as item,
+        select user_id, signup_date as on_date, signed_up_at as happened_at, 'profile' as section, 'signed up' as item,
                concat_ws(', ', name || coalesce(' <' || email || '>', ''), 'company ' || company, 'role ' || role,
                          'plan ' || plan, 'company size ' || company_size, 'industry ' || industry,
                          'signup source ' || signup_source, 'team size ' || cast(team_size as varchar),
@@ -222,7 +222,7 @@ def timeline_sql(con: duckdb.DuckDBPyConnection) -> str:
         items.user_id,
         items.on_date,
         date_diff('day', users.signup_date, items.on_date) as day_number,
-        items.at,
+        items.happened_at,
         items.section,
         items.item,
         items.detail,
@@ -232,7 +232,7 @@ def timeline_sql(con: duckdb.DuckDBPyConnection) -> str:
             order by items.on_date,
                      case when items.section in ('profile', 'experiment', 'milestone') then 0
                           when items.section in ('message', 'csm_alert') then 2 else 1 end,
-                     items.at,
+                     items.happened_at,
                      case items.section {" ".join(f"when '{s}' then {i}" for i, s in enumerate(SECTIONS))} end,
                      items.item
         ) as seq,
@@ -324,9 +324,9 @@ def render(explanation: Explanation, console: Console) -> None:
         day = f"{item['day_number']}  {item['on_date']}" if item["day_number"] != previous_day else ""
         previous_day = item["day_number"]
         when = (
-            f"{item['at']:%H:%M}"
-            if item["at"] is not None and item["at"].date() == item["on_date"]
-            else (f"{item['at']:%m-%d %H:%M}" if item["at"] is not None else "")
+            f"{item['happened_at']:%H:%M}"
+            if item['happened_at'] is not None and item['happened_at'].date() == item["on_date"]
+            else (f"{item['happened_at']:%m-%d %H:%M}" if item['happened_at'] is not None else "")
         )
         table.add_row(day, when, item["section"], item["item"], item["detail"] or "", item["delivery"] or "")
     console.print(table)

@@ -36,9 +36,14 @@ class ThisInterpreterKernels(KernelSpecManager):
 def _execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     manager = KernelManager(kernel_name="python3", kernel_spec_manager=ThisInterpreterKernels())
-    NotebookClient(
-        notebook, km=manager, timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}}
-    ).execute()
+    try:
+        NotebookClient(
+            notebook, km=manager, timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}}
+        ).execute()
+    finally:
+        # nbclient leaves a kernel it was handed running; a live kernel keeps the DuckDB file locked.
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
     return notebook
 
 

@@ -26,7 +26,7 @@ COLUMNS = {
     "user_id": "The user.",
     "on_date": "The day the item happened or was decided (decisions for day D use events up to its end).",
     "day_number": "Days since the signup day (0 = signup day).",
-    "at": "Time of the item when it has one (signup, exposure, milestone, message due time), else null.",
+    "happened_at": "Time of the item when it has one (signup, exposure, milestone, message due time), else null.",
     "section": "profile, experiment, track, milestone, score, stage, difficulty, risk, csm, message or csm_alert.",
     "item": "What happened or was decided (e.g. 'track power_user', 'risk 0.55: automated_nudge').",
     "detail": "Why: the source and reason of a track, the inputs of a difficulty, the risk factors with their"

@@ -61,7 +61,7 @@ def test_explain_prints_the_users_story(explained):
             [user],
         ).fetchall()[0][0]
         milestones = con.execute(
-            "select section, item, at from marts.user_explain where user_id = ? and section = 'milestone'",
+            "select section, item, happened_at from marts.user_explain where user_id = ? and section = 'milestone'",
             [user],
         ).fetchall()
         messages = con.execute(
@@ -85,12 +85,12 @@ def test_mart_holds_what_the_command_prints(explained):
     path, user = explained
     with duckdb.connect(str(path), read_only=True) as con:
         mart = con.execute(
-            f"select on_date, at, section, item, detail, delivery from {EXPLAIN_TABLE} where user_id = ? order by seq",
+            f"select on_date, happened_at, section, item, detail, delivery from {EXPLAIN_TABLE} where user_id = ? order by seq",
             [user],
         ).fetchall()
         items = explain(con, user).items
     assert [
-        (i["on_date"], i["at"], i["section"], i["item"], i["detail"], i["delivery"]) for i in items
+        (i["on_date"], i["happened_at"], i["section"], i["item"], i["detail"], i["delivery"]) for i in items
     ] == mart
 
 
