@@ -9,11 +9,13 @@ from .assets.ai import ai_assets
 from .assets.dbt import dbt_asset_defs
 from .assets.ingest import ingest_assets
 from .assets.jobs import daily_job, daily_schedule, landing_files_sensor
+from .assets.reporting import reporting_assets
+from .assets.sync_assets import sync_assets
 from .pipeline import progress_logger
 from .resources import build_resources
 
 defs = Definitions(
-    assets=[*ingest_assets, *dbt_asset_defs, *ai_assets],
+    assets=[*ingest_assets, *dbt_asset_defs, *ai_assets, *sync_assets, *reporting_assets],
     jobs=[daily_job],
     schedules=[daily_schedule],
     sensors=[landing_files_sensor],

@@ -16,7 +16,7 @@ def test_definitions_load_with_groups_and_daily_partitions():
 
     graph = defs.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert {"ingest", "staging", "decisions"} <= groups
+    assert groups == {"ingest", "staging", "decisions", "ai", "sync", "reporting"}  # no stray "default" group
     raw = graph.get(AssetKey(["raw", "segment_events"]))
     assert raw.partitions_def is not None
     assert raw.partitions_def.get_first_partition_key() == "2026-01-01"  # tests/conftest.py sets the start

@@ -32,10 +32,10 @@ from sync.engine import run_sync
 from sync.outcomes import RunSummary
 
 DEPS: dict[str, list[AssetKey]] = {
-    "calendly": [AssetKey("triggered_messages")],
-    "intercom": [AssetKey("intercom_contacts"), AssetKey("triggered_messages"), AssetKey(["sync", "calendly"])],
-    "appcues": [AssetKey("appcues_profiles"), AssetKey("triggered_messages")],
-    "slack": [AssetKey("csm_alerts"), AssetKey("triggered_messages"), AssetKey("intercom_contacts")],
+    "calendly": [AssetKey(["marts", "triggered_messages"])],
+    "intercom": [AssetKey(["marts", "intercom_contacts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["sync", "calendly"])],
+    "appcues": [AssetKey(["marts", "appcues_profiles"]), AssetKey(["marts", "triggered_messages"])],
+    "slack": [AssetKey(["marts", "csm_alerts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["marts", "intercom_contacts"])],
 }
 DESCRIPTIONS = {
     "calendly": "Single-use Calendly booking links, one per user and episode (sync.booking_links).",

@@ -17,9 +17,9 @@ def test_one_asset_per_destination_with_mart_deps() -> None:
     assert all(spec.group_name == "sync" for spec in specs.values())
     deps = {key: {d.asset_key for d in spec.deps} for key, spec in specs.items()}
     assert deps[AssetKey(["sync", "intercom"])] == {
-        AssetKey("intercom_contacts"), AssetKey("triggered_messages"), AssetKey(["sync", "calendly"])}
-    assert AssetKey("csm_alerts") in deps[AssetKey(["sync", "slack"])]
-    assert AssetKey("appcues_profiles") in deps[AssetKey(["sync", "appcues"])]
+        AssetKey(["marts", "intercom_contacts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["sync", "calendly"])}
+    assert AssetKey(["marts", "csm_alerts"]) in deps[AssetKey(["sync", "slack"])]
+    assert AssetKey(["marts", "appcues_profiles"]) in deps[AssetKey(["sync", "appcues"])]
 
 
 def test_materialize_reports_run_counts(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
