@@ -19,8 +19,13 @@ console = Console()
 
 
 def _mount_subcommands() -> None:
-    from .ai.cli import ai_app
+    from sync.cli import sync_app
 
+    from .ai.cli import ai_app
+    from .explain import explain_command
+
+    app.add_typer(sync_app, name="sync")
+    app.command(name="explain")(explain_command)
     app.add_typer(ai_app, name="ai", help="LLM journey assignment, playbooks and themes: evaluation, stand-in.")
 
 
@@ -104,6 +109,7 @@ def run(
 
         result = run_pipeline(days[0], days[-1], progress=progress)
     print_summary(settings.db_path, time.perf_counter() - started)
+    print_sync_plan(settings.db_path)
     if not result.success:
         for failure in result.failures:
             console.print(f"[red]failed[/red] {failure}")
@@ -145,6 +151,23 @@ def print_summary(db_path: Path, seconds: float) -> None:
     finally:
         con.close()
     console.print(f"Done in {seconds:.1f}s — warehouse: {db_path}")
+
+
+def print_sync_plan(db_path: Path) -> None:
+    """The sync step's outcome per destination, from the run records it stored (sync.runs / row_results).
+
+    For a dry run this is the plan: counts per operation and a few sample rows, emails masked.
+    """
+    from sync.cli import print_summaries
+    from sync.ledger import latest_summaries
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        summaries = latest_summaries(con)
+    finally:
+        con.close()
+    if summaries:
+        print_summaries(summaries, console)
 
 
 def main() -> None:  # pragma: no cover - console-script entry

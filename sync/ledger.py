@@ -61,7 +61,8 @@ create table if not exists sync.runs (
     started timestamp not null,
     finished timestamp,
     error varchar,
-    dry_reason varchar
+    dry_reason varchar,
+    summary json
 );
 
 create table if not exists sync.row_results (
@@ -148,6 +149,8 @@ def values_hash(values: Any) -> str:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
+    # Ledgers created before the column existed.
+    con.execute("alter table sync.runs add column if not exists summary json")
 
 
 class _Tx:
@@ -202,10 +205,33 @@ def finish_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     assignments = ", ".join(f"{name} = ?" for name in COUNT_FIELDS)
     con.execute(
         f"update sync.runs set {assignments}, requests = ?, rate_limited = ?, status = ?, finished = ?,"
-        " error = ? where run_id = ?",
+        " error = ?, summary = ? where run_id = ?",
         [*(getattr(summary, name) for name in COUNT_FIELDS), summary.requests, summary.rate_limited,
-         summary.status, summary.finished, summary.error, summary.run_id],
+         summary.status, summary.finished, summary.error, summary.model_dump_json(), summary.run_id],
     )
+
+
+def latest_summaries(con: duckdb.DuckDBPyConnection) -> list[RunSummary]:
+    """The last finished run per destination, as it was reported (plan operations and masked samples).
+
+    Why stored: the pipeline's sync assets run inside Dagster; the command line prints their plan
+    afterwards from here instead of planning a second time.
+    """
+    exists = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'sync' and table_name = 'runs'"
+        " and column_name = 'summary'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
+    rows = con.execute(
+        """
+        select summary from sync.runs
+        where summary is not null
+        qualify row_number() over (partition by destination order by started desc) = 1
+        order by started
+        """
+    ).fetchall()
+    return [RunSummary.model_validate_json(row[0]) for row in rows]
 
 
 def result_status(ledger_status: str) -> str:

@@ -90,3 +90,35 @@ def test_missing_mart_aborts_that_destination_only(warehouse: Warehouse, standin
     result = sync(warehouse, settings_for(standins))
     assert result["slack"].status == "aborted" and "csm_alerts" in (result["slack"].error or "")
     assert result["intercom"].status == "completed"
+
+
+def test_stored_summaries_replay_the_plan_after_the_run(demo_warehouse: Warehouse, standins: StandinSet) -> None:
+    """`onboarding run` prints the sync step's plan afterwards from sync.runs, not by planning again."""
+    from rich.console import Console
+
+    from dagster_project.cli import print_sync_plan
+    from sync.ledger import latest_summaries
+
+    first = sync(demo_warehouse, settings_for(None))
+    second = sync(demo_warehouse, settings_for(None), "intercom")
+    with duckdb.connect(str(demo_warehouse.path), read_only=True) as con:
+        stored = {s.destination: s for s in latest_summaries(con)}
+    assert set(stored) == set(first)
+    # the latest run per destination wins, and it keeps its per-operation counts and masked samples
+    assert stored["intercom"].run_id == second["intercom"].run_id
+    assert stored["appcues"].run_id == first["appcues"].run_id
+    assert stored["intercom"].counts() == second["intercom"].counts()
+    intercom_ops = {op for st in stored["intercom"].streams for op in st.operations}
+    assert {"create", "send_message"} <= intercom_ops
+
+    import dagster_project.cli as cli
+
+    console = Console(record=True, width=200)
+    original, cli.console = cli.console, console
+    try:
+        print_sync_plan(demo_warehouse.path)
+    finally:
+        cli.console = original
+    text = console.export_text()
+    assert "Plan (dry run: nothing sent)" in text and "u***@example.com" in text
+    assert "user00000@example.com" not in text
