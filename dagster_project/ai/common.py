@@ -138,3 +138,34 @@ def write_results(con: duckdb.DuckDBPyConnection, model: str, results: list[LLMR
     """Accounting rows and cache entries for a batch of calls (inside the caller's transaction)."""
     write_calls(con, [r.call for r in results])
     cache_store(con, model, results)
+
+
+def save_step(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    results: list[LLMResult],
+    table: str,
+    rows: list[tuple[Any, ...]],
+    replace_key: str | None = None,
+) -> None:
+    """A step's output in one transaction: the calls' accounting and cache entries, then its rows.
+
+    Why one transaction: a crash between them would leave answers paid for but not cached (paid
+    again next run) or rows without their accounting. ``replace_key`` first deletes the rows being
+    rewritten (by that column), for steps that revise earlier answers.
+    """
+    con.execute("begin")
+    try:
+        write_results(con, model, results)
+        if rows:
+            if replace_key:
+                con.execute(
+                    f"delete from {table} where {replace_key} in (select unnest(?::varchar[]))",
+                    [[row[0] for row in rows]],
+                )
+            placeholders = ", ".join("?" * len(rows[0]))
+            con.executemany(f"insert into {table} values ({placeholders})", rows)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

@@ -33,8 +33,8 @@ from .common import (
     parse_json_object,
     prompt_json,
     resolve_answers,
+    save_step,
     signature_of,
-    write_results,
 )
 from .privacy import clean_text, redact
 from .rules_reference import TRACKS, rule_track
@@ -277,15 +277,7 @@ def assign_tracks(
                 now,
             )
         )
-    con.execute("begin")
-    try:
-        write_results(con, settings.model, results)
-        if rows:
-            con.executemany("insert into ai.track_assignments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    save_step(con, settings.model, results, "ai.track_assignments", rows)
     stats.written = len(rows)
     if log:
         log(

@@ -46,8 +46,8 @@ from .common import (
     parse_json_object,
     prompt_json,
     resolve_answers,
+    save_step,
     signature_of,
-    write_results,
 )
 from .privacy import clean_text
 from .sanitize import sanitize_html, text_fragment
@@ -677,15 +677,7 @@ def generate_playbooks(
                 now,
             )
         )
-    con.execute("begin")
-    try:
-        write_results(con, settings.model, results)
-        if rows:
-            con.executemany("insert into ai.playbooks values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    save_step(con, settings.model, results, "ai.playbooks", rows)
     stats.written = len(rows)
     if log:
         log(f"playbooks: {len(rows)} users, {dict(stats.by_status)}, {stats.calls.calls} calls")

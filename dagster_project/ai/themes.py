@@ -31,8 +31,8 @@ from .common import (
     parse_json_object,
     prompt_json,
     resolve_answers,
+    save_step,
     signature_of,
-    write_results,
 )
 from .privacy import clean_text, redact
 from .tables import ensure_ai_tables, table_exists
@@ -432,21 +432,7 @@ def classify_feedback(
                 now,
             )
         )
-    con.execute("begin")
-    try:
-        write_results(con, settings.model, results)
-        if rows:
-            con.execute(
-                "delete from ai.feedback_themes where response_id in (select unnest(?::varchar[]))",
-                [[row[0] for row in rows]],
-            )
-            con.executemany(
-                "insert into ai.feedback_themes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    save_step(con, settings.model, results, "ai.feedback_themes", rows, replace_key="response_id")
     stats.written = len(rows)
     if log:
         log(f"feedback themes: {len(rows)} answers, {dict(stats.by_status)}, {stats.calls.calls} calls")
