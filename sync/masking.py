@@ -49,6 +49,13 @@ def mask_email(email: str | None) -> str | None:
     return f"{match['local'][:1]}***@{match['domain']}"
 
 
+def mask_name(name: object) -> str | None:
+    """Mask a person's name to its initials (``Omar Dubois`` -> ``O*** D***``): enough to tell rows apart."""
+    if name is None:
+        return None
+    return " ".join(f"{part[:1]}***" for part in str(name).split()) or "***"
+
+
 def mask_emails(text: str) -> str:
     """Mask every email address inside free text."""
     return _EMAIL.sub(lambda m: f"{m['local'][:1]}***@{m['domain']}", text)

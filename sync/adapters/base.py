@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import duckdb
 
 from sync.ledger import OutboxMessage
-from sync.masking import scrub
+from sync.masking import mask_name, scrub
 from sync.outcomes import AttributeChange, Delivery, InvalidRow, OutboxEntry, Outcome
 from sync.settings import DestinationSettings, SyncSettings
 from sync.transport import Transport
@@ -90,7 +90,7 @@ class AttributeStream(ABC):
     def describe(self, change: AttributeChange) -> str:
         """A short, masked summary: up to three changed values and how many more."""
         items = sorted(change.changed.items(), key=lambda kv: (kv[0] not in ("email", "name"), kv[0]))
-        parts = [f"{k}={_short(v)}" for k, v in items[:3]]
+        parts = [f"{k}={mask_name(v) if k == 'name' else _short(v)}" for k, v in items[:3]]
         if len(items) > 3:
             parts.append(f"+{len(items) - 3} more")
         return scrub(", ".join(parts), limit=160)

@@ -71,6 +71,7 @@ def test_cli_prints_the_plan_with_masked_emails(demo_warehouse: Warehouse, monke
     assert "no credentials" in result.output
     assert "u***@example.com" in result.output
     assert "user00000@example.com" not in result.output
+    assert "name=U*** " in result.output and "User 0" not in result.output  # names masked to initials
     assert "Hello from the onboarding engine" not in result.output  # bodies are never printed
     for operation in ("create", "send_message", "post_alert", "create_link", "invite", "upsert"):
         assert operation in result.output
