@@ -34,6 +34,10 @@ class _Dbt:
         return f"(date_diff('{datepart}', cast({first_date} as timestamp), cast({second_date} as timestamp)))"
 
     @staticmethod
+    def date_trunc(datepart, date):
+        return f"date_trunc('{datepart}', {date})"
+
+    @staticmethod
     def hash(field):
         return f"md5(cast({field} as varchar))"
 
@@ -72,6 +76,8 @@ _DISPATCHED = {
     "json_str": lambda column, path: f"json_extract_string({column}, '$.{path}')",
     "json_get": lambda column, path: f"cast(json_extract({column}, '$.{path}') as varchar)",
     "type_double": lambda: "double",
+    "median": lambda column: f"percentile_cont(0.5) within group (order by {column})",
+    "hex8_to_int": lambda hex_text: f"cast(concat('0x', {hex_text}) as ubigint)",
 }
 
 

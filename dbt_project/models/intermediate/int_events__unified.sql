@@ -37,7 +37,7 @@ tracks as (
         event_at,
         cast(null as varchar) as page_path,
         properties,
-        source_system as source,
+        source_system as source,  -- noqa: RF04
         loaded_day,
         1 as source_priority
     from {{ ref('stg_segment__tracks') }}
@@ -54,7 +54,7 @@ pages as (
         event_at,
         page_path,
         properties,
-        source_system as source,
+        source_system as source,  -- noqa: RF04
         loaded_day,
         1 as source_priority
     from {{ ref('stg_segment__pages') }}
@@ -71,7 +71,7 @@ mixpanel as (
         event_at,
         cast(null as varchar) as page_path,
         properties,
-        'mixpanel' as source,
+        'mixpanel' as source,  -- noqa: RF04
         loaded_day,
         2 as source_priority
     from {{ ref('stg_mixpanel__events') }}
@@ -91,35 +91,38 @@ all_events as (
 in_scope as (
 
     select * from all_events
-    where {{ in_window('loaded_day') }}
-    {% if is_incremental() %}
-        or anonymous_id in (select anonymous_id from newly_linked)
-    {% endif %}
+    where
+        {{ in_window('loaded_day') }}
+        {% if is_incremental() %}
+            or anonymous_id in (select newly_linked.anonymous_id from newly_linked)
+        {% endif %}
 
 ),
 
 {% if is_incremental() %}
-already_from_segment as (
+    already_from_segment as (
 
-    select event_id from {{ this }} where source <> 'mixpanel'
+        select event_id from {{ this }}
+        where source <> 'mixpanel'
 
-),
+    ),
 {% endif %}
 
 ranked as (
 
     select
-        in_scope.*,
+        *,
         row_number() over (
             partition by event_id
             order by source_priority, loaded_day, event_at
         ) as copy_rank
     from in_scope
     {% if is_incremental() %}
-        where not (
-            source = 'mixpanel'
-            and event_id in (select event_id from already_from_segment)
-        )
+        where
+            not (
+                source = 'mixpanel'
+                and event_id in (select already_from_segment.event_id from already_from_segment)
+            )
     {% endif %}
 
 ),

@@ -260,8 +260,15 @@ first_integrations as (
 
 ),
 
-{# Silences (3.2): after the signup and after every event, if nothing follows within var silence_hours,
-    one re-engagement message, due when the silence reaches that length. -#}
+{# Silences (3.2): after the signup and after every event, if nothing follows within var silence_hours
+    (or the nudge timing of the user's experiment variant), one re-engagement message, due when the
+    silence reaches that length. -#}
+overrides as (
+
+    select user_id, nudge_silence_hours from {{ ref('int_experiments__user_overrides') }}
+
+),
+
 activity_points as (
 
     select history.user_id, history.signed_up_at as point_at
@@ -279,17 +286,22 @@ silences as (
 
     select
         user_id,
+        silence_hours,
         point_at as silent_since,
-        {{ dbt.dateadd('hour', var('silence_hours'), 'point_at') }} as due_at
+        {{ dbt.dateadd('hour', 'silence_hours', 'point_at') }} as due_at
     from (
         select
-            *,
-            lead(point_at) over (partition by user_id order by point_at) as next_point_at
+            activity_points.*,
+            coalesce(overrides.nudge_silence_hours, {{ var('silence_hours') }}) as silence_hours,
+            lead(activity_points.point_at) over (
+                partition by activity_points.user_id order by activity_points.point_at
+            ) as next_point_at
         from activity_points
+        left join overrides on activity_points.user_id = overrides.user_id
     ) as sequenced
     where
         next_point_at is null
-        or next_point_at >= {{ dbt.dateadd('hour', var('silence_hours'), 'point_at') }}
+        or next_point_at >= {{ dbt.dateadd('hour', 'silence_hours', 'point_at') }}
 
 ),
 
@@ -345,7 +357,7 @@ event_messages as (
         history.as_of_date,
         silences.due_at,
         {{ dbt.concat([
-            "'no event for " ~ var('silence_hours') ~ " h since '", as_text('silences.silent_since')
+            "'no event for '", as_text('silences.silence_hours'), "' h since '", as_text('silences.silent_since')
         ]) }} as reason,
         cast(null as {{ dbt.type_string() }}) as integration_name
     from silences

@@ -1,6 +1,10 @@
-{#- Phase 1.2 journey assignment: the single place a user's assigned track is chosen. Rules from the
-    decision table seed (first matching rule by priority); track_source says where the track came from
-    ('rules' here). A later model (the LLM issue) can override track and track_source, keeping this shape. -#}
+{#- Phase 1.2 journey assignment: the single place a user's assigned track is chosen, in three layers:
+    1. the decision table seed (first matching rule by priority): track_source 'rules';
+    2. the LLM answer in ai.track_assignments (docs/ai.md), used when its status is llm or cache and the
+       track is in the enum; a fallback row keeps the rule track with track_source 'fallback' and why;
+    3. an experiment variant that overrides the track (int_experiments__user_overrides,
+       docs/analytics.md) wins over both: track_source 'experiment'.
+    rule_track always keeps the decision table's choice, so analysts can compare the layers. -#}
 
 with
 
@@ -20,6 +24,27 @@ role_groups as (
 track_rules as (
 
     select * from {{ ref('onboarding_track_rules') }}
+
+),
+
+llm_assignments as (
+
+    select user_id, llm_track, confidence, explanation, status, reason, model
+    from {{ source('ai', 'track_assignments') }}
+
+),
+
+known_tracks as (
+
+    select track from {{ ref('onboarding_track_content') }}
+
+),
+
+overrides as (
+
+    select user_id, track_override, track_override_reason
+    from {{ ref('int_experiments__user_overrides') }}
+    where track_override is not null
 
 ),
 
@@ -89,18 +114,75 @@ rule_matches as (
 
 ),
 
-final as (
+rule_tracks as (
 
     select
         user_id,
         role_group,
         track,
-        'rules' as track_source,
         rule_id as track_rule,
         {{ render_template('reason', {'plan': 'plan', 'role': 'role'}) }} as track_reason
 
     from rule_matches
     where rule_rank = 1
+
+),
+
+layered as (
+
+    select
+        rule_tracks.*,
+        llm_assignments.llm_track,
+        llm_assignments.confidence as llm_confidence,
+        llm_assignments.explanation as llm_explanation,
+        llm_assignments.reason as llm_fallback_reason,
+        llm_assignments.model as llm_model,
+        overrides.track_override,
+        overrides.track_override_reason,
+        coalesce(
+            llm_assignments.status in ('llm', 'cache') and known_tracks.track is not null, false
+        ) as has_llm_track,
+        llm_assignments.status as llm_status
+
+    from rule_tracks
+    left join llm_assignments on rule_tracks.user_id = llm_assignments.user_id
+    left join known_tracks on llm_assignments.llm_track = known_tracks.track
+    left join overrides on rule_tracks.user_id = overrides.user_id
+
+),
+
+final as (
+
+    select
+        user_id,
+        role_group,
+        case
+            when track_override is not null then track_override
+            when has_llm_track then llm_track
+            else track
+        end as track,
+        case
+            when track_override is not null then 'experiment'
+            when has_llm_track then llm_status
+            when llm_status is not null then 'fallback'
+            else 'rules'
+        end as track_source,
+        track_rule,
+        case
+            when track_override is not null then track_override_reason
+            when has_llm_track
+                then {{ dbt.concat([
+                    "'LLM ('", 'llm_model', "', confidence '",
+                    as_text('round(llm_confidence, 2)'),
+                    "'): '", "coalesce(llm_explanation, '')",
+                ]) }}
+            when llm_status is not null
+                then {{ dbt.concat(['track_reason', "' (LLM fallback: '", "coalesce(llm_fallback_reason, 'unknown')", "')'"]) }}
+            else track_reason
+        end as track_reason,
+        track as rule_track
+
+    from layered
 
 )
 

@@ -23,8 +23,8 @@ latest_identify as (
     select *
     from (
         select
-            identifies.*,
-            row_number() over (partition by user_id order by identified_at desc, message_id) as recency,
+            *,
+            row_number() over (partition by user_id order by identified_at desc, message_id asc) as recency,
             min(identified_at) over (partition by user_id) as first_identified_at
         from identifies
     ) as ranked
@@ -51,7 +51,7 @@ joined as (
         coalesce(signups.utm_source, latest_identify.utm_source) as utm_source,
         coalesce(signups.company_size, latest_identify.company_size) as company_size,
         coalesce(signups.industry, latest_identify.industry) as industry,
-        coalesce(signups.role, latest_identify.role) as role,
+        coalesce(signups.role, latest_identify.role) as role,  -- noqa: RF04
         coalesce(signups.plan, latest_identify.plan) as plan,
         coalesce(signups.team_size, latest_identify.team_size) as team_size,
         coalesce(signups.features_enabled, latest_identify.features_enabled) as features_enabled,
@@ -68,18 +68,18 @@ final as (
     select
         user_id,
         email,
-        coalesce(given_name, {{ dbt.split_part('email', "'@'", 1) }}, 'unknown') as name,
+        coalesce(given_name, {{ dbt.split_part('email', "'@'", 1) }}, 'unknown') as name,  -- noqa: RF04
         coalesce(nullif(utm_source, ''), 'direct') as signup_source,
         coalesce(nullif(company, ''), 'unknown') as company,
         coalesce(nullif(company_size, ''), 'unknown') as company_size,
         coalesce(nullif(industry, ''), 'unknown') as industry,
-        coalesce(nullif(role, ''), 'unknown') as role,
+        coalesce(nullif(role, ''), 'unknown') as role,  -- noqa: RF04
         coalesce(nullif(plan, ''), 'unknown') as plan,
         team_size,
         coalesce(features_enabled, '[]') as features_enabled,
         signed_up_at,
         cast(signed_up_at as date) as signup_date,
-        coalesce(provider, 'segment') as provider
+        coalesce(provider, 'segment') as provider  -- noqa: RF04
 
     from joined
 

@@ -91,6 +91,20 @@ roster as (
 
 ),
 
+{#- Experiments: a variant may switch a user's templates to those of its template_variant. -#}
+overrides as (
+
+    select user_id, template_variant from {{ ref('int_experiments__user_overrides') }}
+
+),
+
+{#- The day-14 playbook written by the AI step (LLM or its template fallback), sanitised HTML. -#}
+playbooks as (
+
+    select user_id, subject, html, status, prompt_version from {{ source('ai', 'playbooks') }}
+
+),
+
 template_choices as (
 
     select
@@ -100,7 +114,9 @@ template_choices as (
         templates.template_id,
         row_number() over (
             partition by candidates.trigger, candidates.user_id, candidates.discriminator
-            order by case when templates.track is null then 1 else 0 end
+            order by
+                case when templates.template_variant is null then 1 else 0 end,
+                case when templates.track is null then 1 else 0 end
         ) as preference
 
     from candidates
@@ -108,10 +124,12 @@ template_choices as (
         on
             candidates.user_id = history.user_id
             and candidates.as_of_date = history.as_of_date
+    left join overrides on candidates.user_id = overrides.user_id
     inner join templates
         on
             candidates.trigger = templates.trigger
             and (templates.track is null or history.effective_track = templates.track)
+            and (templates.template_variant is null or templates.template_variant = overrides.template_variant)
 
 ),
 
@@ -133,6 +151,10 @@ message_values as (
         templates.subject as template_subject,
         templates.body as template_body,
         booking.body as booking_template,
+        playbooks.subject as playbook_subject,
+        playbooks.html as playbook_html,
+        {{ dbt.concat(["'ai.playbooks '", 'playbooks.status', "' '", 'playbooks.prompt_version']) }}
+            as playbook_version,
         coalesce(templates.calendly_event_type, roster.calendly_event_type) as calendly_event_type,
         {%- for key, expr in values.items() %}
             {{ expr }} as value_{{ key }}{% if not loop.last %},{% endif %}
@@ -156,6 +178,10 @@ message_values as (
     left join industry_content as default_content on 'default' = default_content.industry
     left join roster on history.csm_id = roster.csm_id
     left join templates as booking on booking.trigger = 'booking_link'
+    left join playbooks
+        on
+            candidates.user_id = playbooks.user_id
+            and candidates.trigger = 'playbook_day_14'
 
 ),
 
@@ -177,8 +203,8 @@ rendered as (
         user_id,
         trigger,
         channel,
-        {{ render_template('subject_draft', second_half) }} as subject,
-        {{ render_template('body_draft', second_half) }} as body,
+        coalesce(playbook_subject, {{ render_template('subject_draft', second_half) }}) as subject,
+        coalesce(playbook_html, {{ render_template('body_draft', second_half) }}) as body,
         needs_booking_link,
         {{ dbt.hash(dbt.concat(["'booking_link|'", 'user_id', "'|'", 'trigger', "':'", 'discriminator'])) }}
             as booking_key,
@@ -193,7 +219,7 @@ rendered as (
         as_of_date,
         discriminator,
         template_id,
-        template_version
+        coalesce(playbook_version, template_version) as template_version
 
     from half_rendered
 

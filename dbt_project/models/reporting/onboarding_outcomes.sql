@@ -122,11 +122,12 @@ activity as (
         user_id,
         min(
             case
-                when event_name in (
-                    {%- for event in var('query_events') %}
-                        '{{ event }}'{% if not loop.last %},{% endif %}
-                    {%- endfor %}
-                )
+                when
+                    event_name in (
+                        {%- for event in var('query_events') %}
+                            '{{ event }}'{% if not loop.last %},{% endif %}
+                        {%- endfor %}
+                    )
                     then event_at
             end
         ) as first_query_at,

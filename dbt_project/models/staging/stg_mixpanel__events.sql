@@ -12,7 +12,7 @@ renamed as (
         coalesce(
             insert_id,
             {{ dbt.hash(dbt.concat(['event', "'|'", 'distinct_id', "'|'", 'cast(time_ms as varchar)'])) }}
-        ) as insert_id,
+        ) as insert_id,  -- noqa: RF04
         distinct_id as user_id,
         event as event_name,
         event_ts as event_at,

@@ -15,11 +15,11 @@ renamed as (
         anonymous_id,
         event_ts as identified_at,
         {{ json_str('traits', 'email') }} as email,
-        {{ json_str('traits', 'name') }} as name,
+        {{ json_str('traits', 'name') }} as name,  -- noqa: RF04
         {{ json_str('traits', 'company') }} as company,
         {{ json_str('traits', 'company_size') }} as company_size,
         {{ json_str('traits', 'industry') }} as industry,
-        {{ json_str('traits', 'role') }} as role,
+        {{ json_str('traits', 'role') }} as role,  -- noqa: RF04
         {{ json_str('traits', 'plan') }} as plan,
         {{ dbt.safe_cast(json_str('traits', 'team_size'), api.Column.translate_type('integer')) }} as team_size,
         coalesce(

@@ -30,8 +30,8 @@ dated as (
 ranked as (
 
     select
-        dated.*,
-        row_number() over (partition by week_start, theme order by submitted_at desc, response_id) as recency
+        *,
+        row_number() over (partition by week_start, theme order by submitted_at desc, response_id asc) as recency
 
     from dated
 
@@ -75,8 +75,9 @@ final as (
         cast(extract(week from counts.week_start) as integer) as iso_week,
         counts.theme,
         counts.responses,
-        cast(counts.responses as {{ dbt.type_float() }})
-            / sum(counts.responses) over (partition by counts.week_start) as share_of_week,
+        cast(counts.responses as {{ dbt.type_float() }}) / sum(counts.responses) over (
+            partition by counts.week_start
+        ) as share_of_week,
         rank() over (partition by counts.week_start order by counts.responses desc) as rank_in_week,
         counts.detractor_responses,
         counts.day_30_responses,
