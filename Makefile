@@ -29,7 +29,7 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/onboarding run
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-2}
 
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -c "from dagster_project.dbt_project import prepare_manifest; prepare_manifest()"
