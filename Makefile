@@ -51,9 +51,10 @@ ui-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Python (ruff) and SQL (sqlfluff, jinja templater with the dbt shim in dbt_project/.sqlfluff_libs).
 lint: $(STAMP)
-	$(BIN)/ruff check dagster_project sync tests bench
-	$(BIN)/ruff format --check dagster_project sync tests bench
+	$(BIN)/ruff check dagster_project sync tests bench scripts
+	cd dbt_project && ../$(BIN)/sqlfluff lint models --processes 2
 
 clean:
 	rm -rf data/warehouse.duckdb* data/dagster_home dbt_project/target dbt_project/logs

@@ -5,7 +5,7 @@ track with its source and reason, the milestones with their times and points, th
 difficulty with its inputs, the churn-risk factors that fired with their weights, the CSM, and every
 message triggered with its reason and its delivery status from the sync ledger.
 
-The timeline is one SQL query (`TIMELINE_SQL`) over the marts; `build_user_explain` materialises it for
+The timeline is one SQL query (`timeline_sql(con)`) over the marts; `build_user_explain` materialises it for
 every user into `marts.user_explain` (the Dagster asset `marts/user_explain`, group reporting, after the
 sync), so analysts query exactly what the command prints. `--as-of` keeps only what was known by the
 end of that day; delivery statuses are the ledger's current state (the ledger keeps no history).
@@ -22,6 +22,7 @@ import duckdb
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .settings import DBT_PROJECT_DIR, Settings
@@ -294,8 +295,10 @@ def explain(con: duckdb.DuckDBPyConnection, user_id: str, as_of: date | None = N
 
 
 def render(explanation: Explanation, console: Console) -> None:
-    p, state = explanation.profile, explanation.state
-    console.rule(f"[bold]{p['name']}[/bold]  {explanation.user_id}  as of {explanation.as_of}")
+    # Every warehouse value is escaped: a role like "[admin]" is data, not Rich markup.
+    p = {k: escape(str(v)) if isinstance(v, str) else v for k, v in explanation.profile.items()}
+    state = explanation.state and {k: escape(v) if isinstance(v, str) else v for k, v in explanation.state.items()}
+    console.rule(f"[bold]{p['name']}[/bold]  {escape(explanation.user_id)}  as of {explanation.as_of}")
     console.print(
         f"{p.get('email') or 'no email'} · {p['company']} · role {p['role']} · plan {p['plan']} · "
         f"{p['company_size']} · {p['industry']} · source {p['signup_source']} · "
@@ -328,8 +331,14 @@ def render(explanation: Explanation, console: Console) -> None:
             if item['happened_at'] is not None and item['happened_at'].date() == item["on_date"]
             else (f"{item['happened_at']:%m-%d %H:%M}" if item['happened_at'] is not None else "")
         )
-        table.add_row(day, when, item["section"], item["item"], item["detail"] or "", item["delivery"] or "")
+        # Warehouse text is data, not Rich markup: "[template v1]" must print as it is.
+        table.add_row(
+            day, when, item["section"], escape(item["item"] or ""), escape(item["detail"] or ""),
+            escape(item["delivery"] or ""),
+        )
     console.print(table)
+    if not explanation.items:
+        console.print(f"[yellow]Nothing known by the end of {explanation.as_of}[/yellow] (before the signup?).")
 
 
 def explain_command(

@@ -5,6 +5,7 @@ Chromium through it, launch a three-day backfill from the UI and wait for it to 
     make ui-check                                   # installs Debian's chromium first if missing
 
 What it proves, in order:
+0. `dagster dev` loads the code location without an error or a warning in its log;
 1. the global asset lineage page draws the asset graph with every group of the code location (and the
    stages the README promises: ingest, staging, decisions, ai, sync, reporting);
 2. on the daily_onboarding job page, "Materialize all…" with the custom partition range of the first
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +66,7 @@ class UiCheckResult:
     backfill_partitions: list[str]
     run_statuses: list[str]
     loaded_days: list[str]
+    load_warnings: list[str] = field(default_factory=list)
     screenshots: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -87,7 +90,8 @@ def prepare(workdir: Path, users: int = 150) -> dict[str, str]:
     shutil.copy(ROOT / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     generate(landing, users=users, days=LANDING_DAYS, seed=11, end_date=yesterday, malformed_rate=0.002)
-    env = {k: v for k, v in os.environ.items() if k != "ONBOARDING_START_DATE"}
+    # PYTHONWARNINGS too: the load-warning check is about what a plain `make dev` shows.
+    env = {k: v for k, v in os.environ.items() if k not in ("ONBOARDING_START_DATE", "PYTHONWARNINGS")}
     env |= {
         "DAGSTER_HOME": str(home),
         "ONBOARDING_LANDING": str(landing),
@@ -154,12 +158,29 @@ def dagster_dev(env: dict[str, str], workdir: Path, timeout: float = 240) -> Ite
         log.close()
 
 
+# Lines of `dagster dev`'s log that are not about the code location: the CLI itself says `dagster dev` is
+# superseded by `dg dev` (dagster-dg-cli, not a dependency here); the second line is its source line.
+HARMLESS = ("SupersessionWarning: Function `dev_command` is superseded", "return callback(*args, **kwargs)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_warnings(log: Path) -> list[str]:
+    """Warnings and errors in the `dagster dev` log so far (read once the code location is loaded)."""
+    lines = (ANSI.sub("", line).strip() for line in log.read_text(errors="replace").splitlines())
+    flagged = re.compile(r" - (WARNING|ERROR|CRITICAL) - |Warning\b|Error\b|Traceback")
+    return [ln for ln in lines if flagged.search(ln) and not any(h in ln for h in HARMLESS)]
+
+
 def _stop(process: subprocess.Popen) -> None:
-    """SIGINT to the group (dagster dev's own shutdown), then SIGKILL whatever of it is left."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
+    """SIGINT to the group (dagster dev's own shutdown), SIGTERM if that is ignored (a process started in
+    the background inherits SIGINT ignored), then SIGKILL whatever of the group is left."""
+    for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10)):
+        if process.poll() is not None:
+            break
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
+            process.wait(timeout=wait)
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
@@ -222,9 +243,10 @@ def drive_ui(
         page.goto(f"{base_url}/asset-groups", wait_until="networkidle")
         _dismiss_popups(page)
         page.get_by_text("Global asset lineage").wait_for()
-        page.get_by_text(groups[0], exact=True).first.wait_for()
+        graph = page.locator("svg foreignObject")  # the graph's nodes (the sidebar lists the groups too)
+        graph.get_by_text(groups[0], exact=True).first.wait_for()
         page.wait_for_timeout(2000)  # let the layout settle before the screenshot
-        shown = [g for g in groups if page.get_by_text(g, exact=True).count()]
+        shown = [g for g in groups if graph.get_by_text(g, exact=True).count()]
         taken.append(shots / "dagster-asset-graph.png")
         page.screenshot(path=str(taken[-1]))
 
@@ -239,6 +261,7 @@ def drive_ui(
         selector.fill(f"[{first.isoformat()}...{last.isoformat()}]")
         selector.press("Enter")
         dialog.get_by_text(f"{BACKFILL_DAYS} partitions").wait_for()
+        page.wait_for_timeout(1500)  # the partition bar draws after the count
         taken.append(shots / "dagster-backfill-dialog.png")
         page.screenshot(path=str(taken[-1]))
         dialog.get_by_role("button", name="Launch backfill").click()
@@ -293,6 +316,7 @@ def run_check(workdir: Path, shots: Path) -> UiCheckResult:
     days = find_landing_days(Path(env["ONBOARDING_LANDING"]))
     in_code = groups_in_code(env)
     with dagster_dev(env, workdir) as (base_url, location):
+        warnings = load_warnings(workdir / "dagster-dev.log")
         shown, partitions, backfill, taken = drive_ui(base_url, location, in_code, days, shots)
     result = UiCheckResult(
         groups_in_code=in_code,
@@ -303,10 +327,12 @@ def run_check(workdir: Path, shots: Path) -> UiCheckResult:
         backfill_partitions=sorted(backfill["partitionNames"] or []),
         run_statuses=[r["status"] for r in backfill["runs"]],
         loaded_days=loaded_days(env["ONBOARDING_DB"]),
+        load_warnings=warnings,
         screenshots=taken,
     )
     expected_days = [d.isoformat() for d in days[:BACKFILL_DAYS]]
     checks = [
+        (not result.load_warnings, "dagster dev log, loading the code location: " + " | ".join(result.load_warnings)),
         (set(result.groups_shown) == set(in_code), f"groups not shown in the UI: {sorted(set(in_code) - set(shown))}"),
         (set(EXPECTED_GROUPS) <= set(in_code), f"expected groups missing from the code location: "
                                                 f"{sorted(set(EXPECTED_GROUPS) - set(in_code))}"),
@@ -332,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         result = run_check(workdir, args.screenshots)
+    print(f"code location load warnings: {len(result.load_warnings)}")
     print(f"groups in the code location: {', '.join(result.groups_in_code)}")
     print(f"groups shown in the asset graph: {', '.join(result.groups_shown)}")
     print(f"partitions shown: {', '.join(result.partitions_shown)}")

@@ -21,8 +21,7 @@ from ..settings import Settings
 
 daily_job = define_asset_job(
     name="daily_onboarding",
-    selection=AssetSelection.all(),
-    partitions_def=daily_partitions,
+    selection=AssetSelection.all(),  # daily partitions: inferred from the assets
     description="Ingest a landing day, build the dbt decisions for it and sync the results.",
 )
 

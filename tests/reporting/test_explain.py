@@ -78,6 +78,12 @@ def test_explain_prints_the_users_story(explained):
     assert re.search(r"factors \(weight\): \w+ 0\.\d+", flat)  # risk factors with their weights
     for trigger, reason in messages:
         assert trigger in flat and reason[:30] in flat
+    # bracketed warehouse text ("[template X]") is printed, not eaten as Rich markup: one per message
+    with duckdb.connect(str(path), read_only=True) as con:
+        bracketed = con.execute(
+            "select count(*) from marts.user_explain where user_id = ? and detail like '%[template %'", [user]
+        ).fetchone()[0]
+    assert bracketed > 0 and out.count("[template") == bracketed
     assert "dry run: planned, not sent" in flat  # delivery status from the sync ledger
 
 

@@ -177,7 +177,9 @@ final as (
                     "'): '", "coalesce(llm_explanation, '')",
                 ]) }}
             when llm_status is not null
-                then {{ dbt.concat(['track_reason', "' (LLM fallback: '", "coalesce(llm_fallback_reason, 'unknown')", "')'"]) }}
+                then {{ dbt.concat([
+                    'track_reason', "' (LLM fallback: '", "coalesce(llm_fallback_reason, 'unknown')", "')'",
+                ]) }}
             else track_reason
         end as track_reason,
         track as rule_track

@@ -91,14 +91,14 @@ roster as (
 
 ),
 
-{#- Experiments: a variant may switch a user's templates to those of its template_variant. -#}
+-- Experiments: a variant may switch a user's templates to those of its template_variant.
 overrides as (
 
     select user_id, template_variant from {{ ref('int_experiments__user_overrides') }}
 
 ),
 
-{#- The day-14 playbook written by the AI step (LLM or its template fallback), sanitised HTML. -#}
+-- The day-14 playbook written by the AI step (LLM or its template fallback), sanitised HTML.
 playbooks as (
 
     select user_id, subject, html, status, prompt_version from {{ source('ai', 'playbooks') }}
@@ -129,7 +129,7 @@ template_choices as (
         on
             candidates.trigger = templates.trigger
             and (templates.track is null or history.effective_track = templates.track)
-            and (templates.template_variant is null or templates.template_variant = overrides.template_variant)
+            and (templates.template_variant is null or overrides.template_variant = templates.template_variant)
 
 ),
 
