@@ -154,18 +154,15 @@ def print_summary(db_path: Path, seconds: float) -> None:
 
 
 def print_sync_plan(db_path: Path) -> None:
-    """The sync step's outcome per destination, from the run records it stored (sync.runs / row_results).
+    """The sync step's outcome per destination, from the run records it stored (sync.runs.summary).
 
     For a dry run this is the plan: counts per operation and a few sample rows, emails masked.
     """
     from sync.cli import print_summaries
     from sync.ledger import latest_summaries
 
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
+    with duckdb.connect(str(db_path), read_only=True) as con:
         summaries = latest_summaries(con)
-    finally:
-        con.close()
     if summaries:
         print_summaries(summaries, console)
 
