@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from dagster import AssetExecutionContext, BackfillPolicy
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ..dbt_project import dbt_project
 from ..partitions import daily_partitions
@@ -21,7 +21,14 @@ FOUNDATION = "tag:foundation"
 
 
 class OnboardingTranslator(DagsterDbtTranslator):
-    """Groups by stage: staging (foundation), decisions, ai, reporting."""
+    """Groups by stage: staging (foundation), decisions, ai, reporting.
+
+    Source tests (freshness-like checks on raw.* and ai.*) become asset checks on the upstream assets
+    (the ingest and AI assets), instead of bare observations logged with a warning on every run.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
