@@ -20,8 +20,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from sync.cli import sync_app
@@ -160,7 +162,8 @@ def test_sigkill_at_random_moments_never_double_sends(tmp_path: Path, slow_stand
         " (partition by destination order by started desc) = 1"))
     for destination in ("intercom", "slack"):
         assert last_counts[destination] == sum(1 for d in in_doubt.values() if d == destination), context
-    listing = runner.invoke(sync_app, ["in-doubt", "--db", str(warehouse.path)], env={"COLUMNS": "250"})
+    with mock.patch("sync.cli.console", Console(width=250)):  # keys unwrapped whatever the import order
+        listing = runner.invoke(sync_app, ["in-doubt", "--db", str(warehouse.path)])
     for key in in_doubt:
         assert key in listing.output, (key, context)
     assert warehouse.value("select count(*) from sync.runs where status = 'interrupted'") >= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from sync.cli import sync_app
@@ -62,7 +63,8 @@ def test_cli_prints_the_plan_with_masked_emails(demo_warehouse: Warehouse, monke
         monkeypatch.setenv(name, FAST[name])
     for name in ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "CALENDLY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+    # A wide console whatever the import order (Rich fixes the width when the module's console is made).
+    monkeypatch.setattr("sync.cli.console", Console(width=200))
 
     result = runner.invoke(sync_app, ["--db", str(demo_warehouse.path)])
 
@@ -95,8 +97,6 @@ def test_missing_mart_aborts_that_destination_only(warehouse: Warehouse, standin
 
 def test_stored_summaries_replay_the_plan_after_the_run(demo_warehouse: Warehouse, standins: StandinSet) -> None:
     """`onboarding run` prints the sync step's plan afterwards from sync.runs, not by planning again."""
-    from rich.console import Console
-
     from dagster_project.cli import print_sync_plan
     from sync.ledger import latest_summaries
 
