@@ -38,9 +38,21 @@ PER_MINUTE = 10_000
 
 def start_standin(latency: float, limit: int, window: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "sync.standins", "--only", "intercom", "--latency", str(latency),
-         "--rate-limit", f"{limit}/{window}"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "sync.standins",
+            "--only",
+            "intercom",
+            "--latency",
+            str(latency),
+            "--rate-limit",
+            f"{limit}/{window}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     env: dict[str, str] = {}
     assert process.stdout is not None
     for line in process.stdout:
@@ -68,7 +80,9 @@ def stats(base_url: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 contacts, 2-second windows")
     parser.add_argument("--contacts", type=int, default=None)
     parser.add_argument("--latency", type=float, default=0.1)
@@ -86,9 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             insert(con, "intercom_contacts", (contact(i) for i in range(contacts)))
         process, env = start_standin(args.latency, limit, window)
         try:
-            settings = SyncSettings.from_env({
-                **env, "SYNC_INTERCOM_RATE_LIMIT": str(limit), "SYNC_INTERCOM_RATE_WINDOW": str(window),
-                "SYNC_INTERCOM_CONCURRENCY": str(args.concurrency)})
+            settings = SyncSettings.from_env(
+                {
+                    **env,
+                    "SYNC_INTERCOM_RATE_LIMIT": str(limit),
+                    "SYNC_INTERCOM_RATE_WINDOW": str(window),
+                    "SYNC_INTERCOM_CONCURRENCY": str(args.concurrency),
+                }
+            )
             load_before = os.getloadavg()[0]
             client_cpu, server_cpu = cpu_seconds(), cpu_seconds(process.pid)
             started = time.monotonic()
@@ -108,30 +127,47 @@ def main(argv: list[str] | None = None) -> int:
     span = (after_first["last_at"] - after_first["first_at"]) or 1e-9
     achieved = requests / span
     result = {
-        "contacts": contacts, "latency_s": args.latency, "concurrency": args.concurrency,
+        "contacts": contacts,
+        "latency_s": args.latency,
+        "concurrency": args.concurrency,
         "limit": f"{limit} per {window:g} s ({PER_MINUTE:,}/min)",
-        "requests": requests, "sent": first.sent, "failed": first.failed, "status": first.status,
-        "wall_s": round(wall, 1), "request_span_s": round(span, 1),
-        "achieved_per_s": round(achieved, 1), "limit_per_s": round(limit_rate, 1),
+        "requests": requests,
+        "sent": first.sent,
+        "failed": first.failed,
+        "status": first.status,
+        "wall_s": round(wall, 1),
+        "request_span_s": round(span, 1),
+        "achieved_per_s": round(achieved, 1),
+        "limit_per_s": round(limit_rate, 1),
         "share_of_limit": round(achieved / limit_rate, 3),
         "wall_share_of_limit": round(requests / wall / limit_rate, 3),
         "rate_limited_429": after_first["rate_limited"],
         "validation_errors": len(after_first["validation_errors"]),
-        "rerun_requests": after_second["requests"], "rerun_unchanged": second.unchanged,
+        "rerun_requests": after_second["requests"],
+        "rerun_unchanged": second.unchanged,
         "client_cpu_ms_per_request": round(client_cpu / requests * 1000, 2),
         "standin_cpu_ms_per_request": round(server_cpu / requests * 1000, 2),
-        "load_average": [round(load_before, 1), round(load_after, 1)], "cores": os.cpu_count(),
+        "load_average": [round(load_before, 1), round(load_after, 1)],
+        "cores": os.cpu_count(),
     }
-    print(f"Intercom contact sync: {contacts:,} contacts, {args.latency * 1000:.0f} ms latency, "
-          f"limit {result['limit']}, concurrency {args.concurrency}")
-    print(f"  requests {requests:,} in {span:.1f} s (wall {wall:.1f} s) -> {achieved:.1f}/s = "
-          f"{achieved / limit_rate:.1%} of the limit ({requests / wall / limit_rate:.1%} over wall time)")
-    print(f"  sent {first.sent:,}, failed {first.failed}, 429s from the stand-in {after_first['rate_limited']}, "
-          f"spec violations {len(after_first['validation_errors'])}")
+    print(
+        f"Intercom contact sync: {contacts:,} contacts, {args.latency * 1000:.0f} ms latency, "
+        f"limit {result['limit']}, concurrency {args.concurrency}"
+    )
+    print(
+        f"  requests {requests:,} in {span:.1f} s (wall {wall:.1f} s) -> {achieved:.1f}/s = "
+        f"{achieved / limit_rate:.1%} of the limit ({requests / wall / limit_rate:.1%} over wall time)"
+    )
+    print(
+        f"  sent {first.sent:,}, failed {first.failed}, 429s from the stand-in {after_first['rate_limited']}, "
+        f"spec violations {len(after_first['validation_errors'])}"
+    )
     print(f"  unchanged re-run: {after_second['requests']} requests, {second.unchanged:,} unchanged")
-    print(f"  CPU per request: sync {result['client_cpu_ms_per_request']} ms, stand-in "
-          f"{result['standin_cpu_ms_per_request']} ms; load average {load_before:.1f} -> {load_after:.1f}"
-          f" on {os.cpu_count()} cores (other work on the machine slows both sides)")
+    print(
+        f"  CPU per request: sync {result['client_cpu_ms_per_request']} ms, stand-in "
+        f"{result['standin_cpu_ms_per_request']} ms; load average {load_before:.1f} -> {load_after:.1f}"
+        f" on {os.cpu_count()} cores (other work on the machine slows both sides)"
+    )
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "sync.json").write_text(json.dumps(result, indent=2))

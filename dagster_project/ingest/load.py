@@ -77,17 +77,24 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: da
     lines_in, rejects, n_files = _lines_table(landing, source, day)
     stats = LoadStats(source=source, day=day.isoformat(), files=n_files)
 
+    cols = ", ".join(spec.columns)
     con.register("lines_in", lines_in)
     try:
+        # Only what the next statements read: the raw columns, the reason, and the line's text for the
+        # quarantined lines (a valid line's text is not kept twice; nor are the JSON path values).
         con.execute(
-            f"create or replace temp table _classified as {classify_sql(spec, max_line_bytes())}",
+            f"""
+            create or replace temp table _classified as
+            select _file, _line, {cols}, reason, case when reason is not null then line end as line
+            from ({classify_sql(spec, max_line_bytes())})
+            """,
             {"day": day},
         )
     finally:
         con.unregister("lines_in")
 
-    cols = ", ".join(spec.columns)
     key_match = " and ".join(f"c.{k} is not distinct from r.{k}" for k in spec.key)
+    keys = ", ".join(spec.key)
     # Rows of this source and day are replaced; RudderStack and Segment share a table.
     own = "_partition_day = $day" + (
         f" and source_system = '{source}'" if spec.table == "segment_events" else ""
@@ -106,31 +113,27 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: da
             "delete from raw.load_log where source = $source and _partition_day = $day",
             {"source": source, "day": day},
         )
+        # The lines to load, by position only: the first copy of each key within the day (in file and
+        # line order) whose key is not already loaded from another day or source. Ranking and matching
+        # only the keys keeps the wide JSON columns out of the window and the join.
         con.execute(
             f"""
             create or replace temp table _fresh as
-            with valid as (
-                select *, row_number() over (
-                    partition by {", ".join(spec.key)} order by _file, _line
-                ) as copy_rank
+            select _file, _line from (
+                select _file, _line, {keys}
                 from _classified
                 where reason is null
-            ),
-            firsts as (select * from valid where copy_rank = 1),
-            seen as (
-                select distinct c._file, c._line
-                from firsts as c
-                join raw.{spec.table} as r on {key_match}
-            )
-            select firsts.* from firsts
-            anti join seen using (_file, _line)
+                qualify row_number() over (partition by {keys} order by _file, _line) = 1
+            ) as c
+            where not exists (select 1 from raw.{spec.table} as r where {key_match})
             """
         )
         con.execute(
             f"""
             insert into raw.{spec.table} ({cols}{system_col}, _file, _line, _partition_day, _loaded_at)
             select {cols}{system}, _file, _line, $day, now()::timestamp
-            from _fresh order by _file, _line
+            from _classified semi join _fresh using (_file, _line)
+            order by _file, _line
             """,
             {"day": day},
         )
