@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -58,3 +59,25 @@ def test_sensor_requests_a_run_per_new_or_changed_day(tmp_path: Path, monkeypatc
         (tmp_path / "signups" / "2026-03-05.jsonl").write_text('{}\n{"more": 1}\n')
         context = build_sensor_context(instance=instance, cursor=context.cursor)
         assert [r.partition_key for r in landing_files_sensor(context)] == ["2026-03-05"]
+
+
+def test_manifest_is_parsed_again_only_when_the_project_or_warehouse_changes(tmp_path: Path, monkeypatch):
+    import dagster_project.dbt_project as module
+
+    calls = []
+    real_prepare = module.dbt_project.preparer.prepare
+    monkeypatch.setattr(module.dbt_project.preparer, "prepare", lambda project: calls.append(1) or real_prepare(project))
+    stamp = Path(module.dbt_project.manifest_path).with_name("manifest.fingerprint")
+    monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "a.duckdb"))
+    stamp.unlink(missing_ok=True)
+    module.prepare_manifest()
+    module.prepare_manifest()
+    assert len(calls) == 1  # unchanged: the second call skips the ~20 s parse
+    monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "b.duckdb"))
+    module.prepare_manifest()
+    assert len(calls) == 2  # another warehouse file: the manifest names its database
+    seeds = Path(module.dbt_project.project_dir) / "seeds" / "csm_roster.csv"
+    stat = seeds.stat()
+    os.utime(seeds, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    module.prepare_manifest()
+    assert len(calls) == 3  # a project file changed
