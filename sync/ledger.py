@@ -30,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -186,6 +187,16 @@ def _arrow(columns: dict[str, pa.DataType], rows: Sequence[Sequence[Any]]) -> pa
     })
 
 
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """``table`` visible to SQL as ``name`` for the duration of the block."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -262,15 +273,12 @@ def add_row_results(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ..
          "status": text, "http_status": integer, "error": text},
         [(*row[:7], scrub(row[7]) if row[7] else None) for row in rows],
     )
-    con.register("_row_results_in", table)
-    try:
+    with _registered(con, "_row_results_in", table):
         con.execute(
             "insert into sync.row_results select run_id, destination, stream, key, operation, status,"
             " http_status, error, ? from _row_results_in",
             [now],
         )
-    finally:
-        con.unregister("_row_results_in")
 
 
 # -------------------------------------------------------------------------------- attribute syncs
@@ -437,36 +445,32 @@ def enqueue(con: duckdb.DuckDBPyConnection, destination: str, stream: str, deliv
     text, stamp = pa.string(), pa.timestamp("us")
     with transaction(con):
         if inserts:
-            con.register("_outbox_new", _arrow(
+            new = _arrow(
                 {"destination": text, "stream": text, "message_key": text, "user_id": text, "delivery": text,
                  "status": text, "payload": text, "payload_hash": text, "due_at": stamp, "priority": pa.int32(),
                  "attempts": pa.int32(), "created_at": stamp, "updated_at": stamp},
                 inserts,
-            ))
-            try:
+            )
+            with _registered(con, "_outbox_new", new):
                 con.execute(
                     "insert into sync.outbox (destination, stream, message_key, user_id, delivery, status,"
                     " payload, payload_hash, due_at, priority, attempts, created_at, updated_at)"
                     " select destination, stream, message_key, user_id, delivery, status, payload::json,"
                     " payload_hash, due_at, priority, attempts, created_at, updated_at from _outbox_new"
                 )
-            finally:
-                con.unregister("_outbox_new")
         if refresh:
-            con.register("_outbox_refresh", _arrow(
+            changed = _arrow(
                 {"payload": text, "payload_hash": text, "user_id": text, "due_at": stamp, "priority": pa.int32(),
                  "updated_at": stamp, "destination": text, "stream": text, "message_key": text},
                 refresh,
-            ))
-            try:
+            )
+            with _registered(con, "_outbox_refresh", changed):
                 con.execute(
                     "update sync.outbox as o set payload = r.payload::json, payload_hash = r.payload_hash,"
                     " user_id = r.user_id, due_at = r.due_at, priority = r.priority, status = 'pending',"
                     " updated_at = r.updated_at from _outbox_refresh as r where o.destination = r.destination"
                     " and o.stream = r.stream and o.message_key = r.message_key"
                 )
-            finally:
-                con.unregister("_outbox_refresh")
     return {m.key: existing[m.key] for m in messages}
 
 

@@ -135,10 +135,9 @@ class PlanSample(BaseModel):
     detail: str
 
 
-class StreamSummary(BaseModel):
-    stream: str
-    delivery: str
-    dry_run: bool
+class Counts(BaseModel):
+    """The per-row outcome counts shared by a stream's and a destination run's summary."""
+
     planned: int = 0
     sent: int = 0
     unchanged: int = 0
@@ -147,15 +146,21 @@ class StreamSummary(BaseModel):
     in_doubt: int = 0
     waiting: int = 0
     withdrawn: int = 0
+
+
+class StreamSummary(Counts):
+    stream: str
+    delivery: str
+    dry_run: bool
     operations: dict[str, int] = Field(default_factory=dict)
     samples: list[PlanSample] = Field(default_factory=list)
     note: str | None = None
 
 
-COUNT_FIELDS = ("planned", "sent", "unchanged", "failed", "invalid", "in_doubt", "waiting", "withdrawn")
+COUNT_FIELDS = tuple(Counts.model_fields)
 
 
-class RunSummary(BaseModel):
+class RunSummary(Counts):
     """What one destination's run did; the same counts land in ``sync.runs`` and Dagster metadata."""
 
     run_id: str
@@ -165,14 +170,6 @@ class RunSummary(BaseModel):
     """``completed``, ``aborted`` (the destination stopped early; see ``error``)."""
     started: datetime
     finished: datetime | None = None
-    planned: int = 0
-    sent: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    invalid: int = 0
-    in_doubt: int = 0
-    waiting: int = 0
-    withdrawn: int = 0
     requests: int = 0
     rate_limited: int = 0
     error: str | None = None
