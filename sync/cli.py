@@ -113,7 +113,8 @@ def print_summaries(summaries: list[RunSummary], out: Console | None = None) -> 
                               for s in summaries))
     for label, name in (("planned", "planned"), ("sent", "sent"), ("unchanged", "unchanged"),
                         ("failed", "failed"), ("invalid", "invalid"), ("in doubt", "in_doubt"),
-                        ("waiting", "waiting"), ("withdrawn", "withdrawn"), ("requests", "requests")):
+                        ("waiting", "waiting"), ("withdrawn", "withdrawn"), ("expired", "expired"),
+                        ("requests", "requests")):
         table.add_row(label, *(str(getattr(s, name)) for s in summaries))
     out.print(table)
     for s in summaries:

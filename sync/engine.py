@@ -43,7 +43,7 @@ import asyncio
 import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -199,11 +199,12 @@ def _count_in_doubt(con: duckdb.DuckDBPyConnection, destination: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _read(con: duckdb.DuckDBPyConnection, query: str,
-          key_column: str) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str | None, str]]]:
+def _read(con: duckdb.DuckDBPyConnection, query: str, key_column: str, params: dict[str, Any] | None = None,
+          ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str | None, str]]]:
     """Rows of a stream's query, split into addressable rows and rows with null/duplicate keys."""
     cursor = con.execute(
-        f"select q.*, count(*) over (partition by q.{key_column}) as __sync_copies from ({query}) as q")
+        f"select q.*, count(*) over (partition by q.{key_column}) as __sync_copies from ({query}) as q",
+        params or {})
     names = [d[0] for d in cursor.description]
     rows: list[tuple[str, dict[str, Any]]] = []
     invalid: list[tuple[str | None, str]] = []
@@ -220,6 +221,31 @@ def _read(con: duckdb.DuckDBPyConnection, query: str,
             continue
         rows.append((key, row))
     return rows, invalid
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, query: str, cutoff: datetime) -> int:
+    row = con.execute(query, {"cutoff": cutoff}).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _delivery_cutoff(con: duckdb.DuckDBPyConnection, stream: OutboxStream, max_age_days: int | None,
+                     ) -> datetime | None:
+    """The earliest due time still worth sending: ``max_age_days`` before the end of the stream's latest
+    decision day (its mart's ``max(as_of_date)``).
+
+    Why relative to the data and not the clock: a backfill of 60 days computes every message of those
+    60 days, and the first live sync after it must not send two months of welcome mails; a daily run's
+    latest decision day is yesterday, so the window is the last few days either way, and a re-run of
+    an old day gives the same answer as the day itself.
+    """
+    if max_age_days is None:
+        return None
+    row = con.execute(f"select max(as_of_date) from {stream.mart}").fetchone()
+    if row is None or row[0] is None:
+        return None
+    latest = row[0]
+    end = datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
+    return end - timedelta(days=max_age_days)
 
 
 def _record_invalid(ctx: StreamContext, run_id: str, destination: str, stream: str,
@@ -379,7 +405,20 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
     if recovered:
         log.warning("%s/%s: %d message(s) were in flight when a run died -> %s", destination, stream.name,
                     recovered, "in_doubt" if at_most_once else "pending (resend)")
-    rows, invalid = _read(con, stream.query(), stream.key_column)
+    query = stream.query()
+    cutoff = _delivery_cutoff(con, stream, ctx.settings.message_max_age_days)
+    if cutoff is not None:
+        due = f"s.{stream.due_column}"
+        ss.expired = _scalar(con, f"select count(*) from ({query}) as s where {due} < $cutoff", cutoff)
+        query = f"select s.* from ({query}) as s where {due} is null or {due} >= $cutoff"
+        reason = (f"expired: due before {cutoff:%Y-%m-%d %H:%M}, {ctx.settings.message_max_age_days} day(s)"
+                  " before the end of the latest decision day")
+        late = ledger.expire_pending(con, destination, stream.name, cutoff, reason)
+        ss.withdrawn += len(late)
+        if late:
+            ledger.add_row_results(con, [(run_id, destination, stream.name, key, stream.operation, "withdrawn",
+                                          None, reason) for key in late])
+    rows, invalid = _read(con, query, stream.key_column, {"cutoff": cutoff} if cutoff is not None else None)
     messages: list[ledger.OutboxMessage] = []
     for key, row in rows:
         try:
@@ -394,7 +433,7 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
     if at_most_once:
         # A customer message the marts no longer ask for is not sent late.
         gone = ledger.withdraw_absent(con, destination, stream.name, {m.key for m in messages})
-        ss.withdrawn = len(gone)
+        ss.withdrawn += len(gone)
         if gone:
             ledger.add_row_results(con, [(run_id, destination, stream.name, key, stream.operation, "withdrawn",
                                           None, "no longer in the mart") for key in gone])

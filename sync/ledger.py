@@ -58,6 +58,7 @@ create table if not exists sync.runs (
     in_doubt integer not null default 0,
     waiting integer not null default 0,
     withdrawn integer not null default 0,
+    expired integer not null default 0,
     requests integer not null default 0,
     rate_limited integer not null default 0,
     started timestamp not null,
@@ -153,6 +154,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
     # Ledgers created before the column existed.
     con.execute("alter table sync.runs add column if not exists summary json")
+    con.execute("alter table sync.runs add column if not exists expired integer default 0")
 
 
 class _Tx:
@@ -476,21 +478,29 @@ def enqueue(con: duckdb.DuckDBPyConnection, destination: str, stream: str, deliv
 
 def withdraw_absent(con: duckdb.DuckDBPyConnection, destination: str, stream: str,
                     present: set[str]) -> list[str]:
-    """Pending messages the mart no longer contains become ``withdrawn`` (never sent)."""
-    pending = [k for (k,) in con.execute(
-        "select message_key from sync.outbox where destination = ? and stream = ? and status = 'pending'",
-        [destination, stream]).fetchall()]
-    gone = [k for k in pending if k not in present]
-    now = utcnow()
+    """Pending messages the mart no longer contains become ``withdrawn`` (never sent); set-based."""
+    keys = pa.table({"message_key": pa.array(sorted(present), type=pa.string())})
+    with _registered(con, "_outbox_present", keys), transaction(con):
+        rows = con.execute(
+            "update sync.outbox set status = 'withdrawn', last_error = 'no longer in the mart', updated_at = ?"
+            " where destination = ? and stream = ? and status = 'pending'"
+            " and message_key not in (select message_key from _outbox_present) returning message_key",
+            [utcnow(), destination, stream],
+        ).fetchall()
+    return sorted(k for (k,) in rows)
+
+
+def expire_pending(con: duckdb.DuckDBPyConnection, destination: str, stream: str, cutoff: datetime,
+                   reason: str) -> list[str]:
+    """Pending messages due before ``cutoff`` are ``withdrawn`` with ``reason``: too late to send."""
     with transaction(con):
-        for key in gone:
-            con.execute(
-                "update sync.outbox set status = 'withdrawn', last_error = 'no longer in the mart',"
-                " updated_at = ? where destination = ? and stream = ? and message_key = ?"
-                " and status = 'pending'",
-                [now, destination, stream, key],
-            )
-    return gone
+        rows = con.execute(
+            "update sync.outbox set status = 'withdrawn', last_error = ?, updated_at = ?"
+            " where destination = ? and stream = ? and status = 'pending' and due_at < ?"
+            " returning message_key",
+            [reason, utcnow(), destination, stream, cutoff],
+        ).fetchall()
+    return sorted(k for (k,) in rows)
 
 
 def load_pending(con: duckdb.DuckDBPyConnection, destination: str, stream: str) -> list[OutboxEntry]:

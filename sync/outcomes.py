@@ -146,6 +146,8 @@ class Counts(BaseModel):
     in_doubt: int = 0
     waiting: int = 0
     withdrawn: int = 0
+    expired: int = 0
+    """Mart rows due before the delivery window (history from a backfill): never queued, never sent."""
 
 
 class StreamSummary(Counts):

@@ -171,6 +171,9 @@ class SyncSettings(BaseModel):
     calendly: CalendlySettings
     message_not_found_attempts: int = 5
     """How many 404s (contact not yet messageable) a customer message survives before it fails."""
+    message_max_age_days: int | None = 3
+    """Messages due more than this many days before the end of the marts' latest decision day are
+    history (a backfill computed them) and are never sent; ``None`` sends every due message."""
 
     def for_destination(self, name: str) -> DestinationSettings:
         if name not in DESTINATIONS:
@@ -223,6 +226,15 @@ class SyncSettings(BaseModel):
             raise SyncConfigError("SYNC_SLACK_CHANNEL_INTERVAL must be a number of seconds") from exc
 
         not_found_raw = get("SYNC_MESSAGE_NOT_FOUND_ATTEMPTS")
+        max_age_raw = get("SYNC_MESSAGE_MAX_AGE_DAYS")
+        max_age: int | None = 3
+        if max_age_raw is not None:
+            if max_age_raw.lower() in ("none", "off"):
+                max_age = None
+            elif max_age_raw.isdigit() and int(max_age_raw) > 0:
+                max_age = int(max_age_raw)
+            else:
+                raise SyncConfigError("SYNC_MESSAGE_MAX_AGE_DAYS must be a positive number of days, or 'none'")
         return cls(
             intercom=IntercomSettings(
                 transport=transport("intercom"),
@@ -248,6 +260,7 @@ class SyncSettings(BaseModel):
                 event_type=get("CALENDLY_EVENT_TYPE"),
             ),
             message_not_found_attempts=int(not_found_raw) if not_found_raw and not_found_raw.isdigit() else 5,
+            message_max_age_days=max_age,
         )
 
 

@@ -104,6 +104,8 @@ class OutboxStream(ABC):
     operation: ClassVar[str]
     max_concurrency: ClassVar[int | None] = None
     """Cap below the transport's concurrency; 1 keeps order and lets an abort stop the very next send."""
+    due_column: ClassVar[str] = "due_at"
+    """The query's column saying when a row is due; rows due before the delivery window expire."""
 
     @abstractmethod
     def query(self) -> str:

@@ -145,6 +145,7 @@ class SlackAlerts(OutboxStream):
     delivery: ClassVar[Delivery] = Delivery.AT_LEAST_ONCE
     operation: ClassVar[str] = "post_alert"
     max_concurrency: ClassVar[int | None] = 1  # one channel, paced and in priority order
+    due_column: ClassVar[str] = "as_of_date"  # an alert is due on the day it was raised
 
     def __init__(self, settings: SlackSettings) -> None:
         self.settings = settings

@@ -266,3 +266,43 @@ def test_appcues_flow_switch_is_patched_once(warehouse: Warehouse, standins: Sta
     assert (first.sent, first.invalid) == (1, 1)
     assert standins.appcues.patches == [{"user": "auth0|user00001", "attributes": {
         "appcues_flow_id": "advanced-tour", "content_difficulty": "advanced"}}]
+
+
+def test_messages_due_before_the_delivery_window_expire(warehouse: Warehouse, standins: StandinSet) -> None:
+    """A backfill computes months of messages; only those due in the last few days are sent."""
+    seed(warehouse, 2)
+    latest = datetime(2026, 11, 1, 9)  # the fixture's decision day is 2026-11-01
+    warehouse.insert("triggered_messages", [
+        message("fresh", 0, due_at=latest),
+        message("edge", 1, due_at=datetime(2026, 10, 30)),  # exactly 3 days before 2026-11-02 00:00
+        message("old", 0, due_at=datetime(2026, 10, 29, 23, 59)),
+        message("ancient", 1, due_at=datetime(2026, 9, 1)),
+    ])
+    warehouse.insert("csm_alerts", [alert("a-new", 0), alert("a-old", 1, as_of_date=datetime(2026, 10, 1).date())])
+    settings = settings_for(standins)
+
+    result = sync(warehouse, settings, ["intercom", "slack"], now=datetime(2026, 11, 2))
+
+    assert result["intercom"].expired == 2 and result["slack"].expired == 1
+    assert [delivered(standins, k) for k in ("fresh", "edge", "old", "ancient")] == [1, 1, 0, 0]
+    assert warehouse.value("select count(*) from sync.outbox where message_key in ('old', 'ancient', 'a-old')") == 0
+    assert warehouse.value("select expired from sync.runs where destination = 'intercom'") == 2
+
+    # A message still pending from an earlier run expires instead of going out late.
+    warehouse.insert("triggered_messages", [message("waits", 9, due_at=latest)])  # no contact yet: it waits
+    sync(warehouse, settings, "intercom", now=datetime(2026, 11, 2))
+    assert warehouse.outbox_status("waits") == "pending"
+    warehouse.execute("update marts.triggered_messages set as_of_date = date '2026-11-10'")
+    warehouse.insert("intercom_contacts", [contact(9)])
+    later = sync(warehouse, settings, "intercom", now=datetime(2026, 11, 11))["intercom"]
+    assert warehouse.outbox_status("waits") == "withdrawn" and delivered(standins, "waits") == 0
+    assert "expired" in warehouse.value("select last_error from sync.outbox where message_key = 'waits'")
+    messages = next(st for st in later.streams if st.stream == "messages")
+    assert (messages.sent, messages.withdrawn, messages.expired) == (0, 1, 5)  # 4 from before + "waits"
+
+
+def test_message_window_can_be_switched_off(warehouse: Warehouse, standins: StandinSet) -> None:
+    seed(warehouse, 1)
+    warehouse.insert("triggered_messages", [message("ancient", 0, due_at=datetime(2026, 9, 1))])
+    result = sync(warehouse, settings_for(standins, SYNC_MESSAGE_MAX_AGE_DAYS="none"), "intercom")["intercom"]
+    assert (result.expired, delivered(standins, "ancient")) == (0, 1)
