@@ -22,16 +22,19 @@ _NOT_INPUTS = {"target", "logs", "dbt_packages", ".sqlfluff_libs"}
 
 
 def _fingerprint() -> str:
-    """What the manifest depends on: every project file (path, size, mtime) and the warehouse path
-    (DuckDB names the database after the file, and the manifest records it)."""
-    digest = hashlib.sha256(os.environ.get("ONBOARDING_DB", "").encode())
+    """What the manifest depends on: every project file (path, size, mtime) and the warehouse's file
+    name (DuckDB names the database after the file's stem, and the manifest records it; the folder
+    does not matter, so a test or benchmark warehouse in a temporary folder reuses the manifest)."""
+    digest = hashlib.sha256(Path(os.environ.get("ONBOARDING_DB", "")).stem.encode())
     root = Path(dbt_project.project_dir)
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if relative.parts[0] in _NOT_INPUTS or not path.is_file():
-            continue
+    files: list[Path] = []
+    for folder, subfolders, names in os.walk(root):
+        if Path(folder) == root:  # never walk the (growing) target folder of past runs
+            subfolders[:] = [d for d in subfolders if d not in _NOT_INPUTS]
+        files.extend(Path(folder, name) for name in names)
+    for path in sorted(files):
         stat = path.stat()
-        digest.update(f"{relative}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

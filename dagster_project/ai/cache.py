@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from .client import LLMResult
+from .tables import insert_rows
 
 
 def cache_lookup(
@@ -67,8 +68,5 @@ def cache_store(con: duckdb.DuckDBPyConnection, model: str, results: Sequence[LL
         if is_cacheable(r)
     ]
     if rows:
-        con.executemany(
-            "insert into ai.llm_cache values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
-            rows,
-        )
+        insert_rows(con, "ai.llm_cache", rows, "on conflict do nothing")
     return len(rows)

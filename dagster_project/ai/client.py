@@ -35,6 +35,8 @@ import duckdb
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from .tables import insert_rows
+
 DEFAULT_MODEL = "gpt-4o-mini"
 
 # USD per 1M tokens (input, output), public list prices. Looked up by the longest matching prefix so
@@ -373,7 +375,7 @@ def write_calls(con: duckdb.DuckDBPyConnection, records: Sequence[CallRecord]) -
     """Append accounting rows to `ai.llm_calls` for calls actually sent (the caller owns the transaction)."""
     sent = [r.as_row() for r in records if r.attempts > 0]
     if sent:
-        con.executemany("insert into ai.llm_calls values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sent)
+        insert_rows(con, "ai.llm_calls", sent)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import duckdb
 
 from .cache import cache_lookup, cache_store
 from .client import CallTotals, LLMClient, LLMRequest, LLMResult, write_calls
+from .tables import insert_rows
 
 # A safety net against a bug that makes every input distinct: at most this many calls per step run.
 # Signatures over the budget fall back (reason `budget_exceeded`, not cached) and are asked next run.
@@ -163,9 +164,9 @@ def save_step(
                     f"delete from {table} where {replace_key} in (select unnest(?::varchar[]))",
                     [[row[0] for row in rows]],
                 )
-            placeholders = ", ".join("?" * len(rows[0]))
-            con.executemany(f"insert into {table} values ({placeholders})", rows)
+            insert_rows(con, table, rows)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
+

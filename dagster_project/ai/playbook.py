@@ -627,7 +627,8 @@ def generate_playbooks(
     stats.considered = len(users)
     answers = {}
     results = []
-    requests = {u.user_id: build_request(u) for u in users}
+    # Requests (prompt JSON, signature, schema) are only built when they can be sent.
+    requests = {u.user_id: build_request(u) for u in users} if settings.enabled else {}
     if settings.enabled and users:
         unique = {}
         for req in requests.values():
@@ -641,12 +642,12 @@ def generate_playbooks(
     paid_for: set[str] = set()
     rows = []
     for inputs in users:
-        sig = requests[inputs.user_id].signature
         content: PlaybookContent | None = None
         first_of_call = False
         if not settings.enabled:
             reason: str | None = "llm_off"
         else:
+            sig = requests[inputs.user_id].signature
             answer = answers[sig]
             first_of_call = answer.fresh and sig not in paid_for
             paid_for.add(sig)

@@ -8,7 +8,11 @@ column lists here are the contract documented in `dbt_project/models/staging/_ai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import duckdb
+import pyarrow as pa
 
 AI_SCHEMA = "ai"
 
@@ -109,3 +113,22 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
         [schema, table],
     ).fetchone()
     return bool(row and row[0])
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
+    """Insert tuples in the table's column order, set-based through Arrow.
+
+    Why not ``executemany``: DuckDB runs it as one statement per row (5 s for 5,000 playbooks);
+    one Arrow batch takes milliseconds. Columns are matched by position and cast by DuckDB;
+    ``suffix`` is appended to the statement (``on conflict do nothing``).
+    """
+    if not rows:
+        return
+    names = [d[0] for d in con.execute(f"select * from {table} limit 0").description]
+    batch = pa.table({f"c{i}": pa.array([row[i] for row in rows]) for i in range(len(names))})
+    con.register("_ai_rows_in", batch)
+    try:
+        columns = ", ".join(names)
+        con.execute(f"insert into {table} ({columns}) select * from _ai_rows_in {suffix}")
+    finally:
+        con.unregister("_ai_rows_in")

@@ -15,7 +15,7 @@ from dagster import (
     asset,
 )
 
-from ..ingest.load import LoadStats, load_day
+from ..ingest.load import LoadStats, begin_bulk, end_bulk, load_day
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
 
@@ -53,6 +53,7 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
         stats: list[LoadStats] = []
         con = warehouse.connect()
         try:
+            begin_bulk(con)
             for day in _days(context):
                 for source in sources:
                     s = load_day(con, warehouse.landing_path, source, day)
@@ -61,6 +62,7 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
                         f"{source} {s.day}: {s.loaded} loaded, {s.duplicates} duplicates dropped, "
                         f"{s.quarantined} quarantined ({s.files} files, {s.seconds:.2f}s)"
                     )
+            end_bulk(con)
         finally:
             con.close()
         totals = _totals(stats)

@@ -164,12 +164,12 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: da
         stats.loaded = fresh
         stats.duplicates = valid - fresh
         stats.quarantined = parsed - valid + len(rejects)
-        stats.seconds = round(time.perf_counter() - started, 3)
         con.execute(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
             [source, day, stats.files, stats.lines, stats.loaded, stats.duplicates, stats.quarantined],
         )
         con.execute("commit")
+        stats.seconds = round(time.perf_counter() - started, 3)
     except BaseException:
         con.execute("rollback")
         raise
@@ -179,10 +179,28 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: da
     return stats
 
 
+# DuckDB checkpoints (rewrites the table's changed row groups into the file) whenever the WAL passes
+# 16 MB, i.e. after almost every landing day: 28% of the ingest time at 1 M events. A bulk load
+# commits each day to the WAL and checkpoints once at the end instead; a crash replays the WAL.
+BULK_CHECKPOINT_THRESHOLD = "1GB"
+
+
+def begin_bulk(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"set checkpoint_threshold = '{BULK_CHECKPOINT_THRESHOLD}'")
+
+
+def end_bulk(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("checkpoint")
+    con.execute("reset checkpoint_threshold")
+
+
 def load_days(db_path: Path, landing: Path, source: str, days: list[date]) -> list[LoadStats]:
     """Load several days of one source with one connection (opened and closed here)."""
     con = duckdb.connect(str(db_path))
     try:
-        return [load_day(con, landing, source, d) for d in days]
+        begin_bulk(con)
+        stats = [load_day(con, landing, source, d) for d in days]
+        end_bulk(con)
+        return stats
     finally:
         con.close()

@@ -368,7 +368,8 @@ with shaped as (
             when strlen(line) > {max_line_bytes}
                 then 'oversized: the line is ' || strlen(line) || ' bytes (limit {max_line_bytes})'
             when not json_valid(line) then 'invalid_json: not parseable JSON'
-            when json_type(line) <> 'OBJECT'
+            -- valid JSON starting with a brace is an object: no third parse of every line
+            when not starts_with(ltrim(line, ' ' || chr(9) || chr(13)), '{{')
                 then 'not_an_object: the JSON value is ' || lower(json_type(line)) || ', not an object'
         end as shape_reason
     from lines_in
