@@ -30,7 +30,10 @@ class WarehouseResource(ConfigurableResource):
         ).export()
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.settings().db_path), read_only=read_only)
+        con = duckdb.connect(str(self.settings().db_path), read_only=read_only)
+        # No progress bar: in a step's captured output it is only noise between the log lines.
+        con.execute("set enable_progress_bar = false")
+        return con
 
     @property
     def landing_path(self) -> Path:

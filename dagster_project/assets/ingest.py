@@ -15,7 +15,7 @@ from dagster import (
     asset,
 )
 
-from ..ingest.load import LoadStats, begin_bulk, end_bulk, load_day
+from ..ingest.load import LoadStats, begin_bulk, end_bulk, load_many
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
 
@@ -54,14 +54,13 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
         con = warehouse.connect()
         try:
             begin_bulk(con)
-            for day in _days(context):
-                for source in sources:
-                    s = load_day(con, warehouse.landing_path, source, day)
-                    stats.append(s)
-                    context.log.info(
-                        f"{source} {s.day}: {s.loaded} loaded, {s.duplicates} duplicates dropped, "
-                        f"{s.quarantined} quarantined ({s.files} files, {s.seconds:.2f}s)"
-                    )
+            items = [(source, day) for day in _days(context) for source in sources]
+            for s in load_many(con, warehouse.landing_path, items):
+                stats.append(s)
+                context.log.info(
+                    f"{s.source} {s.day}: {s.loaded} loaded, {s.duplicates} duplicates dropped, "
+                    f"{s.quarantined} quarantined ({s.files} files, {s.seconds:.2f}s)"
+                )
             end_bulk(con)
         finally:
             con.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dagster_project.ingest.lines import decompress_gzip, read_file_lines
-from dagster_project.ingest.load import load_day
+from dagster_project.ingest.load import begin_bulk, end_bulk, load_day, load_many
 
 from .conftest import DAY, dumps, segment_track
 
@@ -90,6 +90,21 @@ def test_duplicates_dropped_within_a_day_and_across_days(con, landing, write_seg
     assert (second.loaded, second.duplicates) == (1, 1)
     rows = con.execute("select message_id, _partition_day from raw.segment_events order by 1").fetchall()
     assert rows == [("a", DAY), ("b", DAY), ("c", next_day)]
+
+
+def test_read_ahead_loads_in_order_and_checkpoints_once(con, landing, write_segment):
+    """load_many reads day n+1 while day n is in DuckDB; the earlier copy of a duplicate still wins."""
+    days = [DAY + timedelta(days=i) for i in range(3)]
+    for i, day in enumerate(days):
+        write_segment([dumps(segment_track(k, user_id=f"u{i}")) for k in ("shared", f"own{i}")], day=day)
+    begin_bulk(con)
+    assert con.execute("select current_setting('checkpoint_threshold')").fetchone()[0] != "16.0 MiB"
+    stats = list(load_many(con, landing, [("segment", d) for d in days]))
+    end_bulk(con)
+    assert [(s.day, s.loaded, s.duplicates) for s in stats] == [
+        (days[0].isoformat(), 2, 0), (days[1].isoformat(), 1, 1), (days[2].isoformat(), 1, 1)]
+    assert con.execute("select user_id from raw.segment_events where message_id = 'shared'").fetchall() == [("u0",)]
+    assert con.execute("select current_setting('checkpoint_threshold')").fetchone()[0] == "16.0 MiB"
 
 
 def test_reloading_a_day_replaces_it(con, landing, write_segment):
