@@ -191,7 +191,7 @@ def load_day(
 
 
 # DuckDB checkpoints (rewrites the table's changed row groups into the file) whenever the WAL passes
-# 16 MB, i.e. after almost every landing day: 28% of the ingest time at 1 M events. A bulk load
+# 16 MB, i.e. after almost every landing day: 28% of the Segment load loop at 1 M events. A bulk load
 # commits each day to the WAL and checkpoints once at the end instead; a crash replays the WAL.
 BULK_CHECKPOINT_THRESHOLD = "1GB"
 
@@ -208,9 +208,9 @@ def end_bulk(con: duckdb.DuckDBPyConnection) -> None:
 def load_many(con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
     """Load (source, day) items in order, reading the next item's files while this one is in DuckDB.
 
-    Why: decompressing and splitting a day (zlib, which releases the GIL) takes about as long as
-    DuckDB classifying, deduplicating and writing it, so on two cores the two overlap. The order of
-    the loads, and so which copy of a duplicate wins, is unchanged.
+    Why: decompressing and splitting a day (zlib releases the GIL, and so does DuckDB) is about a
+    third of a load, and on two cores it overlaps with DuckDB's part (10-20% faster, measured in
+    docs/benchmarks.md). The order of the loads, and so which copy of a duplicate wins, is unchanged.
     """
     if not items:
         return
