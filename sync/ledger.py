@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,8 +132,6 @@ create table if not exists sync.booking_links (
 );
 """
 
-_CHUNK = 200
-
 
 def utcnow() -> datetime:
     """Naive UTC, the warehouse's timestamp convention (see docs/data-contracts.md)."""
@@ -197,11 +195,6 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> I
         yield
     finally:
         con.unregister(name)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 # --------------------------------------------------------------------------------------------- runs
@@ -320,8 +313,9 @@ def remote_ids(con: duckdb.DuckDBPyConnection, destination: str, stream: str) ->
 _ATTR_UPSERT = """
 insert into sync.attribute_state (destination, stream, key, remote_id, sent_values, sent_hash, sent_at,
     status, planned_hash, planned_operation, attempts, http_status, last_error, last_attempt_at, updated_at)
-select col0, col1, col2, col3, col4::json, col5, col6, col7, col8, col9, col10, col11, col12, col13, col14
-from (values {values})
+select destination, stream, key, remote_id, sent_values::json, sent_hash, sent_at, status, planned_hash,
+    planned_operation, attempts, http_status, last_error, last_attempt_at, updated_at
+from _attribute_rows_in
 on conflict (destination, stream, key) do update set
     remote_id = coalesce(excluded.remote_id, sync.attribute_state.remote_id),
     sent_values = coalesce(excluded.sent_values, sync.attribute_state.sent_values),
@@ -338,11 +332,20 @@ on conflict (destination, stream, key) do update set
     updated_at = excluded.updated_at
 """
 
+_TEXT, _STAMP, _INT = pa.string(), pa.timestamp("us"), pa.int32()
+_ATTR_COLUMNS: dict[str, pa.DataType] = {
+    "destination": _TEXT, "stream": _TEXT, "key": _TEXT, "remote_id": _TEXT, "sent_values": _TEXT,
+    "sent_hash": _TEXT, "sent_at": _STAMP, "status": _TEXT, "planned_hash": _TEXT, "planned_operation": _TEXT,
+    "attempts": _INT, "http_status": _INT, "last_error": _TEXT, "last_attempt_at": _STAMP, "updated_at": _STAMP,
+}
+
 
 def _upsert_attribute_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[list[Any]]) -> None:
-    for chunk in _chunks(rows):
-        values = ", ".join(["(" + ", ".join(["?"] * 15) + ")"] * len(chunk))
-        con.execute(_ATTR_UPSERT.format(values=values), [x for row in chunk for x in row])
+    """One set-based upsert from Arrow (15 bound parameters per row took 3 s for 13,000 dry-plan rows)."""
+    if not rows:
+        return
+    with _registered(con, "_attribute_rows_in", _arrow(_ATTR_COLUMNS, rows)):
+        con.execute(_ATTR_UPSERT)
 
 
 def save_attribute_results(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, stream: str,
