@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from dagster_project.assets.dbt import prune_run_targets
+from dagster_project.dbt_targets import prune_run_targets
 
 
 def _folder(target: Path, name: str, age_s: float) -> Path:

@@ -7,8 +7,6 @@ is passed to dbt as `--vars {"start_date": ..., "end_date": ...}`; incremental m
 """
 
 import json
-import shutil
-import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +16,7 @@ from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ..dbt_project import dbt_project
+from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
 
 FOUNDATION = "tag:foundation"
@@ -61,25 +60,6 @@ def run_target_path(context: AssetExecutionContext) -> Path:
     (nothing). Steps of one run are sequential, so they never write the folder at the same time.
     """
     return Path("target") / f"run-{context.run.run_id[:12]}"
-
-
-KEEP_TARGETS = 10
-
-
-def prune_run_targets(target: Path, keep: int = KEEP_TARGETS, min_age_s: float = 3600.0) -> list[Path]:
-    """Delete the artifacts of old runs: every run leaves a folder of ~10 MB (manifest, run results,
-    compiled SQL). The newest `keep` stay for debugging, and so does anything touched in the last
-    hour, which a concurrent run may still be writing."""
-    folders = sorted(
-        (p for p in target.glob("*-*") if p.is_dir() and (p.name.startswith(("run-", "dbt_")))),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    now = time.time()
-    old = [p for p in folders[keep:] if now - p.stat().st_mtime > min_age_s]
-    for folder in old:
-        shutil.rmtree(folder, ignore_errors=True)
-    return old
 
 
 def _build(context: AssetExecutionContext, dbt: DbtCliResource):
