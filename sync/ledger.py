@@ -187,6 +187,10 @@ def _arrow(columns: dict[str, pa.DataType], rows: Sequence[Sequence[Any]]) -> pa
     })
 
 
+# Arrow types of the ledger's columns, for `_arrow`.
+_TEXT, _STAMP, _INT = pa.string(), pa.timestamp("us"), pa.int32()
+
+
 @contextmanager
 def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
     """``table`` visible to SQL as ``name`` for the duration of the block."""
@@ -262,10 +266,9 @@ def add_row_results(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ..
     if not rows:
         return
     now = utcnow()
-    text, integer = pa.string(), pa.int32()
     table = _arrow(
-        {"run_id": text, "destination": text, "stream": text, "key": text, "operation": text,
-         "status": text, "http_status": integer, "error": text},
+        {"run_id": _TEXT, "destination": _TEXT, "stream": _TEXT, "key": _TEXT, "operation": _TEXT,
+         "status": _TEXT, "http_status": _INT, "error": _TEXT},
         [(*row[:7], scrub(row[7]) if row[7] else None) for row in rows],
     )
     with _registered(con, "_row_results_in", table):
@@ -332,7 +335,6 @@ on conflict (destination, stream, key) do update set
     updated_at = excluded.updated_at
 """
 
-_TEXT, _STAMP, _INT = pa.string(), pa.timestamp("us"), pa.int32()
 _ATTR_COLUMNS: dict[str, pa.DataType] = {
     "destination": _TEXT, "stream": _TEXT, "key": _TEXT, "remote_id": _TEXT, "sent_values": _TEXT,
     "sent_hash": _TEXT, "sent_at": _STAMP, "status": _TEXT, "planned_hash": _TEXT, "planned_operation": _TEXT,
@@ -447,13 +449,12 @@ def enqueue(con: duckdb.DuckDBPyConnection, destination: str, stream: str, deliv
         elif status in ("pending", "withdrawn") and (hashes.get(m.key) != digest or status == "withdrawn"):
             refresh.append([payload, digest, m.user_id, m.due_at, m.priority, now, destination, stream, m.key])
             existing[m.key] = "pending"
-    text, stamp = pa.string(), pa.timestamp("us")
     with transaction(con):
         if inserts:
             new = _arrow(
-                {"destination": text, "stream": text, "message_key": text, "user_id": text, "delivery": text,
-                 "status": text, "payload": text, "payload_hash": text, "due_at": stamp, "priority": pa.int32(),
-                 "attempts": pa.int32(), "created_at": stamp, "updated_at": stamp},
+                {"destination": _TEXT, "stream": _TEXT, "message_key": _TEXT, "user_id": _TEXT, "delivery": _TEXT,
+                 "status": _TEXT, "payload": _TEXT, "payload_hash": _TEXT, "due_at": _STAMP, "priority": _INT,
+                 "attempts": _INT, "created_at": _STAMP, "updated_at": _STAMP},
                 inserts,
             )
             with _registered(con, "_outbox_new", new):
@@ -465,8 +466,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, destination: str, stream: str, deliv
                 )
         if refresh:
             changed = _arrow(
-                {"payload": text, "payload_hash": text, "user_id": text, "due_at": stamp, "priority": pa.int32(),
-                 "updated_at": stamp, "destination": text, "stream": text, "message_key": text},
+                {"payload": _TEXT, "payload_hash": _TEXT, "user_id": _TEXT, "due_at": _STAMP, "priority": _INT,
+                 "updated_at": _STAMP, "destination": _TEXT, "stream": _TEXT, "message_key": _TEXT},
                 refresh,
             )
             with _registered(con, "_outbox_refresh", changed):
@@ -482,7 +483,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, destination: str, stream: str, deliv
 def withdraw_absent(con: duckdb.DuckDBPyConnection, destination: str, stream: str,
                     present: set[str]) -> list[str]:
     """Pending messages the mart no longer contains become ``withdrawn`` (never sent); set-based."""
-    keys = pa.table({"message_key": pa.array(sorted(present), type=pa.string())})
+    keys = pa.table({"message_key": pa.array(sorted(present), type=_TEXT)})
     with _registered(con, "_outbox_present", keys), transaction(con):
         rows = con.execute(
             "update sync.outbox set status = 'withdrawn', last_error = 'no longer in the mart', updated_at = ?"

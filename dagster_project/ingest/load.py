@@ -222,14 +222,3 @@ def load_many(con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[s
                 ahead = pool.submit(read_day, landing, *items[i + 1])
             yield load_day(con, landing, source, day, lines=lines)
 
-
-def load_days(db_path: Path, landing: Path, source: str, days: list[date]) -> list[LoadStats]:
-    """Load several days of one source with one connection (opened and closed here)."""
-    con = duckdb.connect(str(db_path))
-    try:
-        begin_bulk(con)
-        stats = list(load_many(con, landing, [(source, d) for d in days]))
-        end_bulk(con)
-        return stats
-    finally:
-        con.close()
