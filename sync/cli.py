@@ -125,6 +125,9 @@ def print_summaries(summaries: list[RunSummary], out: Console | None = None) -> 
         for stream in s.streams:
             if stream.note:
                 out.print(f"[yellow]{s.destination}/{stream.stream}[/yellow]: {stream.note}")
+        if s.expired:
+            out.print(f"{s.destination}: {s.expired} row(s) due before the delivery window expired, never queued"
+                      " (SYNC_MESSAGE_MAX_AGE_DAYS; docs/sync.md).")
         if s.in_doubt:
             out.print(f"[bold red]{s.destination}: {s.in_doubt} message(s) in doubt[/bold red] - "
                       "see `onboarding sync in-doubt`, settle with `onboarding sync resolve KEY --as ...`.")

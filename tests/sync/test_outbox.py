@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.console import Console
 from typer.testing import CliRunner
 
-from sync.cli import sync_app
+from sync.cli import print_summaries, sync_app
 from sync.standins import StandinSet
 from sync.standins.marts import alert, contact, message
 from tests.sync.conftest import Warehouse, bodies, delivered, settings_for, sync
@@ -287,6 +288,9 @@ def test_messages_due_before_the_delivery_window_expire(warehouse: Warehouse, st
     assert [delivered(standins, k) for k in ("fresh", "edge", "old", "ancient")] == [1, 1, 0, 0]
     assert warehouse.value("select count(*) from sync.outbox where message_key in ('old', 'ancient', 'a-old')") == 0
     assert warehouse.value("select expired from sync.runs where destination = 'intercom'") == 2
+    shown = Console(record=True, width=200)
+    print_summaries(list(result.values()), shown)
+    assert "intercom: 2 row(s) due before the delivery window expired" in shown.export_text()
 
     # A message still pending from an earlier run expires instead of going out late.
     warehouse.insert("triggered_messages", [message("waits", 9, due_at=latest)])  # no contact yet: it waits
