@@ -35,16 +35,31 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def tree_rss_bytes(root: int) -> int:
-    total, stack = 0, [root]
+def _name(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [Path(a.decode(errors="replace")).name for a in argv[:3] if a]
+    return " ".join(words)[:60]
+
+
+def tree_rss(root: int) -> dict[int, int]:
+    """RSS in bytes of every process of the tree rooted at `root`, by pid."""
+    sizes: dict[int, int] = {}
+    stack = [root]
     while stack:
         pid = stack.pop()
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            sizes[pid] = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
         except (OSError, IndexError, ValueError):
             continue
         stack.extend(_children(pid))
-    return total
+    return sizes
+
+
+def tree_rss_bytes(root: int) -> int:
+    return sum(tree_rss(root).values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
 
     peak = 0
+    peak_at = 0.0
+    peak_processes: list[dict[str, object]] = []
     started = time.monotonic()
     with open(args.log, "w") as log:
         process = subprocess.Popen(
@@ -65,9 +82,17 @@ def main(argv: list[str] | None = None) -> int:
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            # Which processes made up the peak, and when, says where to look for memory savings.
+            nonlocal peak, peak_at, peak_processes
             while not done.wait(0.1):
-                peak = max(peak, tree_rss_bytes(process.pid))
+                sizes = tree_rss(process.pid)
+                total = sum(sizes.values())
+                if total > peak:
+                    peak, peak_at = total, time.monotonic() - started
+                    peak_processes = [
+                        {"pid": pid, "rss_mb": round(rss / 2**20, 1), "process": _name(pid)}
+                        for pid, rss in sorted(sizes.items(), key=lambda item: -item[1])
+                    ]
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -87,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "sys_s": round(usage.ru_stime, 2),
         "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "tree_peak_rss_mb": round(max(peak, usage.ru_maxrss * 1024) / 2**20, 1),
+        "tree_peak_at_s": round(peak_at, 1),
+        "tree_peak_processes": peak_processes,
         "load_average_end": round(os.getloadavg()[0], 1),
     }
     Path(args.out).write_text(json.dumps(result, indent=2))

@@ -72,3 +72,8 @@
 {% macro postgres__type_double() -%}
     double precision
 {%- endmacro %}
+
+{#- The sync's idempotency key of a message situation: md5(trigger | user_id | discriminator). -#}
+{% macro message_key(trigger, user_id, discriminator) -%}
+    {{ dbt.hash(dbt.concat([trigger, "'|'", user_id, "'|'", discriminator])) }}
+{%- endmacro %}

@@ -262,7 +262,11 @@ first_integrations as (
 
 {# Silences (3.2): after the signup and after every event, if nothing follows within var silence_hours
     (or the nudge timing of the user's experiment variant), one re-engagement message, due when the
-    silence reaches that length. -#}
+    silence reaches that length.
+    Two points less than silence_hours apart never make a silence, so the points are first cut into
+    buckets silence_hours long and only each bucket's first and last point are sequenced: the silences
+    are exactly those of the point-by-point sequence (a silence starts at a bucket's last point), from
+    a sort of a few rows per user instead of one per event. -#}
 overrides as (
 
     select user_id, nudge_silence_hours from {{ ref('int_experiments__user_overrides') }}
@@ -282,26 +286,47 @@ activity_points as (
 
 ),
 
+activity_buckets as (
+
+    select
+        user_id,
+        silence_hours,
+        min(point_at) as first_point_at,
+        max(point_at) as last_point_at
+    from (
+        select
+            activity_points.user_id,
+            activity_points.point_at,
+            coalesce(overrides.nudge_silence_hours, {{ var('silence_hours') }}) as silence_hours
+        from activity_points
+        left join overrides on activity_points.user_id = overrides.user_id
+    ) as points
+    group by
+        user_id,
+        silence_hours,
+        floor(
+            {{ seconds_between("cast('1970-01-01' as " ~ dbt.type_timestamp() ~ ")", 'point_at') }}
+            / (3600 * silence_hours)
+        )
+
+),
+
 silences as (
 
     select
         user_id,
         silence_hours,
-        point_at as silent_since,
-        {{ dbt.dateadd('hour', 'silence_hours', 'point_at') }} as due_at
+        last_point_at as silent_since,
+        {{ dbt.dateadd('hour', 'silence_hours', 'last_point_at') }} as due_at
     from (
         select
-            activity_points.*,
-            coalesce(overrides.nudge_silence_hours, {{ var('silence_hours') }}) as silence_hours,
-            lead(activity_points.point_at) over (
-                partition by activity_points.user_id order by activity_points.point_at
-            ) as next_point_at
-        from activity_points
-        left join overrides on activity_points.user_id = overrides.user_id
+            *,
+            lead(first_point_at) over (partition by user_id order by first_point_at) as next_point_at
+        from activity_buckets
     ) as sequenced
     where
         next_point_at is null
-        or next_point_at >= {{ dbt.dateadd('hour', 'silence_hours', 'point_at') }}
+        or next_point_at >= {{ dbt.dateadd('hour', 'silence_hours', 'last_point_at') }}
 
 ),
 

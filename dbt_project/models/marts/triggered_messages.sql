@@ -1,7 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='message_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ in_window('as_of_date') }}{% endif %}",
+    )
+}}
+
 {#- One row per message that should exist, rendered from the template seed. message_key is a hash of
     (trigger, user_id, the situation's discriminator), so the same situation always gets the same key and a
     re-run never adds a second row for it. Messages whose template needs a booking link carry the literal
-    {{ '{{' }}booking_link}} and point (booking_link_key) at their own calendly row. -#}
+    {{ '{{' }}booking_link}} and point (booking_link_key) at their own calendly row.
+
+    Incremental, because rendering every message of the history is the costliest step of a daily run: a
+    run first deletes the partition window's rows (the pre-hook; without window vars, every row), then
+    renders each situation that has no row, i.e. the window's and any older one that late data added.
+    A situation keeps its as_of_date, so rows outside the window stay as they were rendered; changed
+    templates reach old rows with `--full-refresh` (docs/rules.md). -#}
 
 {#- Placeholder -> the SQL giving its value (columns of `message_values`). -#}
 {%- set values = {
@@ -48,9 +64,34 @@
 
 with
 
-candidates as (
+all_candidates as (
 
     select * from {{ ref('int_messages__candidates') }}
+
+),
+
+-- The messages earlier runs rendered (none on a full build).
+rendered_keys as (
+
+    {% if is_incremental() -%}
+        select message_key from {{ this }}
+    {%- else -%}
+        select cast(null as {{ dbt.type_string() }}) as message_key
+        where 1 = 0
+    {%- endif %}
+
+),
+
+-- The situations to render: those without a row (see the header).
+candidates as (
+
+    select all_candidates.*
+    from all_candidates
+    left join rendered_keys
+        on
+            {{ message_key('all_candidates.trigger', 'all_candidates.user_id', 'all_candidates.discriminator') }}
+            = rendered_keys.message_key
+    where rendered_keys.message_key is null
 
 ),
 
@@ -199,7 +240,7 @@ half_rendered as (
 rendered as (
 
     select
-        {{ dbt.hash(dbt.concat(['trigger', "'|'", 'user_id', "'|'", 'discriminator'])) }} as message_key,
+        {{ message_key('trigger', 'user_id', 'discriminator') }} as message_key,
         user_id,
         trigger,
         channel,
