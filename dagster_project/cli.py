@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sync import warehouse
+
 from .settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -89,6 +91,11 @@ def run(
     from .ingest.files import landing_days
 
     settings = Settings.from_env().export()
+    try:
+        warehouse.memory_limit()
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     days = [d for d in landing_days(settings.landing) if not as_of or d <= date.fromisoformat(as_of)]
     if start:
         days = [d for d in days if d >= date.fromisoformat(start)]

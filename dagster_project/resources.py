@@ -8,6 +8,8 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 
+from sync import warehouse
+
 from .settings import DBT_PROJECT_DIR, Settings, dbt_executable
 
 
@@ -30,10 +32,7 @@ class WarehouseResource(ConfigurableResource):
         ).export()
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(str(self.settings().db_path), read_only=read_only)
-        # No progress bar: in a step's captured output it is only noise between the log lines.
-        con.execute("set enable_progress_bar = false")
-        return con
+        return warehouse.connect(self.settings().db_path, read_only=read_only)
 
     @property
     def landing_path(self) -> Path:

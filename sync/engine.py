@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from sync import ledger
+from sync import ledger, warehouse
 from sync.adapters import ADAPTERS
 from sync.adapters.base import Adapter, AttributeStream, OutboxStream, StreamContext
 from sync.masking import get_logger, scrub
@@ -129,7 +129,7 @@ async def run_sync_async(
             detail = "; ".join(f"{n}: {', '.join(m)}" for n, m in missing.items())
             raise SyncConfigError(f"live run requested but credentials are missing ({detail})")
     moment = _naive_utc(now) if now is not None else ledger.utcnow()
-    con = duckdb.connect(str(db_path))
+    con = warehouse.connect(db_path)
     try:
         ledger.ensure_schema(con)
         interrupted = ledger.close_interrupted_runs(con)

@@ -1,0 +1,36 @@
+"""sync/warehouse.py: the DuckDB settings every connection of the project shares."""
+
+import pytest
+
+from sync import warehouse
+
+
+@pytest.mark.parametrize("value", ["200MB", "4 GB", "1.5GiB", "25%"])
+def test_memory_limit_accepts_duckdb_sizes(value):
+    assert warehouse.memory_limit({warehouse.MEMORY_LIMIT_ENV: f" {value} "}) == value
+
+
+def test_memory_limit_unset_or_blank_keeps_duckdb_default():
+    assert warehouse.memory_limit({}) is None
+    assert warehouse.memory_limit({warehouse.MEMORY_LIMIT_ENV: "  "}) is None
+
+
+@pytest.mark.parametrize("value", ["lots", "200", "1GB'; drop table x; --", "-5MB"])
+def test_memory_limit_rejects_anything_else(value):
+    with pytest.raises(ValueError, match=warehouse.MEMORY_LIMIT_ENV):
+        warehouse.memory_limit({warehouse.MEMORY_LIMIT_ENV: value})
+
+
+def test_connect_applies_the_limit_to_a_real_warehouse(tmp_path, monkeypatch):
+    path = tmp_path / "w.duckdb"
+    monkeypatch.delenv(warehouse.MEMORY_LIMIT_ENV, raising=False)
+    with warehouse.connect(path) as con:
+        default = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv(warehouse.MEMORY_LIMIT_ENV, "200MB")
+    with warehouse.connect(path) as con:
+        limited = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        con.execute("create table t as select range as i from range(10)")
+    with warehouse.connect(path, read_only=True) as con:
+        assert con.execute("select count(*) from t").fetchone()[0] == 10
+    assert limited != default
+    assert limited.startswith(("190", "200"))  # DuckDB prints it in MiB
