@@ -77,3 +77,14 @@
 {% macro message_key(trigger, user_id, discriminator) -%}
     {{ dbt.hash(dbt.concat([trigger, "'|'", user_id, "'|'", discriminator])) }}
 {%- endmacro %}
+
+
+{#- The larger / smaller of two values, either of which may be null (then the other one). Written out
+    because greatest() and least() treat nulls differently across databases. -#}
+{% macro greatest_of(a, b) -%}
+    case when {{ a }} is null or {{ b }} > {{ a }} then {{ b }} else {{ a }} end
+{%- endmacro %}
+
+{% macro least_of(a, b) -%}
+    case when {{ a }} is null or {{ b }} < {{ a }} then {{ b }} else {{ a }} end
+{%- endmacro %}

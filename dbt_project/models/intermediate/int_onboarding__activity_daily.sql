@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window(this) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+
 {#- Per user and as-of day, the behaviour the rules read: cumulative counts and "last time" markers over the
     user x day spine. Set-based: daily aggregates per (user, day) joined to the spine, then running windows.
     An event counts on its own day; events before the signup day (stitched anonymous activity, clock skew)
-    count on the signup day. Only events with event_at < as_of_date + 1 day reach a day's row. -#}
+    count on the signup day. Only events with event_at < as_of_date + 1 day reach a day's row.
 
+    Incremental on the partition window, because the running windows over every user-day were the
+    costliest intermediate step of a daily run: a run replaces the window's rows (pre-hook
+    delete_window) and starts each user's running values from the totals of every event before the
+    window (`carried`), so a window row equals the full build's row for the same events. -#}
+
+{%- set start = incremental_window_start() %}
 {%- set running = "over (partition by user_days.user_id order by user_days.as_of_date"
     ~ " rows between unbounded preceding and current row)" %}
 
@@ -12,6 +27,9 @@ user_days as (
 
     select user_id, as_of_date, day_number, signed_up_at, signup_date
     from {{ ref('int_onboarding__user_days') }}
+    {%- if is_incremental() %}
+        where {{ in_window('as_of_date') }}
+    {%- endif %}
 
 ),
 
@@ -150,6 +168,35 @@ tickets_daily as (
 
 ),
 
+-- Each user's totals before the window (no rows when every day is computed).
+carried_events as (
+
+    select
+        user_id,
+        max(last_event_at) as last_event_at,
+        sum(queries) as queries,
+        min(first_query_at) as first_query_at,
+        max(feature_use_date) as feature_use_date,
+        sum(invites) as invites,
+        sum(integrations_created) as integrations_created,
+        sum(records_imported) as records_imported,
+        max(downgrade_visit_date) as downgrade_visit_date
+
+    from events_daily
+    where {% if start %}activity_date < cast('{{ start }}' as date){% else %}1 = 0{% endif %}
+    group by user_id
+
+),
+
+carried_tickets as (
+
+    select user_id, sum(open_change) as open_change
+    from tickets_daily
+    where {% if start %}change_date < cast('{{ start }}' as date){% else %}1 = 0{% endif %}
+    group by user_id
+
+),
+
 running as (
 
     select
@@ -159,24 +206,37 @@ running as (
         user_days.signed_up_at,
         user_days.signup_date,
         coalesce(events_daily.event_count, 0) as events_on_day,
-        max(events_daily.last_event_at) {{ running }} as last_login_at,
+        {{ greatest_of('carried_events.last_event_at', 'max(events_daily.last_event_at) ' ~ running) }}
+            as last_login_at,
         cast(
-            sum(coalesce(events_daily.queries, 0)) {{ running }} as {{ dbt.type_bigint() }}
+            coalesce(carried_events.queries, 0) + sum(coalesce(events_daily.queries, 0)) {{ running }}
+            as {{ dbt.type_bigint() }}
         ) as query_count,
-        min(events_daily.first_query_at) {{ running }} as first_query_at,
-        max(events_daily.feature_use_date) {{ running }} as last_feature_use_date,
+        {{ least_of('carried_events.first_query_at', 'min(events_daily.first_query_at) ' ~ running) }}
+            as first_query_at,
+        {{ greatest_of('carried_events.feature_use_date', 'max(events_daily.feature_use_date) ' ~ running) }}
+            as last_feature_use_date,
         cast(
-            sum(coalesce(events_daily.invites, 0)) {{ running }} as {{ dbt.type_bigint() }}
+            coalesce(carried_events.invites, 0) + sum(coalesce(events_daily.invites, 0)) {{ running }}
+            as {{ dbt.type_bigint() }}
         ) as invite_count,
         cast(
-            sum(coalesce(events_daily.integrations_created, 0)) {{ running }} as {{ dbt.type_bigint() }}
+            coalesce(carried_events.integrations_created, 0)
+            + sum(coalesce(events_daily.integrations_created, 0)) {{ running }}
+            as {{ dbt.type_bigint() }}
         ) as integration_count,
         cast(
-            sum(coalesce(events_daily.records_imported, 0)) {{ running }} as {{ dbt.type_bigint() }}
+            coalesce(carried_events.records_imported, 0)
+            + sum(coalesce(events_daily.records_imported, 0)) {{ running }}
+            as {{ dbt.type_bigint() }}
         ) as records_imported,
-        max(events_daily.downgrade_visit_date) {{ running }} as last_downgrade_visit_date,
+        {{ greatest_of(
+            'carried_events.downgrade_visit_date', 'max(events_daily.downgrade_visit_date) ' ~ running
+        ) }} as last_downgrade_visit_date,
         cast(
-            sum(coalesce(tickets_daily.open_change, 0)) {{ running }} as {{ dbt.type_bigint() }}
+            coalesce(carried_tickets.open_change, 0)
+            + sum(coalesce(tickets_daily.open_change, 0)) {{ running }}
+            as {{ dbt.type_bigint() }}
         ) as unresolved_tickets
 
     from user_days
@@ -188,6 +248,8 @@ running as (
         on
             user_days.user_id = tickets_daily.user_id
             and user_days.as_of_date = tickets_daily.change_date
+    left join carried_events on user_days.user_id = carried_events.user_id
+    left join carried_tickets on user_days.user_id = carried_tickets.user_id
 
 ),
 

@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window(this) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+
 {#- Step 3.3 adaptive content difficulty as of each day, with its inputs. time_to_first_query is the
     seconds from signup to the first query event; queries_per_day = query events / max(1, days since
     signup). Simplified wins over advanced; the query-rate clause of simplified applies from day
-    var difficulty_rate_min_days (docs/rules.md, rule 3). -#}
+    var difficulty_rate_min_days (docs/rules.md, rule 3).
+    Incremental on the partition window (a row depends only on its own day): a run replaces the
+    window's rows (pre-hook delete_window). -#}
 
 with
 
@@ -9,6 +20,9 @@ activity as (
 
     select user_id, as_of_date, day_number, signed_up_at, first_query_at, query_count
     from {{ ref('int_onboarding__activity_daily') }}
+    {%- if is_incremental() %}
+        where {{ in_window('as_of_date') }}
+    {%- endif %}
 
 ),
 

@@ -1,5 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window(this) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+
 {#- Step 3.1 as of each day: the milestones reached before the end of the day, the onboarding score
-    (min(100, sum of their weights)) and the next best action with its priority (var next_action_bands). -#}
+    (min(100, sum of their weights)) and the next best action with its priority (var next_action_bands).
+    Incremental on the partition window (a row depends only on its own day): a run replaces the
+    window's rows (pre-hook delete_window). -#}
 
 {%- set milestones = var('onboarding_milestones') %}
 {%- set members = [] %}
@@ -12,6 +23,9 @@ with
 user_days as (
 
     select user_id, as_of_date from {{ ref('int_onboarding__user_days') }}
+    {%- if is_incremental() %}
+        where {{ in_window('as_of_date') }}
+    {%- endif %}
 
 ),
 

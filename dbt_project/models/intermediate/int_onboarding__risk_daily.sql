@@ -1,6 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_window(this) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+
 {#- Phase 5.1 daily churn risk for users in their first var onboarding_days days: which factors fired,
     with which weights (risk_factors, a JSON object), the capped risk and the routing action (5.2/5.3).
-    Weights and windows: var churn_risk_factors; bands: var risk_action_bands. -#}
+    Weights and windows: var churn_risk_factors; bands: var risk_action_bands.
+    Incremental on the partition window (a row depends only on its own day): a run replaces the
+    window's rows (pre-hook delete_window). -#}
 
 {%- set f = var('churn_risk_factors') %}
 {%- set low_score_share = '(' ~ f['low_onboarding_score']['weight'] ~ ' * (100 - onboarding_score) / 100.0)' %}
@@ -20,6 +31,9 @@ activity as (
         invite_count
 
     from {{ ref('int_onboarding__activity_daily') }}
+    {%- if is_incremental() %}
+        where {{ in_window('as_of_date') }}
+    {%- endif %}
 
 ),
 
@@ -27,6 +41,9 @@ milestones as (
 
     select user_id, as_of_date, onboarding_score
     from {{ ref('int_onboarding__milestones_daily') }}
+    {%- if is_incremental() %}
+        where {{ in_window('as_of_date') }}
+    {%- endif %}
 
 ),
 

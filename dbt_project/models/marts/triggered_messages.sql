@@ -4,7 +4,7 @@
         unique_key='message_key',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ in_window('as_of_date') }}{% endif %}",
+        pre_hook="{{ delete_window(this) }}",
     )
 }}
 
