@@ -249,7 +249,12 @@ def source_tree() -> Path:
 
 
 def onboarding_run(
-    dataset: Dataset, db: Path, name: str, start: date | None = None, as_of: date | None = None
+    dataset: Dataset,
+    db: Path,
+    name: str,
+    start: date | None = None,
+    as_of: date | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`onboarding run` in a measured child process on `dataset`, warehouse `db`, no Dagster home."""
     src = source_tree()
@@ -265,7 +270,7 @@ def onboarding_run(
         command += ["--start", start.isoformat()]
     if as_of:
         command += ["--as-of", as_of.isoformat()]
-    env = child_env(ONBOARDING_DB=str(db), ONBOARDING_LANDING=str(dataset.landing))
+    env = child_env(ONBOARDING_DB=str(db), ONBOARDING_LANDING=str(dataset.landing), **(extra_env or {}))
     if src != REPO:
         env["PYTHONPATH"] = str(src)
     since = time.time()
