@@ -255,6 +255,7 @@ def onboarding_run(
     start: date | None = None,
     as_of: date | None = None,
     extra_env: dict[str, str] | None = None,
+    check: bool = True,
 ) -> dict[str, Any]:
     """`onboarding run` in a measured child process on `dataset`, warehouse `db`, no Dagster home."""
     src = source_tree()
@@ -274,7 +275,7 @@ def onboarding_run(
     if src != REPO:
         env["PYTHONPATH"] = str(src)
     since = time.time()
-    result = measured(command, name, env=env, cwd=src)
+    result = measured(command, name, env=env, cwd=src, check=check)
     result["source"] = str(src)
     result.update(step_timings(REPO / result["log"]))
     dbt = dbt_timings(since, src)

@@ -29,9 +29,10 @@ EVENTS_PER_USER = 152.1
 _runs: dict[tuple[int, str], dict[str, Any]] = {}
 
 
-# DuckDB's memory_limit for the bounded run of figure 2: about the size of the 1 M warehouse file, so
-# DuckDB works from disk and a cache of a fraction of the data, as it would on a shared machine.
-BOUNDED_MEMORY = "200MB"
+# DuckDB's memory_limit for the bounded run of figure 2: about the size of the 1 M warehouse file (250 MB),
+# so DuckDB works from disk with a cache of a fraction of the data, as it would on a shared machine.
+# 200MB is too little: `onboarding_outcomes` then fails with DuckDB's out-of-memory error.
+BOUNDED_MEMORY = "300MB"
 
 
 def users_for(events: int) -> int:
@@ -114,10 +115,12 @@ def fig_pandas(events: int, reuse: bool) -> dict[str, Any]:
     try:
         bounded = onboarding_run(
             ds, tmp / "warehouse.duckdb", f"bounded-u{ds.users}",
-            extra_env={"ONBOARDING_DUCKDB_MEMORY_LIMIT": BOUNDED_MEMORY},
+            extra_env={"ONBOARDING_DUCKDB_MEMORY_LIMIT": BOUNDED_MEMORY}, check=False,
         )  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if bounded["returncode"] != 0:
+        say(f"  ours with ONBOARDING_DUCKDB_MEMORY_LIMIT={BOUNDED_MEMORY}: FAILED (see {bounded['log']})")
     bounded_memory = bounded["tree_peak_rss_mb"] / base["tree_peak_rss_mb"]
     bounded_speed = base["wall_s"] / bounded["wall_s"]
     say(f"  ours with ONBOARDING_DUCKDB_MEMORY_LIMIT={BOUNDED_MEMORY}: {bounded['wall_s']:.1f} s, {_mem(bounded)}")

@@ -14,8 +14,9 @@
 
     Incremental on the partition window, because the running windows over every user-day were the
     costliest intermediate step of a daily run: a run replaces the window's rows (pre-hook
-    delete_window) and starts each user's running values from the totals of every event before the
-    window (`carried`), so a window row equals the full build's row for the same events. -#}
+    delete_window) and starts each user's running values from the totals of every event and ticket
+    before the window (`carried_events`, `carried_tickets`), so a window row equals the full build's
+    row for the same events. -#}
 
 {%- set start = incremental_window_start() %}
 {%- set running = "over (partition by user_days.user_id order by user_days.as_of_date"

@@ -1,10 +1,9 @@
 {{
     config(
         materialized='incremental',
-        unique_key='message_key',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
+        incremental_strategy='append',
         pre_hook="{{ delete_window(this) }}",
+        on_schema_change='append_new_columns',
     )
 }}
 
