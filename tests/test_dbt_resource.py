@@ -1,0 +1,23 @@
+"""dagster_project.resources.DbtCli: the dbt resource without dagster-dbt's in-process adapter."""
+
+import re
+import subprocess
+
+from dagster_project.resources import DbtCli, build_resources
+from dagster_project.settings import DBT_PROJECT_DIR, dbt_executable
+
+
+def test_pipeline_uses_the_resource_without_the_in_process_adapter():
+    dbt = build_resources()["dbt"]
+    assert isinstance(dbt, DbtCli)
+    assert dbt._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_its_version_is_what_the_dbt_executable_reports():
+    """It reads the version from the dbt-core package instead of starting `dbt --version`: that holds
+    only while `dbt_executable()` is the dbt installed beside us."""
+    output = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
+    reported = re.search(r"(\d+\.\d+\.\d+)", output)
+    assert reported is not None
+    dbt = DbtCli(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+    assert str(dbt._cli_version) == reported.group(1)
