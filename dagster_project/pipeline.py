@@ -77,6 +77,15 @@ def _instance() -> DagsterInstance:
     return DagsterInstance.ephemeral()
 
 
+# Dagster's own switch: a run over a range of days records one "materialization planned" event per
+# asset for the whole range, instead of one per asset and day. Why: with ~40 partitioned assets a
+# 30-day run wrote ~1,200 planned events before its first step, each its own SQLite transaction in a
+# persistent instance (`make run` on the demo: 103.7 s -> 64.6 s). The cost, as Dagster documents it:
+# if such a run fails, its days are not marked failed in the UI's partition view (the run is). Only the
+# command line sets it; backfills launched from the UI keep Dagster's default. Set it to false to opt out.
+PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
 def run_pipeline(start: date, end: date, progress: Progress | None = None) -> PipelineResult:
     """Materialise every asset for landing days start..end (inclusive) in one in-process run.
 
@@ -85,6 +94,7 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
     from .definitions import defs
 
     Settings.from_env().export()
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
 
     job = defs.resolve_job_def("daily_onboarding")
     started = time.perf_counter()
