@@ -82,7 +82,8 @@ def _instance() -> DagsterInstance:
 # 30-day run wrote ~1,200 planned events before its first step, each its own SQLite transaction in a
 # persistent instance (`make run` on the demo: 103.7 s -> 64.6 s). The cost, as Dagster documents it:
 # if such a run fails, its days are not marked failed in the UI's partition view (the run is). Only the
-# command line sets it; backfills launched from the UI keep Dagster's default. Set it to false to opt out.
+# command line sets it, for the run only; backfills launched from the UI keep Dagster's default. Set it
+# to false to opt out.
 PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
@@ -94,7 +95,9 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
     from .definitions import defs
 
     Settings.from_env().export()
-    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
+    planned_events_default = PLANNED_EVENTS_ENV not in os.environ
+    if planned_events_default:
+        os.environ[PLANNED_EVENTS_ENV] = "true"
 
     job = defs.resolve_job_def("daily_onboarding")
     started = time.perf_counter()
@@ -114,6 +117,8 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
     finally:
         if progress:
             _progress_sink.pop()
+        if planned_events_default:  # not inherited by anything this process starts later
+            os.environ.pop(PLANNED_EVENTS_ENV, None)
     failures = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"  # type: ignore[union-attr]
         for e in result.all_events

@@ -3,11 +3,12 @@ the generator's ground-truth manifest."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
 
-from dagster_project.pipeline import run_pipeline
+from dagster_project.pipeline import PLANNED_EVENTS_ENV, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -167,11 +168,14 @@ def test_adding_a_day_gives_the_full_build(warehouse, tmp_path):
     from tests.conftest import pointed_at
 
     db = tmp_path / "incremental.duckdb"
+    planned_events_before = os.environ.get(PLANNED_EVENTS_ENV)
     with pointed_at(db, warehouse.landing):
         history = run_pipeline(warehouse.start, warehouse.end - timedelta(days=1))
         assert history.success, history.failures
         day = run_pipeline(warehouse.end, warehouse.end)
         assert day.success, day.failures
+    # The planned-events switch holds for the run only: nothing started later inherits it.
+    assert os.environ.get(PLANNED_EVENTS_ENV) == planned_events_before
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute(f"attach '{warehouse.db_path}' as full_build (read_only)")
         for table in DECISION_TABLES:
