@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -125,7 +124,7 @@ def run(
 
 def print_summary(db_path: Path, seconds: float) -> None:
     """Counts per source (loaded / duplicates dropped / quarantined), quarantine reasons, marts."""
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = warehouse.connect(db_path, read_only=True)
     try:
         table = Table(title="Ingest")
         for column in ("source", "days", "files", "lines", "loaded", "duplicates dropped", "quarantined"):
@@ -168,7 +167,7 @@ def print_sync_plan(db_path: Path) -> None:
     from sync.cli import print_summaries
     from sync.ledger import latest_summaries
 
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with warehouse.connect(db_path, read_only=True) as con:
         summaries = latest_summaries(con)
     if summaries:
         print_summaries(summaries, console)

@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sync import warehouse
+
 from .settings import DBT_PROJECT_DIR, Settings
 
 EXPLAIN_TABLE = "marts.user_explain"
@@ -353,7 +355,7 @@ def explain_command(
     if not db_path.exists():
         console.print(f"[red]No warehouse at {db_path}[/red] — run `onboarding run` first.")
         raise typer.Exit(2)
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with warehouse.connect(db_path, read_only=True) as con:
         try:
             explanation = explain(con, user_id, date.fromisoformat(as_of) if as_of else None)
         except LookupError as error:

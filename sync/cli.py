@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from sync import ledger
+from sync import ledger, warehouse
 from sync.engine import parse_destinations, run_sync
 from sync.masking import scrub
 from sync.outcomes import RunSummary
@@ -179,7 +179,7 @@ def _list(path: Path, destination: str | None) -> list[dict[str, object]]:
     if not path.exists():
         return []
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = warehouse.connect(path, read_only=True)
     except duckdb.IOException as exc:
         err_console.print(f"[red]{path} is busy (a sync or the pipeline is writing it); try again.[/red]")
         raise typer.Exit(1) from exc
@@ -206,7 +206,7 @@ def resolve(
         err_console.print(f"[red]No warehouse at {path}[/red]")
         raise typer.Exit(2)
     try:
-        con = duckdb.connect(str(path))
+        con = warehouse.connect(path)
     except duckdb.IOException as exc:
         err_console.print(f"[red]{path} is busy (a sync or the pipeline is writing it); try again.[/red]")
         raise typer.Exit(1) from exc

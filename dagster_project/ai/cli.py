@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from sync import warehouse
 
 from ..settings import Settings
 
@@ -111,7 +112,7 @@ def eval_command(
     if standin:
         report = evaluate_with_standin(path)
     else:
-        con = duckdb.connect(str(path), read_only=True)
+        con = warehouse.connect(path, read_only=True)
         try:
             report = evaluate(con)
         finally:
@@ -141,7 +142,7 @@ def init_command(
     from .tables import ensure_ai_tables
 
     path = db or Settings.from_env().export().db_path
-    con = duckdb.connect(str(path))
+    con = warehouse.connect(path)
     try:
         ensure_ai_tables(con)
     finally:
