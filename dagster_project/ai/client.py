@@ -29,13 +29,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .tables import insert_rows
+
+if TYPE_CHECKING:  # openai (~500 modules) is imported when a call is made, not when LLM is off
+    import openai
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -191,6 +193,8 @@ class LLMResult:
 
 def failure_code(exc: BaseException) -> str:
     """A short, stable reason for a failed call (recorded, and used as the fallback reason)."""
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return "timeout"
     if isinstance(exc, openai.APIStatusError):
@@ -201,12 +205,16 @@ def failure_code(exc: BaseException) -> str:
 
 
 def _retryable(exc: BaseException) -> bool:
+    import openai
+
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
 def _retry_after_seconds(exc: BaseException | None) -> float | None:
+    import openai
+
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
@@ -236,6 +244,8 @@ class LLMClient:
 
     @staticmethod
     def _default_client(settings: LLMSettings) -> openai.AsyncOpenAI:
+        import openai
+
         return openai.AsyncOpenAI(
             api_key=settings.api_key,
             base_url=settings.base_url,

@@ -9,9 +9,8 @@ stay on the rules, playbooks use the template, themes use the keyword classifier
 created (empty if need be) either way, so dbt never meets a missing source.
 """
 
-from collections.abc import Callable
+from typing import Any
 
-import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -21,11 +20,7 @@ from dagster import (
     asset,
 )
 
-from ..ai.client import LLMSettings
-from ..ai.common import StepStats
-from ..ai.journey import assign_tracks
-from ..ai.playbook import generate_playbooks
-from ..ai.themes import classify_feedback
+from ..ai.worker import run_step
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
 
@@ -33,12 +28,10 @@ PROFILES = AssetKey(["intermediate", "int_users__profiles"])
 EVENTS = AssetKey(["intermediate", "int_events__unified"])
 NPS = AssetKey(["staging", "stg_nps__responses"])
 
-Step = Callable[..., StepStats]
 
-
-def _metadata(stats: StepStats) -> dict[str, MetadataValue]:
+def _metadata(values: dict[str, Any]) -> dict[str, MetadataValue]:
     meta: dict[str, MetadataValue] = {}
-    for key, value in stats.metadata().items():
+    for key, value in values.items():
         if isinstance(value, bool):
             meta[key] = MetadataValue.bool(value)
         elif isinstance(value, int):
@@ -52,17 +45,12 @@ def _metadata(stats: StepStats) -> dict[str, MetadataValue]:
     return meta
 
 
-def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: Step) -> MaterializeResult:
-    settings = LLMSettings.from_env()
-    context.log.info(settings.describe())
-    con: duckdb.DuckDBPyConnection = warehouse.connect()
-    try:
-        stats = step(con, settings=settings, log=context.log.info)
-    finally:
-        con.close()
-    for note in stats.notes:
+def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: str) -> MaterializeResult:
+    # In a child process, so the memory the step's DuckDB work leaves behind goes with it (child.py).
+    metadata, notes = run_step(step, warehouse.settings().db_path, log=context.log.info)
+    for note in notes:
         context.log.info(note)
-    return MaterializeResult(metadata=_metadata(stats))
+    return MaterializeResult(metadata=_metadata(metadata))
 
 
 @asset(
@@ -78,7 +66,7 @@ def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: Ste
     ),
 )
 def ai_track_assignments(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    return _run(context, warehouse, assign_tracks)
+    return _run(context, warehouse, "track_assignments")
 
 
 @asset(
@@ -94,7 +82,7 @@ def ai_track_assignments(context: AssetExecutionContext, warehouse: WarehouseRes
     ),
 )
 def ai_playbooks(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    return _run(context, warehouse, generate_playbooks)
+    return _run(context, warehouse, "playbooks")
 
 
 @asset(
@@ -110,7 +98,7 @@ def ai_playbooks(context: AssetExecutionContext, warehouse: WarehouseResource) -
     ),
 )
 def ai_feedback_themes(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    return _run(context, warehouse, classify_feedback)
+    return _run(context, warehouse, "feedback_themes")
 
 
 ai_assets = [ai_track_assignments, ai_playbooks, ai_feedback_themes]

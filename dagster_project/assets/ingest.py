@@ -15,7 +15,8 @@ from dagster import (
     asset,
 )
 
-from ..ingest.load import LoadStats, begin_bulk, end_bulk, load_many
+from ..ingest.load import LoadStats
+from ..ingest.worker import run_loads
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
 
@@ -51,19 +52,15 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
     )
     def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         stats: list[LoadStats] = []
-        con = warehouse.connect()
-        try:
-            begin_bulk(con)
-            items = [(source, day) for day in _days(context) for source in sources]
-            for s in load_many(con, warehouse.landing_path, items):
-                stats.append(s)
-                context.log.info(
-                    f"{s.source} {s.day}: {s.loaded} loaded, {s.duplicates} duplicates dropped, "
-                    f"{s.quarantined} quarantined ({s.files} files, {s.seconds:.2f}s)"
-                )
-            end_bulk(con)
-        finally:
-            con.close()
+        settings = warehouse.settings()
+        items = [(source, day) for day in _days(context) for source in sources]
+        # In a child process, so the memory DuckDB keeps after a load leaves with it (worker.py).
+        for s in run_loads(settings.db_path, settings.landing, items):
+            stats.append(s)
+            context.log.info(
+                f"{s.source} {s.day}: {s.loaded} loaded, {s.duplicates} duplicates dropped, "
+                f"{s.quarantined} quarantined ({s.files} files, {s.seconds:.2f}s)"
+            )
         totals = _totals(stats)
         return MaterializeResult(
             metadata={

@@ -1,0 +1,64 @@
+"""The ingest's load child (ingest/worker.py): same results as an in-process load, errors surfaced."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.child import ChildError
+from dagster_project.ingest.worker import run_loads
+
+from .conftest import DAY, dumps, segment_track
+
+
+def test_child_loads_in_order_and_reports_each_item(tmp_path: Path, landing, write_segment):
+    days = [DAY + timedelta(days=i) for i in range(3)]
+    for i, day in enumerate(days):
+        write_segment([dumps(segment_track(k, user_id=f"u{i}")) for k in ("shared", f"own{i}")], day=day)
+    write_segment([b"not json\n"], name="2.b.gz", day=days[2])
+    db = tmp_path / "w.duckdb"
+
+    stats = list(run_loads(db, landing, [("segment", d) for d in days]))
+
+    assert [(s.source, s.day, s.loaded, s.duplicates, s.quarantined) for s in stats] == [
+        ("segment", days[0].isoformat(), 2, 0, 0),
+        ("segment", days[1].isoformat(), 1, 1, 0),
+        ("segment", days[2].isoformat(), 1, 1, 1),
+    ]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select user_id from raw.segment_events where message_id = 'shared'").fetchall() == [
+            ("u0",)
+        ]
+        assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 1
+        # end_bulk ran in the child: its checkpoint left nothing in the WAL
+        assert not Path(f"{db}.wal").exists()
+
+
+def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, write_segment):
+    """A warehouse held by another writer: the child's DuckDB error reaches the step, nothing hangs."""
+    write_segment([dumps(segment_track("a"))])
+    db = tmp_path / "w.duckdb"
+    holder = duckdb.connect(str(db))
+    try:
+        with pytest.raises(ChildError, match=r"(?s)exit 1.*lock"):
+            list(run_loads(db, landing, [("segment", DAY)]))
+    finally:
+        holder.close()
+    # The same request succeeds once the warehouse is free: a re-run is safe.
+    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)])] == [1]
+
+
+def test_child_inherits_the_memory_limit(tmp_path: Path, landing, write_segment, monkeypatch):
+    """ONBOARDING_DUCKDB_MEMORY_LIMIT holds in the child: a malformed value fails the load clearly."""
+    write_segment([dumps(segment_track("a"))])
+    monkeypatch.setenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ChildError, match="ONBOARDING_DUCKDB_MEMORY_LIMIT must be a size"):
+        list(run_loads(tmp_path / "w.duckdb", landing, [("segment", DAY)]))
+
+
+def test_no_items_starts_no_child(tmp_path: Path, landing):
+    assert list(run_loads(tmp_path / "w.duckdb", landing, [])) == []
+    assert not (tmp_path / "w.duckdb").exists()
