@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sync.warehouse import child_env
+
 _STDERR_TAIL = 4000
 
 
@@ -33,7 +35,8 @@ class ChildError(RuntimeError):
 def run_child(module: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Start `python -m module`, send it `request`, yield each JSON line it prints as it prints it.
 
-    The child inherits the environment (ONBOARDING_DUCKDB_MEMORY_LIMIT, OPENAI_*, ...).
+    The child inherits the environment (ONBOARDING_DUCKDB_MEMORY_LIMIT, OPENAI_*, ...), plus the
+    malloc setting of `sync.warehouse.child_env`.
     """
     with subprocess.Popen(
         [sys.executable, "-m", module],
@@ -41,6 +44,7 @@ def run_child(module: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=child_env(),
     ) as child:
         assert child.stdin and child.stdout and child.stderr
         child.stdin.write(json.dumps(request))

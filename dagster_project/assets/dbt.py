@@ -15,6 +15,8 @@ from typing import Any
 from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from sync import warehouse
+
 from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
@@ -67,7 +69,9 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource):
     # dbt unit tests check the SQL on fixed fixtures, not the data: they run in `make test` (and in
     # dbt's own `dbt test --select test_type:unit`), not in every scheduled run, as dbt recommends.
     args = ["build", "--vars", json.dumps(window_vars(context)), "--exclude-resource-type", "unit_test"]
-    yield from dbt.cli(args, context=context, target_path=run_target_path(context)).stream()
+    with warehouse.child_env_applied():  # dbt's DuckDB returns freed buffer blocks to the OS
+        invocation = dbt.cli(args, context=context, target_path=run_target_path(context))
+    yield from invocation.stream()
 
 
 @dbt_assets(

@@ -27,6 +27,9 @@ from .schema import ensure_raw_schema
 from .sources import SPECS, classify_sql
 
 DEFAULT_MAX_LINE_BYTES = 65_536
+# Text per load batch (`load_many`): small enough that a batch and the next day read ahead stay a small
+# part of a bounded DuckDB memory limit, big enough that small days share one load.
+BATCH_BYTES = 32 * 2**20
 
 
 @dataclass
@@ -75,18 +78,50 @@ def read_day(landing: Path, source: str, day: date) -> DayLines:
     return table, rejects, len(files)
 
 
+Item = tuple[str, date, DayLines]
+"""One (source, landing day) to load, already read."""
+
+
 def load_day(
     con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: date, lines: DayLines | None = None
 ) -> LoadStats:
-    """Load (or re-load) `source` for landing day `day`; returns the counts that go to `raw.load_log`.
+    """Load (or re-load) `source` for landing day `day`; returns the counts that go to `raw.load_log`."""
+    return load_batch(con, [(source, day, lines if lines is not None else read_day(landing, source, day))])[0]
 
-    `lines` is the day already read by `read_day` (see `load_many`, which reads ahead)."""
+
+def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadStats]:
+    """Load (or re-load) several (source, day) items of one raw table in one pass and one transaction.
+
+    The result is the one of loading the items one by one in the given order (the first copy of a key
+    wins: earlier item, then file and line), but the fixed cost of a load — a dozen statements, a
+    transaction, and one scan of the table's keys for the dedupe against history — is paid once per
+    batch instead of once per item (`load_many` makes the batches). Each item gets its own
+    `LoadStats` and `raw.load_log` row; `seconds` is the batch's time shared by line count.
+    """
     started = time.perf_counter()
-    spec = SPECS[source]
+    spec = SPECS[items[0][0]]
+    if any(SPECS[source].table != spec.table for source, _, _ in items):
+        raise ValueError("a batch loads one raw table")
+    if len({(source, day) for source, day, _ in items}) != len(items):
+        raise ValueError("a batch holds each (source, day) once")
     ensure_raw_schema(con)
     con.execute("set TimeZone = 'UTC'")
-    lines_in, rejects, n_files = lines if lines is not None else read_day(landing, source, day)
-    stats = LoadStats(source=source, day=day.isoformat(), files=n_files)
+    stats = [LoadStats(source=source, day=day.isoformat(), files=lines[2]) for source, day, lines in items]
+    # The item's position is its load order; its day drives the future-timestamp check.
+    lines_in = pa.concat_tables(
+        [
+            lines[0]
+            .append_column("_item", pa.array([i] * lines[0].num_rows, type=pa.int32()))
+            .append_column("_source", pa.array([source] * lines[0].num_rows, type=pa.string()))
+            .append_column("_partition_day", pa.array([day] * lines[0].num_rows, type=pa.date32()))
+            for i, (source, day, lines) in enumerate(items)
+        ],
+        promote_options="permissive",
+    )
+    item_rows = ", ".join(
+        f"({i}, '{source}', date '{day.isoformat()}')" for i, (source, day, _) in enumerate(items)
+    )
+    con.execute(f"create or replace temp table _items (_item, source, day) as values {item_rows}")
 
     cols = ", ".join(spec.columns)
     con.register("lines_in", lines_in)
@@ -96,45 +131,45 @@ def load_day(
         con.execute(
             f"""
             create or replace temp table _classified as
-            select _file, _line, {cols}, reason, case when reason is not null then line end as line
+            select
+                _item, _source, _partition_day, _file, _line, {cols}, reason,
+                case when reason is not null then line end as line
             from ({classify_sql(spec, max_line_bytes())})
-            """,
-            {"day": day},
+            """
         )
     finally:
         con.unregister("lines_in")
 
     key_match = " and ".join(f"c.{k} is not distinct from r.{k}" for k in spec.key)
     keys = ", ".join(spec.key)
-    # Rows of this source and day are replaced; RudderStack and Segment share a table.
-    own = "_partition_day = $day" + (
-        f" and source_system = '{source}'" if spec.table == "segment_events" else ""
-    )
-    system = f", '{source}' as source_system" if spec.table == "segment_events" else ""
-    system_col = ", source_system" if spec.table == "segment_events" else ""
+    # Rows of these sources and days are replaced; RudderStack and Segment share a table.
+    shared = spec.table == "segment_events"
+    own = "t._partition_day = i.day" + (" and t.source_system = i.source" if shared else "")
+    system = ", _source as source_system" if shared else ""
+    system_col = ", source_system" if shared else ""
 
     con.execute("begin transaction")
     try:
-        con.execute(f"delete from raw.{spec.table} where {own}", {"day": day})
+        con.execute(f"delete from raw.{spec.table} as t using _items as i where {own}")
         con.execute(
-            "delete from raw.quarantine where source = $source and _partition_day = $day",
-            {"source": source, "day": day},
+            "delete from raw.quarantine as t using _items as i "
+            "where t.source = i.source and t._partition_day = i.day"
         )
         con.execute(
-            "delete from raw.load_log where source = $source and _partition_day = $day",
-            {"source": source, "day": day},
+            "delete from raw.load_log as t using _items as i "
+            "where t.source = i.source and t._partition_day = i.day"
         )
-        # The lines to load, by position only: the first copy of each key within the day (in file and
-        # line order) whose key is not already loaded from another day or source. Ranking and matching
-        # only the keys keeps the wide JSON columns out of the window and the join.
+        # The lines to load, by position only: the first copy of each key within the batch (in item,
+        # file and line order) whose key is not already loaded from another day or source. Ranking and
+        # matching only the keys keeps the wide JSON columns out of the window and the join.
         con.execute(
             f"""
             create or replace temp table _fresh as
-            select _file, _line from (
-                select _file, _line, {keys}
+            select _item, _file, _line from (
+                select _item, _file, _line, {keys}
                 from _classified
                 where reason is null
-                qualify row_number() over (partition by {keys} order by _file, _line) = 1
+                qualify row_number() over (partition by {keys} order by _item, _file, _line) = 1
             ) as c
             where not exists (select 1 from raw.{spec.table} as r where {key_match})
             """
@@ -142,51 +177,61 @@ def load_day(
         con.execute(
             f"""
             insert into raw.{spec.table} ({cols}{system_col}, _file, _line, _partition_day, _loaded_at)
-            select {cols}{system}, _file, _line, $day, now()::timestamp
-            from _classified semi join _fresh using (_file, _line)
-            order by _file, _line
-            """,
-            {"day": day},
+            select {cols}{system}, _file, _line, _partition_day, now()::timestamp
+            from _classified semi join _fresh using (_item, _file, _line)
+            order by _item, _file, _line
+            """
         )
         con.execute(
             """
             insert into raw.quarantine
-            select $source, _file, _line, left(line, 2000), reason, $day, now()::timestamp
+            select _source, _file, _line, left(line, 2000), reason, _partition_day, now()::timestamp
             from _classified where reason is not null
-            """,
-            {"source": source, "day": day},
+            """
         )
+        rejects = [
+            (source, f, n, raw, reason, day)
+            for source, day, lines in items
+            for f, n, raw, reason in lines[1]
+        ]
         if rejects:
-            con.executemany(
-                "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, now()::timestamp)",
-                [(source, f, n, raw, reason, day) for f, n, raw, reason in rejects],
-            )
-        row = con.execute(
+            con.executemany("insert into raw.quarantine values (?, ?, ?, ?, ?, ?, now()::timestamp)", rejects)
+        counts = con.execute(
             """
             select
-                (select count(*) from _classified),
-                (select count(*) from _classified where reason is null),
-                (select count(*) from _fresh)
+                i._item,
+                (select count(*) from _classified as c where c._item = i._item),
+                (select count(*) from _classified as c where c._item = i._item and c.reason is null),
+                (select count(*) from _fresh as f where f._item = i._item)
+            from _items as i
+            order by i._item
             """
-        ).fetchone()
-        assert row is not None
-        parsed, valid, fresh = row
-        stats.lines = parsed + len(rejects)
-        stats.loaded = fresh
-        stats.duplicates = valid - fresh
-        stats.quarantined = parsed - valid + len(rejects)
-        con.execute(
+        ).fetchall()
+        for (i, parsed, valid, fresh), (_, _, lines) in zip(counts, items, strict=True):
+            s = stats[i]
+            s.lines = parsed + len(lines[1])
+            s.loaded = fresh
+            s.duplicates = valid - fresh
+            s.quarantined = parsed - valid + len(lines[1])
+        con.executemany(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
-            [source, day, stats.files, stats.lines, stats.loaded, stats.duplicates, stats.quarantined],
+            [
+                [s.source, date.fromisoformat(s.day), s.files, s.lines, s.loaded, s.duplicates, s.quarantined]
+                for s in stats
+            ],
         )
         con.execute("commit")
-        stats.seconds = round(time.perf_counter() - started, 3)
     except BaseException:
         con.execute("rollback")
         raise
     finally:
         con.execute("drop table if exists _classified")
         con.execute("drop table if exists _fresh")
+        con.execute("drop table if exists _items")
+    seconds = time.perf_counter() - started
+    total = sum(s.lines for s in stats) or 1
+    for s in stats:
+        s.seconds = round(seconds * (s.lines or 1) / total if len(stats) > 1 else seconds, 3)
     return stats
 
 
@@ -206,19 +251,30 @@ def end_bulk(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def load_many(con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
-    """Load (source, day) items in order, reading the next item's files while this one is in DuckDB.
+    """Load (source, day) items in order, in batches, reading the next item while a batch is in DuckDB.
 
-    Why: decompressing and splitting a day (zlib releases the GIL, and so does DuckDB) is about a
-    third of a load, and on two cores it overlaps with DuckDB's part (10-20% faster, measured in
-    docs/benchmarks.md). The order of the loads, and so which copy of a duplicate wins, is unchanged.
+    Why batches: a load has a fixed cost (statements, a transaction, a scan of the table's keys for the
+    dedupe) of 30-50 ms, which for small days is most of it; consecutive items of the same raw table
+    are loaded together up to BATCH_BYTES of text (a day bigger than that is a batch of its own).
+    Why read-ahead: decompressing and splitting a day (zlib releases the GIL, and so does DuckDB) is
+    about a third of a load, and on two cores it overlaps with DuckDB's part. The order of the loads,
+    and so which copy of a duplicate wins, is unchanged.
     """
     if not items:
         return
+    batch: list[Item] = []
+    size = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
         ahead = pool.submit(read_day, landing, *items[0])
         for i, (source, day) in enumerate(items):
             lines = ahead.result()
             if i + 1 < len(items):
                 ahead = pool.submit(read_day, landing, *items[i + 1])
-            yield load_day(con, landing, source, day, lines=lines)
-
+            nbytes = lines[0].nbytes
+            if batch and (size + nbytes > BATCH_BYTES or SPECS[source].table != SPECS[batch[0][0]].table):
+                yield from load_batch(con, batch)
+                batch, size = [], 0
+            batch.append((source, day, lines))
+            size += nbytes
+        if batch:
+            yield from load_batch(con, batch)

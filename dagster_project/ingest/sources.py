@@ -57,7 +57,7 @@ def _r(code: str, message: str) -> str:
 
 def _future(alias: str) -> Check:
     return Check(
-        f"{alias} > cast($day as timestamp) + interval 2 day",
+        f"{alias} > cast(_partition_day as timestamp) + interval 2 day",
         _r("future_timestamp", "more than 1 day after the end of its landing day: ")
         + f" || cast({alias} as varchar)",
     )
@@ -346,7 +346,8 @@ SPECS: dict[str, SourceSpec] = {
 def classify_sql(spec: SourceSpec, max_line_bytes: int) -> str:
     """One query over `lines_in(_file, _line, line)` giving every line its columns and its reason.
 
-    `$day` (the landing day) is a bound parameter. The JSON is parsed once per line: the paths are read
+    `lines_in` also carries `_item`, `_source` and `_partition_day` (the landing day, for the
+    future-timestamp check), passed through to the result. The JSON is parsed once per line: the paths are read
     together into a list, and every later expression works on those small values.
     """
     aliases = list(spec.paths)
@@ -361,6 +362,9 @@ def classify_sql(spec: SourceSpec, max_line_bytes: int) -> str:
     return f"""
 with shaped as (
     select
+        _item,
+        _source,
+        _partition_day,
         _file,
         _line,
         line,
@@ -376,6 +380,9 @@ with shaped as (
 ),
 d0 as (
     select
+        _item,
+        _source,
+        _partition_day,
         _file,
         _line,
         line,

@@ -7,10 +7,12 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from dagster_project.ingest import load as load_module
 from dagster_project.ingest.lines import decompress_gzip, read_file_lines
-from dagster_project.ingest.load import begin_bulk, end_bulk, load_day, load_many
+from dagster_project.ingest.load import begin_bulk, end_bulk, load_batch, load_day, load_many, read_day
 
 from .conftest import DAY, dumps, segment_track
 
@@ -102,8 +104,13 @@ def test_read_ahead_loads_in_order_and_checkpoints_once(con, landing, write_segm
     stats = list(load_many(con, landing, [("segment", d) for d in days]))
     end_bulk(con)
     assert [(s.day, s.loaded, s.duplicates) for s in stats] == [
-        (days[0].isoformat(), 2, 0), (days[1].isoformat(), 1, 1), (days[2].isoformat(), 1, 1)]
-    assert con.execute("select user_id from raw.segment_events where message_id = 'shared'").fetchall() == [("u0",)]
+        (days[0].isoformat(), 2, 0),
+        (days[1].isoformat(), 1, 1),
+        (days[2].isoformat(), 1, 1),
+    ]
+    assert con.execute("select user_id from raw.segment_events where message_id = 'shared'").fetchall() == [
+        ("u0",)
+    ]
     assert con.execute("select current_setting('checkpoint_threshold')").fetchone()[0] == "16.0 MiB"
 
 
@@ -324,3 +331,81 @@ def test_tickets_and_nps(con, landing):
     assert (nps.loaded, nps.quarantined) == (1, 2)
     assert con.execute("select score, comment from raw.nps_responses").fetchall() == [(3, "confusing")]
     assert json.loads(json.dumps([r[1] for r in reasons(con)])) == ["wrong_type", "wrong_type", "wrong_type"]
+
+
+def _all_rows(con) -> list[tuple]:
+    return (
+        con.execute(
+            "select message_id, user_id, source_system, _partition_day, _file, _line from raw.segment_events order by all"
+        ).fetchall()
+        + con.execute(
+            "select source, _partition_day, files, lines, loaded, duplicates, quarantined from raw.load_log order by all"
+        ).fetchall()
+        + con.execute("select source, _file, _line, reason from raw.quarantine order by all").fetchall()
+    )
+
+
+def _two_sources_three_days(landing, write_segment) -> list[tuple[str, date]]:
+    days = [DAY + timedelta(days=i) for i in range(3)]
+    for i, day in enumerate(days):
+        write_segment(
+            [dumps(segment_track("shared", user_id=f"seg{i}")), dumps(segment_track(f"s{i}")), b"{\n"],
+            day=day,
+        )
+        folder = landing / "rudderstack" / "rudder-logs" / "rs1" / day.strftime("%m-%d-%Y")
+        folder.mkdir(parents=True)
+        (folder / "1.rs1.json.gz").write_bytes(
+            gzip.compress(dumps(segment_track(f"s{i}", user_id="rs")) + dumps(segment_track(f"r{i}")))
+        )
+    return [(source, day) for day in days for source in ("segment", "rudderstack")]
+
+
+def test_a_batch_gives_what_loading_item_by_item_gives(tmp_path, landing, write_segment, monkeypatch):
+    """Segment and RudderStack, three days, duplicates across days and sources, bad lines: one batch,
+    batches of one item, and load_day one by one all leave the same rows, stats and quarantine."""
+    items = _two_sources_three_days(landing, write_segment)
+    results = []
+    for name, batch_bytes in (("one", 2**30), ("many", 1)):
+        monkeypatch.setattr(load_module, "BATCH_BYTES", batch_bytes)
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as c:
+            stats = [
+                (s.source, s.day, s.lines, s.loaded, s.duplicates, s.quarantined)
+                for s in load_many(c, landing, items)
+            ]
+            results.append((stats, _all_rows(c)))
+    with duckdb.connect(str(tmp_path / "by_day.duckdb")) as c:
+        stats = [
+            (s.source, s.day, s.lines, s.loaded, s.duplicates, s.quarantined)
+            for s in (load_day(c, landing, source, day) for source, day in items)
+        ]
+        results.append((stats, _all_rows(c)))
+    assert results[0] == results[1] == results[2]
+    stats, rows = results[0]
+    # the first copy wins: Segment's on the first day for "shared", Segment's before RudderStack's for s<i>
+    assert stats[:2] == [
+        ("segment", DAY.isoformat(), 3, 2, 0, 1),
+        ("rudderstack", DAY.isoformat(), 2, 1, 1, 0),
+    ]
+    assert [r[:3] for r in rows if r[0] == "shared"] == [("shared", "seg0", "segment")]
+    assert [r[:3] for r in rows if r[0] == "s1"] == [("s1", "u1", "segment")]
+
+
+def test_a_batch_checks_each_line_against_its_own_landing_day(con, landing, write_segment):
+    """The future-timestamp rule is relative to the line's landing day, not to the batch's first day."""
+    later = DAY + timedelta(days=5)
+    stamp = f"{later.isoformat()}T10:00:00.000Z"
+    write_segment([dumps(segment_track("early", timestamp=stamp))], day=DAY)
+    write_segment([dumps(segment_track("on-time", timestamp=stamp))], day=later)
+    stats = list(load_many(con, landing, [("segment", DAY), ("segment", later)]))
+    assert [(s.loaded, s.quarantined) for s in stats] == [(0, 1), (1, 0)]
+    reason = con.execute("select reason from raw.quarantine").fetchone()[0]
+    assert reason.startswith("future_timestamp")
+
+
+def test_a_batch_is_one_raw_table_and_each_item_once(con, landing, write_segment):
+    write_segment([dumps(segment_track("a"))])
+    lines = read_day(landing, "segment", DAY)
+    with pytest.raises(ValueError, match="one raw table"):
+        load_batch(con, [("segment", DAY, lines), ("mixpanel", DAY, lines)])
+    with pytest.raises(ValueError, match="once"):
+        load_batch(con, [("segment", DAY, lines), ("segment", DAY, lines)])

@@ -1,5 +1,7 @@
 """sync/warehouse.py: the DuckDB settings every connection of the project shares."""
 
+import os
+
 import pytest
 
 from sync import warehouse
@@ -34,3 +36,26 @@ def test_connect_applies_the_limit_to_a_real_warehouse(tmp_path, monkeypatch):
         assert con.execute("select count(*) from t").fetchone()[0] == 10
     assert limited != default
     assert limited.startswith(("190", "200"))  # DuckDB prints it in MiB
+
+
+def test_child_env_fixes_the_mmap_threshold():
+    env = warehouse.child_env({"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "GLIBC_TUNABLES": warehouse.MALLOC_TUNABLE}
+
+
+def test_child_env_keeps_the_operators_tunables():
+    other = warehouse.child_env({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})
+    assert other["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=2:{warehouse.MALLOC_TUNABLE}"
+    chosen = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1048576"}
+    assert warehouse.child_env(chosen) == chosen
+
+
+def test_child_env_applied_only_while_a_process_starts(monkeypatch):
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    with warehouse.child_env_applied():
+        assert os.environ["GLIBC_TUNABLES"] == warehouse.MALLOC_TUNABLE
+    assert "GLIBC_TUNABLES" not in os.environ
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+    with warehouse.child_env_applied():
+        assert os.environ["GLIBC_TUNABLES"].endswith(warehouse.MALLOC_TUNABLE)
+    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"
