@@ -29,7 +29,7 @@ from .sources import SPECS, classify_sql
 DEFAULT_MAX_LINE_BYTES = 65_536
 # Text per load batch (`load_many`): small enough that a batch and the next day read ahead stay a small
 # part of a bounded DuckDB memory limit, big enough that small days share one load.
-BATCH_BYTES = 32 * 2**20
+BATCH_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -250,31 +250,49 @@ def end_bulk(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("reset checkpoint_threshold")
 
 
+def _read_batch(
+    landing: Path, items: list[tuple[str, date]], start: int, carry: Item | None
+) -> tuple[list[Item], Item | None, int]:
+    """Read the next batch for `load_many`, from `carry` (an item read but left out of the previous
+    batch) and then `items[start:]`: consecutive items of one raw table, up to BATCH_BYTES of text
+    (a bigger item is a batch of its own). Returns (batch, the item read that did not fit, next index).
+    """
+    batch = [carry] if carry else []
+    size = carry[2][0].nbytes if carry else 0
+    i = start
+    while i < len(items) and size < BATCH_BYTES:
+        source, day = items[i]
+        if batch and SPECS[source].table != SPECS[batch[0][0]].table:
+            break
+        lines = read_day(landing, source, day)
+        i += 1
+        if batch and size + lines[0].nbytes > BATCH_BYTES:
+            return batch, (source, day, lines), i
+        batch.append((source, day, lines))
+        size += lines[0].nbytes
+    return batch, None, i
+
+
 def load_many(con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
-    """Load (source, day) items in order, in batches, reading the next item while a batch is in DuckDB.
+    """Load (source, day) items in order, in batches, reading the next batch while one is in DuckDB.
 
     Why batches: a load has a fixed cost (statements, a transaction, a scan of the table's keys for the
     dedupe) of 30-50 ms, which for small days is most of it; consecutive items of the same raw table
     are loaded together up to BATCH_BYTES of text (a day bigger than that is a batch of its own).
-    Why read-ahead: decompressing and splitting a day (zlib releases the GIL, and so does DuckDB) is
-    about a third of a load, and on two cores it overlaps with DuckDB's part. The order of the loads,
-    and so which copy of a duplicate wins, is unchanged.
+    Why read-ahead: decompressing and splitting (zlib releases the GIL, and so does DuckDB) is about a
+    third of a load, and on two cores it overlaps with DuckDB's part. At most the batch being loaded
+    and the next one are in memory. The order of the loads, and so which copy of a duplicate wins, is
+    unchanged.
     """
     if not items:
         return
-    batch: list[Item] = []
-    size = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        ahead = pool.submit(read_day, landing, *items[0])
-        for i, (source, day) in enumerate(items):
-            lines = ahead.result()
-            if i + 1 < len(items):
-                ahead = pool.submit(read_day, landing, *items[i + 1])
-            nbytes = lines[0].nbytes
-            if batch and (size + nbytes > BATCH_BYTES or SPECS[source].table != SPECS[batch[0][0]].table):
-                yield from load_batch(con, batch)
-                batch, size = [], 0
-            batch.append((source, day, lines))
-            size += nbytes
-        if batch:
+        ahead = pool.submit(_read_batch, landing, items, 0, None)
+        while True:
+            batch, carry, following = ahead.result()
+            more = carry is not None or following < len(items)
+            if more:
+                ahead = pool.submit(_read_batch, landing, items, following, carry)
             yield from load_batch(con, batch)
+            if not more:
+                return
