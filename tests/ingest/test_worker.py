@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from dagster_project.child import ChildError
-from dagster_project.ingest.worker import run_loads
+from dagster_project.ingest import worker
+from dagster_project.ingest.worker import landing_bytes, run_loads
 
 from .conftest import DAY, dumps, segment_track
 
@@ -21,7 +22,7 @@ def test_child_loads_in_order_and_reports_each_item(tmp_path: Path, landing, wri
     write_segment([b"not json\n"], name="2.b.gz", day=days[2])
     db = tmp_path / "w.duckdb"
 
-    stats = list(run_loads(db, landing, [("segment", d) for d in days]))
+    stats = list(run_loads(db, landing, [("segment", d) for d in days], in_child=True))
 
     assert [(s.source, s.day, s.loaded, s.duplicates, s.quarantined) for s in stats] == [
         ("segment", days[0].isoformat(), 2, 0, 0),
@@ -44,11 +45,11 @@ def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, wri
     holder = duckdb.connect(str(db))
     try:
         with pytest.raises(ChildError, match=r"(?s)exit 1.*lock"):
-            list(run_loads(db, landing, [("segment", DAY)]))
+            list(run_loads(db, landing, [("segment", DAY)], in_child=True))
     finally:
         holder.close()
     # The same request succeeds once the warehouse is free: a re-run is safe.
-    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)])] == [1]
+    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)], in_child=True)] == [1]
 
 
 def test_child_inherits_the_memory_limit(tmp_path: Path, landing, write_segment, monkeypatch):
@@ -56,9 +57,27 @@ def test_child_inherits_the_memory_limit(tmp_path: Path, landing, write_segment,
     write_segment([dumps(segment_track("a"))])
     monkeypatch.setenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(ChildError, match="ONBOARDING_DUCKDB_MEMORY_LIMIT must be a size"):
-        list(run_loads(tmp_path / "w.duckdb", landing, [("segment", DAY)]))
+        list(run_loads(tmp_path / "w.duckdb", landing, [("segment", DAY)], in_child=True))
 
 
 def test_no_items_starts_no_child(tmp_path: Path, landing):
     assert list(run_loads(tmp_path / "w.duckdb", landing, [])) == []
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_small_loads_stay_in_process_big_ones_go_to_a_child(tmp_path: Path, landing, write_segment, monkeypatch):
+    """Which process loads shows while this process holds the warehouse open: the same process shares
+    DuckDB's database instance and loads; another process cannot get the file's lock."""
+    path = write_segment([dumps(segment_track("a"))])
+    items = [("segment", DAY)]
+    assert landing_bytes(landing, items) == path.stat().st_size
+    db = tmp_path / "w.duckdb"
+    holder = duckdb.connect(str(db))
+    try:
+        assert [s.loaded for s in run_loads(db, landing, items)] == [1]
+        assert holder.execute("select count(*) from raw.segment_events").fetchone()[0] == 1
+        monkeypatch.setattr(worker, "CHILD_MIN_BYTES", 1)
+        with pytest.raises(ChildError, match="lock"):
+            list(run_loads(db, landing, items))
+    finally:
+        holder.close()
