@@ -4,10 +4,10 @@ The child imports DuckDB and pyarrow, not Dagster, and reports each item's `Load
 finishes, so the step logs progress as it happens. Each batch is its own transaction: if the child
 fails, the items already reported stay loaded and a re-run replaces them.
 
-Small loads stay in process: a child costs ~1 s to start (imports, and pyarrow importing pandas on its
-first conversion), which is most of a daily run's small sources, while the memory a load leaves
-behind grows with what it loaded. Below CHILD_MIN_BYTES of landing files the load runs in the step's
-own process.
+A child costs ~1 s to start (its imports, and pyarrow importing pandas on its first conversion of a
+Python list, 0.45 s and ~90 MB). Small loads still go to a child: loading them in the step's process
+would leave pandas (and DuckDB's heap) there for the rest of the run, next to dbt (measured: +90 MB at
+the peak of a bounded 1 M run; docs/benchmarks.md, section 3).
 """
 
 from __future__ import annotations
@@ -20,33 +20,16 @@ from typing import Any
 from sync import warehouse
 
 from ..child import Emit, run_child, serve
-from .files import iter_landing_files
 from .load import LoadStats, begin_bulk, end_bulk, load_many
-
-# Landing files (as stored, compressed or not) from which a load runs in a child process.
-CHILD_MIN_BYTES = 32 * 2**20
-
-
-def landing_bytes(landing: Path, items: list[tuple[str, date]]) -> int:
-    """Size on disk of the landing files of `items`."""
-    wanted = set(items)
-    return sum(
-        f.path.stat().st_size
-        for source in {source for source, _ in items}
-        for f in iter_landing_files(landing, source)
-        if (source, f.day) in wanted
-    )
 
 
 def run_loads(
-    db: Path, landing: Path, items: list[tuple[str, date]], in_child: bool | None = None
+    db: Path, landing: Path, items: list[tuple[str, date]], in_child: bool = True
 ) -> Iterator[LoadStats]:
-    """Load `items` in order into `db`, yielding each item's stats as it finishes: in a child process
-    when `in_child`, or (None) when their landing files reach CHILD_MIN_BYTES."""
+    """Load `items` in order into `db`, yielding each item's stats as it finishes: in a child process,
+    or in this one with `in_child=False` (tests, a caller that has no memory to protect)."""
     if not items:
         return
-    if in_child is None:
-        in_child = landing_bytes(landing, items) >= CHILD_MIN_BYTES
     if not in_child:
         yield from _load_here(db, landing, items)
         return

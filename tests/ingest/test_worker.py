@@ -9,8 +9,7 @@ import duckdb
 import pytest
 
 from dagster_project.child import ChildError
-from dagster_project.ingest import worker
-from dagster_project.ingest.worker import landing_bytes, run_loads
+from dagster_project.ingest.worker import run_loads
 
 from .conftest import DAY, dumps, segment_track
 
@@ -65,18 +64,16 @@ def test_no_items_starts_no_child(tmp_path: Path, landing):
     assert not (tmp_path / "w.duckdb").exists()
 
 
-def test_small_loads_stay_in_process_big_ones_go_to_a_child(tmp_path: Path, landing, write_segment, monkeypatch):
+def test_in_process_or_in_a_child(tmp_path: Path, landing, write_segment):
     """Which process loads shows while this process holds the warehouse open: the same process shares
-    DuckDB's database instance and loads; another process cannot get the file's lock."""
-    path = write_segment([dumps(segment_track("a"))])
+    DuckDB's database instance and loads; the child cannot get the file's lock."""
+    write_segment([dumps(segment_track("a"))])
     items = [("segment", DAY)]
-    assert landing_bytes(landing, items) == path.stat().st_size
     db = tmp_path / "w.duckdb"
     holder = duckdb.connect(str(db))
     try:
-        assert [s.loaded for s in run_loads(db, landing, items)] == [1]
+        assert [s.loaded for s in run_loads(db, landing, items, in_child=False)] == [1]
         assert holder.execute("select count(*) from raw.segment_events").fetchone()[0] == 1
-        monkeypatch.setattr(worker, "CHILD_MIN_BYTES", 1)
         with pytest.raises(ChildError, match="lock"):
             list(run_loads(db, landing, items))
     finally:
