@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,23 +39,30 @@ def run_child(module: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     The child inherits the environment (ONBOARDING_DUCKDB_MEMORY_LIMIT, OPENAI_*, ...), plus the
     malloc setting of `sync.warehouse.child_env`.
     """
-    with subprocess.Popen(
-        [sys.executable, "-m", module],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    ) as child:
-        assert child.stdin and child.stdout and child.stderr
+    # stderr goes to a file, not a pipe: a child that writes more than a pipe holds there (warnings,
+    # a library's output) while we read stdout would block forever.
+    with (
+        tempfile.TemporaryFile() as stderr,
+        subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=child_env(),
+        ) as child,
+    ):
+        assert child.stdin and child.stdout
         child.stdin.write(json.dumps(request))
         child.stdin.close()
         for line in child.stdout:
             if line.strip():
                 yield json.loads(line)
-        stderr = child.stderr.read()
         if child.wait() != 0:
-            raise ChildError(f"{module} failed (exit {child.returncode}):\n{stderr[-_STDERR_TAIL:]}")
+            size = stderr.seek(0, 2)
+            stderr.seek(max(0, size - _STDERR_TAIL))
+            tail = stderr.read().decode(errors="replace")
+            raise ChildError(f"{module} failed (exit {child.returncode}):\n{tail}")
 
 
 Emit = Callable[[dict[str, Any]], None]

@@ -26,3 +26,11 @@ def test_a_failing_child_raises_with_its_traceback_after_its_messages():
 def test_a_missing_module_is_a_clear_error():
     with pytest.raises(ChildError, match="No module named"):
         list(run_child("tests.no_such_child", {}))
+
+
+def test_a_child_that_writes_much_to_stderr_does_not_block():
+    """More than a pipe holds (64 KB) on stderr while the parent reads stdout: no deadlock."""
+    messages = list(run_child("tests.child_echo", {"stderr_bytes": 1_000_000}))
+    assert messages[-1]["request"] == {"stderr_bytes": 1_000_000}
+    with pytest.raises(ChildError, match=r"(?s)ValueError: asked to fail\s*$"):
+        list(run_child("tests.child_echo", {"stderr_bytes": 1_000_000, "fail": True}))
