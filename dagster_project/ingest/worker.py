@@ -23,15 +23,9 @@ from ..child import Emit, run_child, serve
 from .load import LoadStats, begin_bulk, end_bulk, load_many
 
 
-def run_loads(
-    db: Path, landing: Path, items: list[tuple[str, date]], in_child: bool = True
-) -> Iterator[LoadStats]:
-    """Load `items` in order into `db`, yielding each item's stats as it finishes: in a child process,
-    or in this one with `in_child=False` (tests, a caller that has no memory to protect)."""
+def run_loads(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
+    """Load `items` in order into `db` in a child process, yielding each item's stats as it finishes."""
     if not items:
-        return
-    if not in_child:
-        yield from _load_here(db, landing, items)
         return
     request = {
         "db": str(db),

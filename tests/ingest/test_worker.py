@@ -21,7 +21,7 @@ def test_child_loads_in_order_and_reports_each_item(tmp_path: Path, landing, wri
     write_segment([b"not json\n"], name="2.b.gz", day=days[2])
     db = tmp_path / "w.duckdb"
 
-    stats = list(run_loads(db, landing, [("segment", d) for d in days], in_child=True))
+    stats = list(run_loads(db, landing, [("segment", d) for d in days]))
 
     assert [(s.source, s.day, s.loaded, s.duplicates, s.quarantined) for s in stats] == [
         ("segment", days[0].isoformat(), 2, 0, 0),
@@ -44,11 +44,11 @@ def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, wri
     holder = duckdb.connect(str(db))
     try:
         with pytest.raises(ChildError, match=r"(?s)exit 1.*lock"):
-            list(run_loads(db, landing, [("segment", DAY)], in_child=True))
+            list(run_loads(db, landing, [("segment", DAY)]))
     finally:
         holder.close()
     # The same request succeeds once the warehouse is free: a re-run is safe.
-    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)], in_child=True)] == [1]
+    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)])] == [1]
 
 
 def test_child_inherits_the_memory_limit(tmp_path: Path, landing, write_segment, monkeypatch):
@@ -56,25 +56,10 @@ def test_child_inherits_the_memory_limit(tmp_path: Path, landing, write_segment,
     write_segment([dumps(segment_track("a"))])
     monkeypatch.setenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(ChildError, match="ONBOARDING_DUCKDB_MEMORY_LIMIT must be a size"):
-        list(run_loads(tmp_path / "w.duckdb", landing, [("segment", DAY)], in_child=True))
+        list(run_loads(tmp_path / "w.duckdb", landing, [("segment", DAY)]))
 
 
 def test_no_items_starts_no_child(tmp_path: Path, landing):
     assert list(run_loads(tmp_path / "w.duckdb", landing, [])) == []
     assert not (tmp_path / "w.duckdb").exists()
 
-
-def test_in_process_or_in_a_child(tmp_path: Path, landing, write_segment):
-    """Which process loads shows while this process holds the warehouse open: the same process shares
-    DuckDB's database instance and loads; the child cannot get the file's lock."""
-    write_segment([dumps(segment_track("a"))])
-    items = [("segment", DAY)]
-    db = tmp_path / "w.duckdb"
-    holder = duckdb.connect(str(db))
-    try:
-        assert [s.loaded for s in run_loads(db, landing, items, in_child=False)] == [1]
-        assert holder.execute("select count(*) from raw.segment_events").fetchone()[0] == 1
-        with pytest.raises(ChildError, match="lock"):
-            list(run_loads(db, landing, items))
-    finally:
-        holder.close()
