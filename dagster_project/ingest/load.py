@@ -19,8 +19,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
+from .arrow import constant_date, constant_int, constant_string, int_array, string_array
 from .files import files_for_day
 from .lines import read_file_lines
 from .schema import ensure_raw_schema
@@ -56,25 +58,22 @@ DayLines = tuple[pa.Table, list[tuple], int]
 
 
 def read_day(landing: Path, source: str, day: date) -> DayLines:
-    """Decompress and split one source's landing day (pure Python + zlib; no warehouse access)."""
+    """Decompress and split one source's landing day (zlib, numpy and Arrow; no warehouse access)."""
     files = files_for_day(landing, source, day)
-    names: list[str] = []
-    numbers: list[int] = []
-    texts: list[str] = []
-    rejects: list[tuple] = []
-    for f in files:
-        lines = read_file_lines(f.path)
-        names.extend([f.relative] * len(lines.numbers))
-        numbers.extend(lines.numbers)
-        texts.extend(lines.texts)
-        rejects.extend((f.relative, n, raw, reason) for n, raw, reason in lines.rejects)
+    read = [(f.relative, read_file_lines(f.path)) for f in files]
+    index = np.repeat(np.arange(len(read), dtype=np.int32), [len(lines.numbers) for _, lines in read])
     table = pa.table(
         {
-            "_file": pa.array(names, type=pa.string()).dictionary_encode(),
-            "_line": pa.array(numbers, type=pa.int64()),
-            "line": pa.array(texts, type=pa.large_string()),
+            "_file": pa.DictionaryArray.from_arrays(
+                int_array(index), string_array([name for name, _ in read], large=False)
+            ),
+            "_line": pa.concat_arrays(
+                [lines.numbers for _, lines in read] or [int_array(np.empty(0, dtype=np.int64))]
+            ),
+            "line": pa.concat_arrays([lines.texts for _, lines in read] or [string_array([])]),
         }
     )
+    rejects = [(name, n, raw, reason) for name, lines in read for n, raw, reason in lines.rejects]
     return table, rejects, len(files)
 
 
@@ -111,9 +110,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadSt
     lines_in = pa.concat_tables(
         [
             lines[0]
-            .append_column("_item", pa.array([i] * lines[0].num_rows, type=pa.int32()))
-            .append_column("_source", pa.array([source] * lines[0].num_rows, type=pa.string()))
-            .append_column("_partition_day", pa.array([day] * lines[0].num_rows, type=pa.date32()))
+            .append_column("_item", constant_int(i, lines[0].num_rows))
+            .append_column("_source", constant_string(source, lines[0].num_rows))
+            .append_column("_partition_day", constant_date(day, lines[0].num_rows))
             for i, (source, day, lines) in enumerate(items)
         ],
         promote_options="permissive",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -71,8 +73,52 @@ def test_concatenated_gzip_members_are_all_read(tmp_path: Path):
     path = tmp_path / "multi.gz"
     path.write_bytes(gzip.compress(b'{"a": 1}\n') + gzip.compress(b'{"a": 2}\n{"a": 3}\n'))
     lines = read_file_lines(path)
-    assert lines.texts == ['{"a": 1}', '{"a": 2}', '{"a": 3}'] and lines.numbers == [1, 2, 3]
+    assert lines.texts.to_pylist() == ['{"a": 1}', '{"a": 2}', '{"a": 3}']
+    assert lines.numbers.to_pylist() == [1, 2, 3]
     assert lines.rejects == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"\n\n",
+        b'{"a": 1}',
+        b'{"a": 1}\n{"b": "caf\xc3\xa9 \xf0\x9f\x9a\x80"}\n',
+        b'\n  \n\t\n{"a": 1}\r\n \n{"a": 2}\n\n',
+        b'{"a": 1}\n{"bad": "\xe9"}\n\n{"a": 3}',
+    ],
+)
+def test_lines_are_those_of_a_plain_python_split(tmp_path: Path, text: bytes):
+    """The Arrow split (offsets from numpy, no Python string per line) gives what str.split gives."""
+    path = tmp_path / "f.gz"
+    path.write_bytes(gzip.compress(text))
+    expected, rejected = [], []
+    for number, chunk in enumerate(text.split(b"\n"), start=1):
+        try:
+            line = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            rejected.append(number)
+            continue
+        if line.strip():
+            expected.append((number, line))
+    lines = read_file_lines(path)
+    assert list(zip(lines.numbers.to_pylist(), lines.texts.to_pylist(), strict=True)) == expected
+    assert [number for number, _, _ in lines.rejects] == rejected
+
+
+def test_the_load_child_does_not_import_pandas(tmp_path: Path, landing, write_segment):
+    """pyarrow's `pa.array` would import pandas (~45 MB, 0.45 s) into every load child."""
+    write_segment([dumps(segment_track("a")), b"not json\n", dumps(segment_track("b"))])
+    script = (
+        "import sys; from datetime import date; from pathlib import Path; "
+        "from dagster_project.ingest.worker import _load_here; "
+        f"stats = list(_load_here(Path({str(tmp_path / 'w.duckdb')!r}), Path({str(landing)!r}), "
+        f"[('segment', date.fromisoformat({DAY.isoformat()!r}))])); "
+        "print(stats[0].loaded, stats[0].quarantined, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "1", "False"]
 
 
 def test_blank_lines_are_ignored_not_quarantined(con, landing, write_segment):
