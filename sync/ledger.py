@@ -34,10 +34,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from sync.masking import scrub
 from sync.outcomes import COUNT_FIELDS, AttributeChange, OutboxEntry, Outcome, RunSummary
@@ -176,19 +178,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> _Tx:
     return _Tx(con)
 
 
-def _arrow(columns: dict[str, pa.DataType], rows: Sequence[Sequence[Any]]) -> pa.Table:
+def _arrow(columns: dict[str, str], rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Rows as an Arrow table with the given column types, for set-based inserts and updates.
 
     Why: binding thousands of ``?`` per statement (or one statement per row) made planning a large
-    outbox take minutes; DuckDB reads a registered Arrow table in one scan.
+    outbox take minutes; DuckDB reads a registered Arrow table in one scan. pyarrow is imported here,
+    not with the module: the Dagster process imports this module when it starts and should not hold
+    pyarrow (~35 MB) through the ingest and the dbt build, before its sync step runs.
     """
+    import pyarrow as pa
+
     return pa.table({
-        name: pa.array([row[i] for row in rows], type=kind) for i, (name, kind) in enumerate(columns.items())
+        name: pa.array([row[i] for row in rows], type=pa.type_for_alias(kind))
+        for i, (name, kind) in enumerate(columns.items())
     })
 
 
-# Arrow types of the ledger's columns, for `_arrow`.
-_TEXT, _STAMP, _INT = pa.string(), pa.timestamp("us"), pa.int32()
+# Arrow type names (`pa.type_for_alias`) of the ledger's columns, for `_arrow`.
+_TEXT, _STAMP, _INT = "string", "timestamp[us]", "int32"
 
 
 @contextmanager
@@ -335,7 +342,7 @@ on conflict (destination, stream, key) do update set
     updated_at = excluded.updated_at
 """
 
-_ATTR_COLUMNS: dict[str, pa.DataType] = {
+_ATTR_COLUMNS: dict[str, str] = {
     "destination": _TEXT, "stream": _TEXT, "key": _TEXT, "remote_id": _TEXT, "sent_values": _TEXT,
     "sent_hash": _TEXT, "sent_at": _STAMP, "status": _TEXT, "planned_hash": _TEXT, "planned_operation": _TEXT,
     "attempts": _INT, "http_status": _INT, "last_error": _TEXT, "last_attempt_at": _STAMP, "updated_at": _STAMP,
@@ -483,7 +490,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, destination: str, stream: str, deliv
 def withdraw_absent(con: duckdb.DuckDBPyConnection, destination: str, stream: str,
                     present: set[str]) -> list[str]:
     """Pending messages the mart no longer contains become ``withdrawn`` (never sent); set-based."""
-    keys = pa.table({"message_key": pa.array(sorted(present), type=_TEXT)})
+    keys = _arrow({"message_key": _TEXT}, [(key,) for key in sorted(present)])
     with _registered(con, "_outbox_present", keys), transaction(con):
         rows = con.execute(
             "update sync.outbox set status = 'withdrawn', last_error = 'no longer in the mart', updated_at = ?"

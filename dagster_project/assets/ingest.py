@@ -15,7 +15,7 @@ from dagster import (
     asset,
 )
 
-from ..ingest.load import LoadStats
+from ..ingest.stats import LoadStats
 from ..ingest.worker import run_loads
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource

@@ -67,6 +67,8 @@ def _non_blank(texts: pa.Array, numbers: np.ndarray, empty: np.ndarray) -> tuple
     The masks stay in numpy: a Python scalar in a compute call (`pc.equal(x, 0)`) would go through
     `pa.scalar` and import pandas (`ingest/arrow.py`).
     """
+    if len(empty) and empty[-1]:  # what follows the file's last newline: a slice, not a copy
+        texts, numbers, empty = texts.slice(0, len(texts) - 1), numbers[:-1], empty[:-1]
     blank = empty | to_mask(pc.utf8_is_space(texts))
     if not blank.any():
         return texts, int_array(numbers)  # the common case: no copy

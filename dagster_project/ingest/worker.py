@@ -1,13 +1,13 @@
 """The ingest's load child: `run_loads` loads landing days in a child process (see `child.py`).
 
-The child imports DuckDB and pyarrow, not Dagster, and reports each item's `LoadStats` as it
+The child imports DuckDB, numpy and pyarrow, not Dagster, and reports each item's `LoadStats` as it
 finishes, so the step logs progress as it happens. Each batch is its own transaction: if the child
 fails, the items already reported stay loaded and a re-run replaces them.
 
-A child costs ~1 s to start (its imports, and pyarrow importing pandas on its first conversion of a
-Python list, 0.45 s and ~90 MB). Small loads still go to a child: loading them in the step's process
-would leave pandas (and DuckDB's heap) there for the rest of the run, next to dbt (measured: +90 MB at
-the peak of a bounded 1 M run; docs/benchmarks.md, section 3).
+The loader is imported in the child only (`_load_here`): the Dagster process that calls `run_loads`
+then never holds numpy and pyarrow (~45 MB) next to the child at the ingest's memory peak. A child
+costs ~0.8 s to start (its imports). Small loads still go to a child: loading them in the step's
+process would leave DuckDB's heap there for the rest of the run, next to dbt (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from sync import warehouse
 
 from ..child import Emit, run_child, serve
-from .load import LoadStats, begin_bulk, end_bulk, load_many
+from .stats import LoadStats
 
 
 def run_loads(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
@@ -37,6 +37,8 @@ def run_loads(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterato
 
 
 def _load_here(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
+    from .load import begin_bulk, end_bulk, load_many  # in the child only: see the module's docstring
+
     con = warehouse.connect(db)
     try:
         begin_bulk(con)
