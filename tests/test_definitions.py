@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context
+from dagster_dbt import DbtCliResource
 
 from dagster_project.partitions import first_landing_day
 
@@ -65,8 +66,14 @@ def test_manifest_is_parsed_again_only_when_the_project_or_warehouse_changes(tmp
     import dagster_project.dbt_project as module
 
     calls = []
-    real_prepare = module.dbt_project.preparer.prepare
-    monkeypatch.setattr(module.dbt_project.preparer, "prepare", lambda project: calls.append(1) or real_prepare(project))
+    real_prepare = module._Preparer.prepare
+    monkeypatch.setattr(module._Preparer, "prepare", lambda self, project: calls.append(1) or real_prepare(self, project))
+
+    def no_adapter_here(self, args):
+        raise AssertionError("the parse built dbt's adapter inside this process")
+
+    # The parse runs dbt in its own process only (dbt_project._Preparer).
+    monkeypatch.setattr(DbtCliResource, "_initialize_dbt_core_adapter", no_adapter_here)
     stamp = Path(module.dbt_project.manifest_path).with_name("manifest.fingerprint")
     monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "a.duckdb"))
     stamp.unlink(missing_ok=True)
