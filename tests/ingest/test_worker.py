@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from dagster_project.child import ChildError
-from dagster_project.ingest.worker import run_loads
+from dagster_project.ingest.worker import connect_for_loads, run_loads
 
 from .conftest import DAY, dumps, segment_track
 
@@ -63,3 +63,17 @@ def test_no_items_starts_no_child(tmp_path: Path, landing):
     assert list(run_loads(tmp_path / "w.duckdb", landing, [])) == []
     assert not (tmp_path / "w.duckdb").exists()
 
+
+
+def test_the_load_connection_bounds_duckdbs_cache_unless_the_operator_set_a_limit(tmp_path: Path, monkeypatch):
+    """Without ONBOARDING_DUCKDB_MEMORY_LIMIT DuckDB would cache every written block up to 80% of RAM."""
+    monkeypatch.delenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", raising=False)
+    con = connect_for_loads(tmp_path / "a.duckdb")
+    default = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    con.close()
+    monkeypatch.setenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", "3GB")
+    con = connect_for_loads(tmp_path / "b.duckdb")
+    chosen = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    con.close()
+    assert default == "953.6 MiB"  # DEFAULT_LOAD_MEMORY_LIMIT, 1GB
+    assert chosen == "2.7 GiB"  # the operator's 3GB
