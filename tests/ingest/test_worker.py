@@ -64,7 +64,6 @@ def test_no_items_starts_no_child(tmp_path: Path, landing):
     assert not (tmp_path / "w.duckdb").exists()
 
 
-
 def test_the_load_connection_bounds_duckdbs_cache_unless_the_operator_set_a_limit(tmp_path: Path, monkeypatch):
     """Without ONBOARDING_DUCKDB_MEMORY_LIMIT DuckDB would cache every written block up to 80% of RAM."""
     monkeypatch.delenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", raising=False)
