@@ -18,7 +18,7 @@ from pathlib import Path
 from dagster import DagsterInstance, InitLoggerContext, logger
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from .settings import Settings
+from .settings import Settings, temporary_env
 
 
 @dataclass
@@ -95,16 +95,13 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
     from .definitions import defs
 
     Settings.from_env().export()
-    planned_events_default = PLANNED_EVENTS_ENV not in os.environ
-    if planned_events_default:
-        os.environ[PLANNED_EVENTS_ENV] = "true"
-
     job = defs.resolve_job_def("daily_onboarding")
     started = time.perf_counter()
     if progress:
         _progress_sink.append(progress)
     try:
-        with _instance() as instance:
+        # A user's own setting wins; ours holds for this run only.
+        with temporary_env({PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true")}), _instance() as instance:
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
@@ -117,8 +114,6 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
     finally:
         if progress:
             _progress_sink.pop()
-        if planned_events_default:  # not inherited by anything this process starts later
-            os.environ.pop(PLANNED_EVENTS_ENV, None)
     failures = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"  # type: ignore[union-attr]
         for e in result.all_events

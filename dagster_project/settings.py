@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +54,27 @@ def ensure_dbt_on_path() -> None:
     bin_dir = str(Path(dbt_executable()).parent)
     if Path(bin_dir, "dbt").exists() and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+@contextmanager
+def temporary_env(values: Mapping[str, str | None]) -> Iterator[None]:
+    """os.environ with `values` set (None: unset) for the block, as it was afterwards.
+
+    For settings that reach a library or a process it starts only through the environment (Dagster's
+    planned-events switch, the malloc setting dbt starts with, the LLM stand-in), so that nothing else
+    this process starts later inherits them.
+    """
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

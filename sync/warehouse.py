@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -66,18 +65,3 @@ def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     if "glibc.malloc.mmap_threshold" not in current:
         env["GLIBC_TUNABLES"] = f"{current}:{MALLOC_TUNABLE}" if current else MALLOC_TUNABLE
     return env
-
-
-@contextmanager
-def child_env_applied() -> Iterator[None]:
-    """os.environ as `child_env()` while a library that takes no env argument (dagster-dbt) starts
-    its process; restored afterwards, so nothing else this process starts inherits it."""
-    before = os.environ.get("GLIBC_TUNABLES")
-    os.environ["GLIBC_TUNABLES"] = child_env()["GLIBC_TUNABLES"]
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("GLIBC_TUNABLES", None)
-        else:
-            os.environ["GLIBC_TUNABLES"] = before

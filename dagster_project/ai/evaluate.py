@@ -13,17 +13,15 @@ first, so the report needs no key and leaves the real warehouse untouched.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from ..settings import temporary_env
 from .client import LLMSettings
 from .journey import effective_track
 from .playbook import generate_playbooks
@@ -153,24 +151,6 @@ def evaluate(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return report
 
 
-@contextmanager
-def _env(values: dict[str, str | None]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
     """Copy the warehouse, clear its `ai` tables, run the three steps against the stand-in, report.
 
@@ -181,7 +161,7 @@ def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ai-eval-") as tmp, StandIn() as server:
         copy = Path(tmp) / "warehouse.duckdb"
         shutil.copyfile(db_path, copy)
-        with _env({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}):
+        with temporary_env({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}):
             settings = LLMSettings.from_env()
             con = duckdb.connect(str(copy))
             try:

@@ -20,6 +20,7 @@ from sync import warehouse
 from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
+from ..settings import temporary_env
 
 FOUNDATION = "tag:foundation"
 
@@ -69,7 +70,9 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource):
     # dbt unit tests check the SQL on fixed fixtures, not the data: they run in `make test` (and in
     # dbt's own `dbt test --select test_type:unit`), not in every scheduled run, as dbt recommends.
     args = ["build", "--vars", json.dumps(window_vars(context)), "--exclude-resource-type", "unit_test"]
-    with warehouse.child_env_applied():  # dbt's DuckDB returns freed buffer blocks to the OS
+    # dbt's DuckDB returns freed buffer blocks to the OS (sync/warehouse.py); dagster-dbt takes no env
+    # argument, so the setting is in os.environ only while it starts dbt.
+    with temporary_env({"GLIBC_TUNABLES": warehouse.child_env()["GLIBC_TUNABLES"]}):
         invocation = dbt.cli(args, context=context, target_path=run_target_path(context))
     yield from invocation.stream()
 

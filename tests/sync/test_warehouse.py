@@ -1,6 +1,5 @@
 """sync/warehouse.py: the DuckDB settings every connection of the project shares."""
 
-import os
 
 import pytest
 
@@ -48,14 +47,3 @@ def test_child_env_keeps_the_operators_tunables():
     assert other["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=2:{warehouse.MALLOC_TUNABLE}"
     chosen = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1048576"}
     assert warehouse.child_env(chosen) == chosen
-
-
-def test_child_env_applied_only_while_a_process_starts(monkeypatch):
-    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
-    with warehouse.child_env_applied():
-        assert os.environ["GLIBC_TUNABLES"] == warehouse.MALLOC_TUNABLE
-    assert "GLIBC_TUNABLES" not in os.environ
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
-    with warehouse.child_env_applied():
-        assert os.environ["GLIBC_TUNABLES"].endswith(warehouse.MALLOC_TUNABLE)
-    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"
