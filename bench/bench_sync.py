@@ -30,7 +30,7 @@ import httpx
 
 from sync.engine import run_sync
 from sync.settings import SyncSettings
-from sync.standins.marts import contact, create_marts, insert
+from tests.standins.marts import contact, create_marts, insert
 
 REPO = Path(__file__).resolve().parents[1]
 PER_MINUTE = 10_000
@@ -41,7 +41,7 @@ def start_standin(latency: float, limit: int, window: float) -> tuple[subprocess
         [
             sys.executable,
             "-m",
-            "sync.standins",
+            "tests.standins",
             "--only",
             "intercom",
             "--latency",

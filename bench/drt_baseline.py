@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from sync.adapters.intercom import CUSTOM_ATTRIBUTES
-from sync.standins.marts import contact
+from tests.standins.marts import contact
 
 from .bench_sync import PER_MINUTE, start_standin, stats
 from .common import REPO, RESULTS, measured, say

@@ -9,7 +9,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
-from .settings import DBT_PROJECT_DIR, dbt_executable, ensure_dbt_on_path
+from .core.settings import DBT_PROJECT_DIR, dbt_executable, ensure_dbt_on_path
 
 # dagster-dbt's own preparer (used by prepare_if_dev under `dagster dev`) runs `dbt` from PATH.
 ensure_dbt_on_path()

@@ -11,7 +11,7 @@ from .assets.ingest import ingest_assets
 from .assets.jobs import daily_job, daily_schedule, landing_files_sensor
 from .assets.reporting import reporting_assets
 from .assets.sync_assets import sync_assets
-from .pipeline import progress_logger
+from .progress import progress_logger
 from .resources import build_resources
 
 defs = Definitions(

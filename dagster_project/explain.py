@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sync import warehouse
+from dagster_project.core import warehouse
 
-from .settings import DBT_PROJECT_DIR, Settings
+from .core.settings import DBT_PROJECT_DIR, Settings
 
 EXPLAIN_TABLE = "marts.user_explain"
 

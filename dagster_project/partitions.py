@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from dagster import DailyPartitionsDefinition
 
+from .core.settings import Settings
 from .ingest.files import landing_days
-from .settings import Settings
 
 
 def first_landing_day() -> date:

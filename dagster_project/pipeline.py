@@ -6,19 +6,17 @@ UI exercise the same code path.
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from dagster import DagsterInstance, InitLoggerContext, logger
+from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from .settings import Settings, temporary_env
+from .core.settings import Settings, temporary_env
+from .progress import Progress, progress_sink
 
 
 @dataclass
@@ -29,44 +27,6 @@ class PipelineResult:
     end: date
     seconds: float
     failures: list[str] = field(default_factory=list)
-
-
-Progress = Callable[[str], None]
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# dbt's own lines worth showing: a model or test that finished, and the closing tally.
-_DBT_LINE = re.compile(r"^\d+ of \d+ (OK|ERROR|FAIL|WARN|SKIP)|^Done\. PASS=")
-_progress_sink: list[Progress] = []
-
-
-class _ProgressHandler(logging.Handler):
-    """Forwards the assets' own log lines and step outcomes; drops Dagster's event chatter."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        meta = getattr(record, "dagster_meta", {}) or {}
-        event = meta.get("dagster_event")
-        step = meta.get("step_key") or ""
-        if event is None:
-            if record.levelno < logging.INFO or not _progress_sink:
-                return
-            message = _ANSI.sub("", str(meta.get("orig_message", record.getMessage()))).strip()
-            if step.startswith("dbt_") and not _DBT_LINE.search(message):
-                return
-            _progress_sink[-1](message)
-            return
-        kind = event.event_type_value
-        if kind in ("STEP_SUCCESS", "STEP_FAILURE") and _progress_sink:
-            status = "done" if kind == "STEP_SUCCESS" else "FAILED"
-            _progress_sink[-1](f"step {step}: {status}")
-
-
-@logger(description="Concise progress for the command line.")
-def progress_logger(_: InitLoggerContext) -> logging.Logger:
-    log = logging.getLogger("onboarding.progress")
-    log.setLevel(logging.INFO)
-    if not any(isinstance(h, _ProgressHandler) for h in log.handlers):
-        log.addHandler(_ProgressHandler())
-    log.propagate = False
-    return log
 
 
 def _instance() -> DagsterInstance:
@@ -98,7 +58,7 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
     job = defs.resolve_job_def("daily_onboarding")
     started = time.perf_counter()
     if progress:
-        _progress_sink.append(progress)
+        progress_sink.append(progress)
     try:
         # A user's own setting wins; ours holds for this run only.
         with temporary_env({PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true")}), _instance() as instance:
@@ -113,7 +73,7 @@ def run_pipeline(start: date, end: date, progress: Progress | None = None) -> Pi
             )
     finally:
         if progress:
-            _progress_sink.pop()
+            progress_sink.pop()
     failures = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"  # type: ignore[union-attr]
         for e in result.all_events

@@ -11,9 +11,9 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from sync import warehouse
+from dagster_project.core import warehouse
 
-from .settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from .core.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 
 
 class WarehouseResource(ConfigurableResource):

@@ -83,7 +83,7 @@ def free_port() -> int:
 
 def prepare(workdir: Path, users: int = 150) -> dict[str, str]:
     """Generate LANDING_DAYS days of exports ending yesterday and an empty instance; return the env."""
-    from dagster_project.generate import generate
+    from dagster_project.demo import generate
 
     landing, home = workdir / "landing", workdir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)

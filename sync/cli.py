@@ -28,7 +28,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from sync import ledger, warehouse
+from dagster_project.core import warehouse
+from sync import ledger
 from sync.engine import parse_destinations, run_sync
 from sync.masking import scrub
 from sync.outcomes import RunSummary

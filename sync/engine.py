@@ -49,7 +49,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from sync import ledger, warehouse
+from dagster_project.core import warehouse
+from sync import ledger
 from sync.adapters import ADAPTERS
 from sync.adapters.base import Adapter, AttributeStream, OutboxStream, StreamContext
 from sync.masking import get_logger, scrub

@@ -4,7 +4,7 @@ import os
 import sys
 from typing import Any
 
-from dagster_project.child import Emit, serve
+from dagster_project.core.child import Emit, serve
 
 
 def _echo(request: dict[str, Any], emit: Emit) -> None:

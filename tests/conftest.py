@@ -57,7 +57,7 @@ def pointed_at(db_path: Path, landing: Path) -> Iterator[None]:
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """A few hundred generated users over three weeks, through ingest + dbt build, in one run."""
     from dagster_project.dbt_project import prepare_manifest
-    from dagster_project.generate import generate
+    from dagster_project.demo import generate
     from dagster_project.pipeline import run_pipeline
 
     root = tmp_path_factory.mktemp("warehouse")

@@ -1,9 +1,9 @@
-"""dagster_project/child.py: the protocol between a step and its child process."""
+"""dagster_project/core/child.py: the protocol between a step and its child process."""
 
 import pytest
 
-from dagster_project.child import ChildError, run_child
-from sync import warehouse
+from dagster_project.core import warehouse
+from dagster_project.core.child import ChildError, run_child
 
 
 def test_messages_stream_back_in_order_with_the_malloc_setting():

@@ -3,8 +3,8 @@
 import re
 import subprocess
 
+from dagster_project.core.settings import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.resources import DbtCli, build_resources
-from dagster_project.settings import DBT_PROJECT_DIR, dbt_executable
 
 
 def test_pipeline_uses_the_resource_without_the_in_process_adapter():

@@ -1,9 +1,9 @@
-"""dagster_project/settings.py: temporary_env, the one way a step sets the environment for a while."""
+"""dagster_project/core/settings.py: temporary_env, the one way a step sets the environment for a while."""
 
 import os
 
-from dagster_project.settings import temporary_env
-from sync import warehouse
+from dagster_project.core import warehouse
+from dagster_project.core.settings import temporary_env
 
 
 def test_temporary_env_sets_only_for_the_block_and_restores(monkeypatch):

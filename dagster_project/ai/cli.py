@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync import warehouse
+from dagster_project.core import warehouse
 
-from ..settings import Settings
+from ..core.settings import Settings
 
 ai_app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()

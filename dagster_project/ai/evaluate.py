@@ -21,12 +21,11 @@ from typing import Any
 
 import duckdb
 
-from ..settings import temporary_env
+from ..core.settings import temporary_env
 from .client import LLMSettings
 from .journey import effective_track
 from .playbook import generate_playbooks
 from .rules_reference import load_rule_table, rule_track
-from .standin import StandIn
 from .tables import ensure_ai_tables
 from .themes import classify_feedback, keyword_theme, scrubbed_comment
 
@@ -156,6 +155,9 @@ def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
 
     A second pass over the same copy measures what a re-run costs (it should be 0 calls).
     """
+    # The stand-in is test tooling (tests/standins), present in a source checkout with the dev extra.
+    from tests.standins.llm import StandIn
+
     from .journey import assign_tracks
 
     with tempfile.TemporaryDirectory(prefix="ai-eval-") as tmp, StandIn() as server:

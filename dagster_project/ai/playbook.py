@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from ..settings import DBT_PROJECT_DIR
+from ..core.settings import DBT_PROJECT_DIR
 from .client import LLMClient, LLMRequest, LLMSettings
 from .common import (
     Log,

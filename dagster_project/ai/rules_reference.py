@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..settings import DBT_PROJECT_DIR
+from ..core.settings import DBT_PROJECT_DIR
 
 TRACKS: tuple[str, ...] = (
     "power_user",

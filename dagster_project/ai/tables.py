@@ -2,7 +2,7 @@
 
 The dbt decision models read these tables as the dbt source `ai`, so they must exist even when no LLM
 is configured (created empty): `ensure_ai_tables` is idempotent and every AI step calls it first. The
-column lists here are the contract documented in `dbt_project/models/staging/_ai__sources.yml` and
+column lists here are the contract documented in `dbt_project/models/ai/_ai__sources.yml` and
 `docs/ai.md`; change all three together.
 """
 

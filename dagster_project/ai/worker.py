@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..child import Emit, run_child, serve
+from ..core.child import Emit, run_child, serve
 
 # asset name -> the step function, imported in the child only (the parent needs neither it nor openai)
 STEPS = {
@@ -36,7 +36,7 @@ def run_step(step: str, db: Path, log: Callable[[str], None]) -> tuple[dict[str,
 
 
 def _run(request: dict[str, Any], emit: Emit) -> None:
-    from sync import warehouse
+    from dagster_project.core import warehouse
 
     from .client import LLMSettings
 

@@ -1,7 +1,8 @@
 """dbt models as Dagster assets; dbt tests become asset checks.
 
-The project is split on the dbt tag `foundation`: staging, unified events and profiles build first,
-then the Python AI assets read them, then the decision models (which read the AI results) build. The
+The project is split on its `staging` folder: sources renamed and typed, unified events, profiles and
+experiment assignments build first, then the Python AI assets read them, then every other model (which
+may read the AI results) builds. The
 partition window (one day for the daily schedule, a range for a backfill, which runs as a single run)
 is passed to dbt as `--vars {"start_date": ..., "end_date": ...}`; incremental models process only it.
 """
@@ -15,18 +16,20 @@ from typing import Any
 from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from sync import warehouse
+from dagster_project.core import warehouse
 
+from ..core.settings import temporary_env
 from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
-from ..settings import temporary_env
 
-FOUNDATION = "tag:foundation"
+# The models the AI assets read, with the seeds they read (the experiments); they build in the step before them.
+FOUNDATION = "+path:models/staging"
 
 
 class OnboardingTranslator(DagsterDbtTranslator):
-    """Groups by stage: staging (foundation), decisions, ai, reporting.
+    """The Dagster group is the model's folder under `models/` (staging, ai, decisions, sync, reporting),
+    as dbt_project.yml lays them out; seeds, the rules' parameters, are in `decisions`.
 
     Source tests (freshness-like checks on raw.* and ai.*) become asset checks on the upstream assets
     (the ingest and AI assets), instead of bare observations logged with a warning on every run.
@@ -37,12 +40,9 @@ class OnboardingTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
-        if "reporting" in fqn:
-            return "reporting"
-        if "ai" in fqn:
-            return "ai"
-        if "foundation" in dbt_resource_props.get("tags", []):
-            return "staging"
+        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
+            return fqn[1]
+        # Seeds are the rules' parameters (tracks, templates, roster, experiments).
         return "decisions"
 
 
@@ -70,7 +70,7 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource):
     # dbt unit tests check the SQL on fixed fixtures, not the data: they run in `make test` (and in
     # dbt's own `dbt test --select test_type:unit`), not in every scheduled run, as dbt recommends.
     args = ["build", "--vars", json.dumps(window_vars(context)), "--exclude-resource-type", "unit_test"]
-    # dbt's DuckDB returns freed buffer blocks to the OS (sync/warehouse.py); dagster-dbt takes no env
+    # dbt's DuckDB returns freed buffer blocks to the OS (dagster_project/core/warehouse.py); dagster-dbt takes no env
     # argument, so the setting is in os.environ only while it starts dbt.
     with temporary_env({"GLIBC_TUNABLES": warehouse.child_env()["GLIBC_TUNABLES"]}):
         invocation = dbt.cli(args, context=context, target_path=run_target_path(context))

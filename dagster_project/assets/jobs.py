@@ -15,9 +15,9 @@ from dagster import (
     sensor,
 )
 
+from ..core.settings import Settings
 from ..ingest.files import SOURCES, iter_landing_files
 from ..partitions import daily_partitions
-from ..settings import Settings
 
 daily_job = define_asset_job(
     name="daily_onboarding",

@@ -19,9 +19,9 @@ from typing import Any
 
 import duckdb
 
-from sync import warehouse
+from dagster_project.core import warehouse
 
-from ..child import Emit, run_child, serve
+from ..core.child import Emit, run_child, serve
 from .stats import LoadStats
 
 

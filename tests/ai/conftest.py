@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from dagster_project.ai.client import LLMSettings
-from dagster_project.ai.standin import StandIn
+from tests.standins.llm import StandIn
 
 FIRST = ("Henrietta", "Bartholomew", "Philippa", "Cornelius", "Ottoline", "Leopold", "Wilhelmina", "Ignatius",
          "Rosalind", "Thaddeus", "Georgiana", "Peregrine", "Millicent", "Octavian", "Seraphina", "Barnaby")  # fmt: skip

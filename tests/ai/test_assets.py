@@ -7,9 +7,9 @@ from datetime import datetime
 from dagster import AssetKey, materialize
 
 from dagster_project.ai.client import LLMSettings
-from dagster_project.ai.standin import StandIn
 from dagster_project.assets.ai import ai_assets
 from dagster_project.resources import WarehouseResource
+from tests.standins.llm import StandIn
 
 from .conftest import Warehouse, make_profile
 from .test_playbook import LATEST

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from dagster_project.ai.client import LLMClient, LLMRequest, LLMSettings, price_call
-from dagster_project.ai.standin import Reply, StandIn, validate_request
+from tests.standins.llm import Reply, StandIn, validate_request
 
 
 def request(tag: str, purpose: str = "test") -> LLMRequest:

@@ -11,7 +11,7 @@ from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.evaluate import evaluate
 from dagster_project.ai.journey import assign_tracks
 from dagster_project.ai.rules_reference import BUILTIN, load_rule_table, rule_track
-from dagster_project.ai.standin import StandIn
+from tests.standins.llm import StandIn
 
 from .conftest import Warehouse, make_profile
 

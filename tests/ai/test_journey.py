@@ -17,8 +17,8 @@ from dagster_project.ai.journey import (
 )
 from dagster_project.ai.privacy import EMAIL
 from dagster_project.ai.rules_reference import TRACKS, rule_track
-from dagster_project.ai.standin import Reply, StandIn
 from dagster_project.ai.tables import DDL
+from tests.standins.llm import Reply, StandIn
 
 from .conftest import Warehouse, make_profile, request_texts
 

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from dagster_project.ai.standin import StandIn
 from tests.conftest import pointed_at
+from tests.standins.llm import StandIn
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ TRACKS = {"power_user", "business_value", "guided_handholding", "self_service", 
 
 def test_llm_tracks_and_playbooks_flow_into_the_marts(tmp_path, llm_env, standin: StandIn) -> None:
     from dagster_project.dbt_project import prepare_manifest
-    from dagster_project.generate import generate
+    from dagster_project.demo import generate
     from dagster_project.pipeline import run_pipeline
 
     landing, db_path = tmp_path / "landing", tmp_path / "warehouse.duckdb"

@@ -11,7 +11,7 @@ from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.playbook import BOOKING_LINK, generate_playbooks
 from dagster_project.ai.privacy import EMAIL
 from dagster_project.ai.sanitize import sanitize_html
-from dagster_project.ai.standin import Body, Reply, StandIn, data_block, schema_name
+from tests.standins.llm import Body, Reply, StandIn, data_block, schema_name
 
 from .conftest import Warehouse, make_profile, request_texts
 

@@ -10,9 +10,9 @@ import pytest
 
 from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.privacy import EMAIL
-from dagster_project.ai.standin import Reply, StandIn
 from dagster_project.ai.themes import THEME_IDS, classify_feedback, keyword_theme
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.core.settings import DBT_PROJECT_DIR
+from tests.standins.llm import Reply, StandIn
 
 from .conftest import Warehouse, make_profile, request_texts
 

@@ -18,8 +18,8 @@ from fractions import Fraction
 import pandas as pd
 import pytest
 
-from dagster_project.generate.catalog import EXECUTIVE_ROLES, TECHNICAL_ROLES
-from dagster_project.generate.experiments import bucket
+from dagster_project.demo.catalog import EXECUTIVE_ROLES, TECHNICAL_ROLES
+from dagster_project.demo.experiments import bucket
 
 pytestmark = pytest.mark.slow
 

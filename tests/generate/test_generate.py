@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from dagster_project.generate import generate
-from dagster_project.generate.catalog import EVENT_NAMES, MILESTONES
-from dagster_project.generate.experiments import EXPERIMENTS, assign_variant, bucket
-from dagster_project.generate.malformed import APPLICABLE
+from dagster_project.demo import generate
+from dagster_project.demo.catalog import EVENT_NAMES, MILESTONES
+from dagster_project.demo.experiments import EXPERIMENTS, assign_variant, bucket
+from dagster_project.demo.malformed import APPLICABLE
 
 from .landing_reader import Bad, Landing, classify, gunzip_members, landing_files, read_landing
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.child import ChildError
+from dagster_project.core.child import ChildError
 from dagster_project.ingest.worker import connect_for_loads, run_loads
 
 from .conftest import DAY, dumps, segment_track

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dagster_project.generate.experiments import assign_variant, bucket
+from dagster_project.demo.experiments import assign_variant, bucket
 
 N_USERS = 10_000
 PLANS = ("free", "trial", "pro", "enterprise")

@@ -6,7 +6,7 @@ import math
 
 from scipy import stats
 
-from dagster_project.generate.experiments import assign_variant
+from dagster_project.demo.experiments import assign_variant
 
 
 def _rows(con, sql: str) -> list[dict]:

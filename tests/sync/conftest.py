@@ -17,8 +17,8 @@ import pytest
 from sync.engine import run_sync
 from sync.outcomes import RunSummary
 from sync.settings import SyncSettings
-from sync.standins import StandinSet, start_all
-from sync.standins.marts import create_marts, insert
+from tests.standins import StandinSet, start_all
+from tests.standins.marts import create_marts, insert
 
 # Fast retries for tests: the behaviour (what is retried, how often) is what is tested, not the waits.
 FAST = {

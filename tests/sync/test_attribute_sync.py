@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sync.standins import StandinSet
-from sync.standins.marts import contact, profile
+from tests.standins import StandinSet
+from tests.standins.marts import contact, profile
 from tests.sync.conftest import Warehouse, settings_for, sync
 
 

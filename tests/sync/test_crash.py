@@ -27,8 +27,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from sync.cli import sync_app
-from sync.standins import StandinSet, start_all
-from sync.standins.marts import alert, contact, message, profile
+from tests.standins import StandinSet, start_all
+from tests.standins.marts import alert, contact, message, profile
 from tests.sync.conftest import FAST, Warehouse
 
 KILLS = 20

@@ -7,7 +7,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from dagster_project.assets.sync_assets import sync_assets
-from sync.standins.marts import demo
+from tests.standins.marts import demo
 from tests.sync.conftest import Warehouse
 
 

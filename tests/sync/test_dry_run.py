@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from sync.cli import sync_app
 from sync.settings import SyncConfigError
-from sync.standins import StandinSet
-from sync.standins.marts import demo
+from tests.standins import StandinSet
+from tests.standins.marts import demo
 from tests.sync.conftest import FAST, Warehouse, settings_for, sync
 
 runner = CliRunner()

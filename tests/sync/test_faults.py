@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from sync.standins import StandinSet
-from sync.standins.marts import alert, contact, message
+from tests.standins import StandinSet
+from tests.standins.marts import alert, contact, message
 from tests.sync.conftest import Warehouse, delivered, settings_for, sync
 
 

@@ -8,8 +8,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from sync.cli import print_summaries, sync_app
-from sync.standins import StandinSet
-from sync.standins.marts import alert, contact, message
+from tests.standins import StandinSet
+from tests.standins.marts import alert, contact, message
 from tests.sync.conftest import Warehouse, bodies, delivered, settings_for, sync
 
 runner = CliRunner()

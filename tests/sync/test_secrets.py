@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from sync.masking import get_logger, mask_email, register_secret, scrub
-from sync.standins import StandinSet
-from sync.standins.marts import demo
+from tests.standins import StandinSet
+from tests.standins.marts import demo
 from tests.sync.conftest import Warehouse, settings_for, sync
 
 SECRETS = ("standin-intercom-token", "xoxb-standin-token", "standin-appcues-key", "standin-appcues-secret",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sync.standins import StandinSet
-from sync.standins.marts import alert, contact, message
+from tests.standins import StandinSet
+from tests.standins.marts import alert, contact, message
 from tests.sync.conftest import Warehouse, settings_for, sync
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sync.standins import StandinSet
+from tests.standins import StandinSet
 
 INTERCOM = {"Authorization": "Bearer standin-intercom-token", "Intercom-Version": "2.14"}
 

@@ -14,7 +14,6 @@ from werkzeug.wrappers import Request, Response
 
 from sync.outcomes import OutcomeKind, classify_response
 from sync.settings import TransportSettings
-from sync.standins.base import StandinServer, json_response
 from sync.transport import (
     DeliveryUncertain,
     RequestFailed,
@@ -22,6 +21,7 @@ from sync.transport import (
     Transport,
     retry_after_seconds,
 )
+from tests.standins.base import StandinServer, json_response
 
 
 class EchoStandin(StandinServer):

@@ -1,9 +1,9 @@
-"""sync/warehouse.py: the DuckDB settings every connection of the project shares."""
+"""dagster_project/core/warehouse.py: the DuckDB settings every connection of the project shares."""
 
 
 import pytest
 
-from sync import warehouse
+from dagster_project.core import warehouse
 
 
 @pytest.mark.parametrize("value", ["200MB", "4 GB", "1.5GiB", "25%"])

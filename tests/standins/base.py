@@ -12,7 +12,7 @@ Each stand-in
 * records every request (:attr:`received`) and keeps the vendor-side state it created (contacts,
   messages, posts...), so a test can count deliveries;
 * injects faults on command - :meth:`inject` from Python, or ``POST /__standin/faults`` over HTTP when
-  the stand-in runs in another process (``python -m sync.standins``): a status (429 with headers,
+  the stand-in runs in another process (``python -m tests.standins``): a status (429 with headers,
   500...), a dropped connection before or *after* the request was processed, a slow answer, and for
   Slack an ``ok: false`` error;
 * can add a constant latency and enforce a fixed-window rate limit (Intercom style) itself.

@@ -25,8 +25,8 @@ from typing import Any
 import jsonschema
 from werkzeug.wrappers import Request, Response
 
-from sync.standins.base import StandinServer, bearer_token, json_response
-from sync.standins.specs import slack_swagger
+from tests.standins.base import StandinServer, bearer_token, json_response
+from tests.standins.specs import slack_swagger
 
 METHODS = ("chat.postMessage", "conversations.inviteShared")
 JSON_ARGUMENTS = ("blocks", "attachments", "metadata")

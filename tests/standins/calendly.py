@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 from werkzeug.wrappers import Request, Response
 
-from sync.standins.base import StandinServer, bearer_token, json_response
+from tests.standins.base import StandinServer, bearer_token, json_response
 
 REQUEST_SCHEMA = {
     "type": "object",

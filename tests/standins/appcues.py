@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import jsonschema
 from werkzeug.wrappers import Request, Response
 
-from sync.standins.base import StandinServer, json_response
+from tests.standins.base import StandinServer, json_response
 
 PROFILE_PATH = re.compile(r"^/v2/accounts/(?P<account>[^/]+)/users/(?P<user>[^/]+)/profile$")
 PROFILE_SCHEMA = {

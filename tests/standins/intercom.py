@@ -26,8 +26,8 @@ from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.wrappers import Request, Response
 
-from sync.standins.base import StandinServer, bearer_token, json_response
-from sync.standins.specs import intercom_openapi
+from tests.standins.base import StandinServer, bearer_token, json_response
+from tests.standins.specs import intercom_openapi
 
 SERVER_URL = "https://api.intercom.io"  # the spec's first server; requests are matched against it
 STANDARD_ATTRIBUTES = [

@@ -1,4 +1,4 @@
-"""Run the stand-ins in their own process: ``python -m sync.standins [--latency 0.1] [--rate-limit 1666/10]``.
+"""Run the stand-ins in their own process: ``python -m tests.standins [--latency 0.1] [--rate-limit 1666/10]``.
 
 Prints ``export NAME=value`` lines for the sync (and a ``READY`` line), then serves until killed.
 ``--only intercom`` starts a single stand-in (the benchmark uses that); its control API is at
@@ -14,11 +14,11 @@ import signal
 import sys
 import threading
 
-from sync.standins import IntercomStandin, start_all
+from tests.standins import IntercomStandin, start_all
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sync.standins", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.standins", description=__doc__)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--rate-limit", default=None,
                         help="Intercom limit enforced by the stand-in, as COUNT/SECONDS (e.g. 1666/10)")

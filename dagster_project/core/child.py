@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sync.warehouse import child_env
+from dagster_project.core.warehouse import child_env
 
 _STDERR_TAIL = 4000
 
@@ -37,7 +37,7 @@ def run_child(module: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Start `python -m module`, send it `request`, yield each JSON line it prints as it prints it.
 
     The child inherits the environment (ONBOARDING_DUCKDB_MEMORY_LIMIT, OPENAI_*, ...), plus the
-    malloc setting of `sync.warehouse.child_env`.
+    malloc setting of `dagster_project.core.warehouse.child_env`.
     """
     # stderr goes to a file, not a pipe: a child that writes more than a pipe holds there (warnings,
     # a library's output) while we read stdout would block forever.

@@ -1,7 +1,7 @@
 """Loopback stand-ins for Intercom, Slack, Appcues and Calendly (tests, benchmark, local demo).
 
 ``start_all()`` starts the four in threads and returns a :class:`StandinSet` whose ``env()`` holds the
-environment variables that point the sync at them. ``python -m sync.standins`` does the same in a
+environment variables that point the sync at them. ``python -m tests.standins`` does the same in a
 process of its own and prints the variables to export (see ``docs/sync.md``).
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sync.standins.appcues import AppcuesStandin
-from sync.standins.base import Fault, Received, StandinServer
-from sync.standins.calendly import CalendlyStandin
-from sync.standins.intercom import IntercomStandin
-from sync.standins.slack import SlackStandin
+from tests.standins.appcues import AppcuesStandin
+from tests.standins.base import Fault, Received, StandinServer
+from tests.standins.calendly import CalendlyStandin
+from tests.standins.intercom import IntercomStandin
+from tests.standins.slack import SlackStandin
 
 __all__ = [
     "AppcuesStandin", "CalendlyStandin", "Fault", "IntercomStandin", "Received", "SlackStandin",

@@ -144,7 +144,7 @@ def validate_request(body: Any) -> str | None:
 
 
 def _journey_policy(body: Body) -> Any:
-    from .rules_reference import role_group, rule_track
+    from dagster_project.ai.rules_reference import role_group, rule_track
 
     profile = data_block(body)
     role = str(profile.get("role", ""))
@@ -186,7 +186,7 @@ def _playbook_policy(body: Body) -> Any:
 
 
 def _theme_policy(body: Body) -> Any:
-    from .themes import TAXONOMY, keyword_theme, one_line_summary
+    from dagster_project.ai.themes import TAXONOMY, keyword_theme, one_line_summary
 
     answer = str(data_block(body).get("answer", ""))
     theme = keyword_theme(answer)
