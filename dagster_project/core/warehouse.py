@@ -6,8 +6,10 @@ Dagster resources open the file the same way; dbt gets the same setting through 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,7 +46,66 @@ def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    return configure(duckdb.connect(str(path), read_only=read_only))
+    """Open the warehouse, waiting for another process's lock up to ONBOARDING_LOCK_TIMEOUT."""
+    return configure(_connect_waiting(str(path), read_only))
+
+
+# Waiting for the lock. DuckDB lets one process write a file (and no other process read it then), and
+# fails at once when another holds it: a notebook left open, `dagster dev`'s run, a sync. Every writer
+# (the ingest child, the AI steps, the sync, the CLI) opens the file here, so each waits a bounded time
+# for the holder to finish, then fails saying what to close.
+LOCK_TIMEOUT_ENV = "ONBOARDING_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT_SECONDS = 180.0
+_LOCK_ERROR = "Could not set lock on file"
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+_log = logging.getLogger(__name__)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process held the warehouse for longer than ONBOARDING_LOCK_TIMEOUT."""
+
+
+def lock_timeout(env: Mapping[str, str] | None = None) -> float:
+    """Seconds to wait for another process's lock (ONBOARDING_LOCK_TIMEOUT; 0 fails at once)."""
+    value = (os.environ if env is None else env).get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return DEFAULT_LOCK_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), got {value!r}")
+    return seconds
+
+
+def _connect_waiting(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    timeout = lock_timeout()
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    warned = False
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if _LOCK_ERROR not in str(exc):
+                raise
+            holder = _HOLDER.search(str(exc))
+            who = f"{holder[1]} (PID {holder[2]})" if holder else "another process"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseLockedError(
+                    f"the warehouse {path} is locked by {who}, still after waiting {timeout:g}s "
+                    f"({LOCK_TIMEOUT_ENV}). DuckDB allows one writing process: close what holds it "
+                    "(a notebook's or a Python shell's duckdb connection, a DuckDB CLI or SQL client, "
+                    "`dagster dev` running a job, another `onboarding run` or `onboarding sync`), "
+                    f"or raise {LOCK_TIMEOUT_ENV}, then run again"
+                ) from exc
+            if not warned:
+                _log.warning("the warehouse %s is locked by %s; waiting up to %gs for it", path, who, timeout)
+                warned = True
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
 
 
 # glibc raises its mmap threshold each time a large mmapped block is freed, so after the first few

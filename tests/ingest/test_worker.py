@@ -37,8 +37,9 @@ def test_child_loads_in_order_and_reports_each_item(tmp_path: Path, landing, wri
         assert not Path(f"{db}.wal").exists()
 
 
-def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, write_segment):
-    """A warehouse held by another writer: the child's DuckDB error reaches the step, nothing hangs."""
+def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, write_segment, monkeypatch):
+    """A warehouse held by another writer past the lock timeout: the child's error reaches the step."""
+    monkeypatch.setenv("ONBOARDING_LOCK_TIMEOUT", "0.5")
     write_segment([dumps(segment_track("a"))])
     db = tmp_path / "w.duckdb"
     holder = duckdb.connect(str(db))
