@@ -34,7 +34,7 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.wrappers import Request, Response
 
-FaultKind = Literal["status", "drop", "drop_after", "slow", "slack_error"]
+FaultKind = Literal["status", "drop", "drop_after", "slow", "slack_error", "status_after", "slow_after"]
 
 
 @dataclass
@@ -45,6 +45,10 @@ class Fault:
     ``drop`` closes the connection before the request is processed (nothing happened remotely);
     ``drop_after`` processes it and then closes the connection without answering (it *did* happen);
     ``slow`` waits ``delay`` seconds and then processes normally.
+    ``status_after`` processes the request (the message *is* created) and then answers ``status``
+    instead of the real answer - a 500/502/504 from a vendor or gateway that acted anyway;
+    ``slow_after`` processes it and then waits ``delay`` seconds before answering (a client timeout
+    after the vendor acted).
     """
 
     kind: FaultKind
@@ -358,7 +362,14 @@ class StandinServer:
                 with self.lock:
                     self.validation_errors.append(f"{signature}: stand-in error {type(exc).__name__}: {exc}")
                 response = json_response({"error": "standin_error"}, 500)
+        if fault is not None and fault.kind == "status_after":
+            self._record(request, fault.status, "status_after")
+            body = fault.body if fault.body is not None else {"type": "error.list", "errors": [
+                {"code": "injected", "message": f"injected {fault.status} after processing"}]}
+            return json_response(body, fault.status, headers=fault.headers)(environ, start_response)
         self._record(request, response.status_code, fault.kind if fault else None)
+        if fault is not None and fault.kind == "slow_after":
+            time.sleep(fault.delay)
         if fault is not None and fault.kind == "drop_after":
             self._drop(environ)
             start_response("200 OK", [])
