@@ -22,11 +22,11 @@ import duckdb
 import typer
 import yaml
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from dagster_project.core import warehouse
 
+from .core.display import markup_text as escape  # control characters and Rich markup, both
 from .core.settings import DBT_PROJECT_DIR, Settings
 
 EXPLAIN_TABLE = "marts.user_explain"

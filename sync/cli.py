@@ -29,6 +29,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from dagster_project.core import warehouse
+from dagster_project.core.display import markup_text
 from sync import ledger
 from sync.engine import parse_destinations, run_sync
 from sync.masking import scrub
@@ -149,7 +150,8 @@ def print_summaries(summaries: list[RunSummary], out: Console | None = None) -> 
         samples.add_column(column, overflow="fold")
     for s, st in planned:
         for sample in st.samples[:2]:
-            samples.add_row(s.destination, sample.stream, sample.key, sample.operation, scrub(sample.detail))
+            samples.add_row(s.destination, sample.stream, *map(markup_text, (sample.key, sample.operation,
+                                                                             scrub(sample.detail))))
     if samples.row_count:
         out.print(samples)
 
@@ -169,9 +171,9 @@ def in_doubt(
     for column in ("destination", "stream", "message_key", "user_id", "attempts", "since", "last error"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["destination"], row["stream"], row["message_key"], str(row["user_id"] or ""),
-                      str(row["attempts"]), str(row["sending_at"] or row["updated_at"]),
-                      scrub(row["last_error"] or "", limit=80))
+        table.add_row(row["destination"], row["stream"], *map(markup_text, (
+            row["message_key"], row["user_id"] or "", row["attempts"], row["sending_at"] or row["updated_at"],
+            scrub(row["last_error"] or "", limit=80))))
     console.print(table)
     console.print("Check the destination, then: onboarding sync resolve MESSAGE_KEY --as sent|failed|retry")
 

@@ -36,6 +36,7 @@ from sync.adapters.base import (
     clean_str,
     priority_rank,
 )
+from sync.escaping import slack_text
 from sync.ledger import OutboxMessage
 from sync.masking import mask_email
 from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, classify_response
@@ -64,8 +65,8 @@ TEXT_LIMIT = 3000
 
 
 def escape(text: Any) -> str:
-    """Slack's escaping for user text in mrkdwn: ``&``, ``<``, ``>`` (in that order)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """User text as inert mrkdwn: ``&<>`` escaped, bare URLs and ``@channel`` defanged (sync/escaping.py)."""
+    return slack_text(text)
 
 
 def _truncate(text: str, limit: int) -> str:
