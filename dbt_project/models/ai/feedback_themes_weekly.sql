@@ -1,12 +1,13 @@
 {#- Feedback themes per ISO week (Monday start) for the team: how many answers each theme got, its share
     of the week, how many came from detractors and from the day-30 "what nearly made you quit" survey, and
-    up to three recent example summaries. Reads the classified answers the AI asset writes (source `ai`). -#}
+    up to three recent example summaries. Reads the classified answers the AI asset writes, through
+    stg_ai__feedback_themes. -#}
 
 with
 
 themes as (
 
-    select * from {{ source('ai', 'feedback_themes') }}
+    select * from {{ ref('stg_ai__feedback_themes') }}
     where submitted_at is not null
 
 ),

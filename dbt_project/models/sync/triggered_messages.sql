@@ -141,7 +141,7 @@ overrides as (
 -- The day-14 playbook written by the AI step (LLM or its template fallback), sanitised HTML.
 playbooks as (
 
-    select user_id, subject, html, status, prompt_version from {{ source('ai', 'playbooks') }}
+    select user_id, subject, html, status, prompt_version from {{ ref('stg_ai__playbooks') }}
 
 ),
 
