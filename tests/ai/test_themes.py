@@ -147,10 +147,10 @@ def test_failures_fall_back_to_keywords_and_llm_off_rows_are_reclassified_later(
 
 def render_mart_sql() -> str:
     """The mart's SQL with its few dbt calls expanded as dbt-duckdb does (the dbt run is in the e2e suite)."""
-    sql = (DBT_PROJECT_DIR / "models" / "marts" / "ai" / "feedback_themes_weekly.sql").read_text()
+    sql = (DBT_PROJECT_DIR / "models" / "ai" / "feedback_themes_weekly.sql").read_text()
     sql = re.sub(r"\{#.*?#\}", "", sql, flags=re.DOTALL)
     replacements = {
-        r"\{\{ source\('ai', 'feedback_themes'\) \}\}": "ai.feedback_themes",
+        r"\{\{ ref\('stg_ai__feedback_themes'\) \}\}": "ai.feedback_themes",
         r"\{\{ dbt\.date_trunc\('week', 'submitted_at'\) \}\}": "date_trunc('week', submitted_at)",
         r"\{\{ dbt\.listagg\('summary', \"' \| '\", '([^']*)'\) \}\}": r"string_agg(summary, ' | ' \1)",
         r"\{\{ var\('nps_detractor_max', 6\) \}\}": "6",
@@ -182,6 +182,6 @@ def test_weekly_mart_sql(warehouse: Warehouse, llm_off: LLMSettings) -> None:
 
 
 def test_mart_files_exist() -> None:
-    yml = Path(DBT_PROJECT_DIR / "models" / "marts" / "ai" / "feedback_themes_weekly.yml").read_text()
+    yml = Path(DBT_PROJECT_DIR / "models" / "ai" / "feedback_themes_weekly.yml").read_text()
     for theme in THEME_IDS:
         assert theme in yml
