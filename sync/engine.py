@@ -34,13 +34,24 @@ How a destination runs (identically for all four):
    ledger (attribute results in batches, messages one by one), and the run's counts in ``sync.runs``.
 
 A destination that rejects our credentials or channel stops at the first such answer (``aborted``);
-the other destinations still run.
+the other destinations still run. A destination that asks for a pause beyond the cap is *throttled*:
+its streams end for this run with their rows left pending (``throttled`` count, a note). A destination
+with CSM alerts given up on ends ``failed`` (the Dagster asset fails) until an operator settles them.
+
+One sync per warehouse at a time: another process cannot open the file while a sync holds it (DuckDB
+allows one writer; ``connect`` waits up to ``ONBOARDING_LOCK_TIMEOUT``), and a second sync in the same
+process - a thread or a task, which DuckDB would let in - waits for the first just as long, then raises
+:class:`SyncBusy`. So step 1 only ever recovers what a dead run left behind, and on top of that every
+message is claimed with one checked ``update ... returning`` before it is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -67,7 +78,7 @@ from sync.outcomes import (
     StreamSummary,
 )
 from sync.settings import DESTINATIONS, SyncConfigError, SyncSettings
-from sync.transport import DeliveryUncertain, RequestFailed
+from sync.transport import DeliveryUncertain, RequestFailed, Throttled
 
 log = get_logger(__name__)
 
@@ -79,7 +90,36 @@ LOGGED_FAILURES = 20
 
 T = TypeVar("T")
 
-__all__ = ["RunSummary", "parse_destinations", "run_sync", "run_sync_async"]
+__all__ = ["RunSummary", "SyncBusy", "parse_destinations", "run_sync", "run_sync_async"]
+
+_RUN_LOCKS: dict[str, threading.Lock] = {}
+_RUN_LOCKS_GUARD = threading.Lock()
+
+
+class SyncBusy(warehouse.WarehouseLockedError):
+    """Another sync of the same warehouse is running in this process and did not finish in time."""
+
+
+def _run_lock(db_path: str | Path) -> threading.Lock:
+    key = os.path.realpath(db_path)
+    with _RUN_LOCKS_GUARD:
+        return _RUN_LOCKS.setdefault(key, threading.Lock())
+
+
+async def _acquire_run_lock(lock: threading.Lock, db_path: str | Path) -> None:
+    """Wait (without blocking the event loop: the holder may be a task of this loop) up to
+    ``ONBOARDING_LOCK_TIMEOUT`` for a sync of the same warehouse in this process to finish."""
+    timeout = warehouse.lock_timeout()
+    deadline = time.monotonic() + timeout
+    warned = False
+    while not lock.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            raise SyncBusy(f"another sync of {db_path} is running in this process, still after waiting"
+                           f" {timeout:g}s ({warehouse.LOCK_TIMEOUT_ENV}); run again when it has finished")
+        if not warned:
+            log.warning("another sync of this warehouse is running in this process; waiting up to %gs", timeout)
+            warned = True
+        await asyncio.sleep(0.05)
 
 
 def parse_destinations(values: str | Iterable[str] | None) -> list[str]:
@@ -130,19 +170,25 @@ async def run_sync_async(
             detail = "; ".join(f"{n}: {', '.join(m)}" for n, m in missing.items())
             raise SyncConfigError(f"live run requested but credentials are missing ({detail})")
     moment = _naive_utc(now) if now is not None else ledger.utcnow()
-    con = warehouse.connect(db_path)
+    lock = _run_lock(db_path)
+    await _acquire_run_lock(lock, db_path)
     try:
-        ledger.ensure_schema(con)
-        interrupted = ledger.close_interrupted_runs(con)
-        if interrupted:
-            log.warning("%d earlier sync run(s) had not finished; marked interrupted", interrupted)
-        summaries = []
-        for name in names:
-            adapter = ADAPTERS[name](settings)
-            summaries.append(await _run_destination(con, adapter, settings, dry_run is True, moment))
-        return summaries
+        con = warehouse.connect(db_path)
+        try:
+            ledger.ensure_schema(con)
+            # Safe only because no other sync of this file is running (see the module docstring).
+            interrupted = ledger.close_interrupted_runs(con)
+            if interrupted:
+                log.warning("%d earlier sync run(s) had not finished; marked interrupted", interrupted)
+            summaries = []
+            for name in names:
+                adapter = ADAPTERS[name](settings)
+                summaries.append(await _run_destination(con, adapter, settings, dry_run is True, moment))
+            return summaries
+        finally:
+            con.close()
     finally:
-        con.close()
+        lock.release()
 
 
 async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, settings: SyncSettings,
@@ -167,6 +213,7 @@ async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, set
             finally:
                 summary.absorb(ss)
         summary.status = "completed"
+        _fail_loudly(con, adapter, summary)
     except AbortDestination as exc:
         summary.status = "aborted"
         summary.error = str(exc)
@@ -194,6 +241,24 @@ async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, set
     return summary
 
 
+def _fail_loudly(con: duckdb.DuckDBPyConnection, adapter: Adapter, summary: RunSummary) -> None:
+    """A run with messages that must arrive (CSM alerts) and were given up on is ``failed``, every run,
+    until an operator settles them - so the Dagster asset and the CLI fail instead of a count nobody
+    reads."""
+    failures = [(stream.name, key, error) for stream in adapter.streams()
+                if isinstance(stream, OutboxStream) and stream.must_arrive
+                for key, error in ledger.unsettled_failures(con, adapter.name, stream.name)]
+    if not failures:
+        return
+    keys = ", ".join(key for _, key, _ in failures[:5]) + (" ..." if len(failures) > 5 else "")
+    summary.status = "failed"
+    summary.error = scrub(
+        f"{len(failures)} {failures[0][0]} message(s) that must arrive were given up on ({keys}; last error:"
+        f" {failures[-1][2]}); fix the cause, then `onboarding sync resolve KEY --as retry` (send again)"
+        " or `--as failed` (acknowledge)", limit=600)
+    log.error("%s: %s", adapter.name, summary.error)
+
+
 def _count_in_doubt(con: duckdb.DuckDBPyConnection, destination: str) -> int:
     row = con.execute("select count(*) from sync.outbox where destination = ? and status = 'in_doubt'",
                       [destination]).fetchone()
@@ -201,14 +266,21 @@ def _count_in_doubt(con: duckdb.DuckDBPyConnection, destination: str) -> int:
 
 
 def _read(con: duckdb.DuckDBPyConnection, query: str, key_column: str, params: dict[str, Any] | None = None,
+          *, keep_one_by: str | None = None,
           ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str | None, str]]]:
-    """Rows of a stream's query, split into addressable rows and rows with null/duplicate keys."""
+    """Rows of a stream's query, split into addressable rows and rows with null/duplicate keys.
+
+    Rows sharing a key are all invalid (which one is meant?), unless ``keep_one_by`` names a column:
+    then the row with its latest value (ties: the greatest row as canonical JSON) is kept and only the
+    other copies are invalid - two mart rows with one ``alert_key`` must not silence the alert.
+    """
     cursor = con.execute(
         f"select q.*, count(*) over (partition by q.{key_column}) as __sync_copies from ({query}) as q",
         params or {})
     names = [d[0] for d in cursor.description]
     rows: list[tuple[str, dict[str, Any]]] = []
     invalid: list[tuple[str | None, str]] = []
+    duplicates: dict[str, list[dict[str, Any]]] = {}
     for values in cursor.fetchall():
         row = dict(zip(names, values, strict=True))
         copies = row.pop("__sync_copies")
@@ -218,9 +290,18 @@ def _read(con: duckdb.DuckDBPyConnection, query: str, key_column: str, params: d
             continue
         key = str(raw_key)
         if copies > 1:
+            if keep_one_by is not None:
+                duplicates.setdefault(key, []).append(row)
+                continue
             invalid.append((key, f"duplicate {key_column} ({copies} rows)"))
             continue
         rows.append((key, row))
+    for key, copies_of_key in duplicates.items():
+        copies_of_key.sort(key=lambda r: (r.get(keep_one_by) is not None, str(r.get(keep_one_by)),
+                                          ledger.canonical_json(r)), reverse=True)
+        rows.append((key, copies_of_key[0]))
+        invalid.extend((key, f"duplicate {key_column} ({len(copies_of_key)} rows): one was delivered, this copy"
+                        " skipped") for _ in copies_of_key[1:])
     return rows, invalid
 
 
@@ -241,12 +322,17 @@ def _delivery_cutoff(con: duckdb.DuckDBPyConnection, stream: OutboxStream, max_a
     """
     if max_age_days is None:
         return None
+    end = _latest_decision_end(con, stream)
+    return None if end is None else end - timedelta(days=max_age_days)
+
+
+def _latest_decision_end(con: duckdb.DuckDBPyConnection, stream: OutboxStream) -> datetime | None:
+    """The end (midnight after) of the stream's mart's latest decision day, ``None`` when empty."""
     row = con.execute(f"select max(as_of_date) from {stream.mart}").fetchone()
     if row is None or row[0] is None:
         return None
     latest = row[0]
-    end = datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
-    return end - timedelta(days=max_age_days)
+    return datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
 
 
 def _record_invalid(ctx: StreamContext, run_id: str, destination: str, stream: str,
@@ -325,12 +411,17 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
         return
     if not changes:
         return
-    await stream.prepare(ctx)
     transport = ctx.require_transport()
+    try:
+        await stream.prepare(ctx)
+    except Throttled as exc:
+        _note_throttled(ss, len(changes), str(exc))
+        return
     buffer: list[tuple[AttributeChange, Outcome, str]] = []
     stop = asyncio.Event()
     abort: list[Outcome] = []
     logged = 0
+    handled = 0
 
     # Acknowledgements are written by a worker thread on its own cursor, one batch at a time, so the
     # event loop keeps sending while DuckDB commits (DuckDB releases the GIL while it works).
@@ -349,9 +440,12 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
                 ledger.save_attribute_results, writer, run_id, destination, stream.name, batch))
 
     async def work(change: AttributeChange) -> None:
-        nonlocal logged
+        nonlocal logged, handled
         try:
             outcome = await stream.send(ctx, change)
+        except Throttled:
+            stop.set()  # nothing was sent; the row is still different and goes out next run
+            return
         except AbortDestination as exc:
             outcome = Outcome.abort(str(exc), exc.http_status)
         except (RequestFailed, DeliveryUncertain) as exc:
@@ -359,6 +453,7 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
         except Exception as exc:
             log.warning("%s/%s %s: unexpected %s", destination, stream.name, change.key, type(exc).__name__)
             outcome = Outcome.retry(f"unexpected error: {type(exc).__name__}")
+        handled += 1
         status = {OutcomeKind.SENT: "synced", OutcomeKind.FAILED: "failed"}.get(outcome.kind, "pending")
         if outcome.kind == OutcomeKind.SENT:
             ss.sent += 1
@@ -382,6 +477,8 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
         if pending_write is not None:
             await pending_write
         writer.close()
+    if transport.throttled is not None:
+        _note_throttled(ss, len(changes) - handled, transport.throttled)
     if abort:
         raise AbortDestination(abort[0].error or "destination rejected the request", abort[0].http_status)
 
@@ -408,6 +505,11 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
                     recovered, "in_doubt" if at_most_once else "pending (resend)")
     query = stream.query()
     cutoff = _delivery_cutoff(con, stream, ctx.settings.message_max_age_days)
+    seen = ledger.data_through(con, destination, stream.name) if stream.must_arrive else None
+    if cutoff is not None and seen is not None:
+        # Everything after what the last live run saw is news, however old: a sync outage of a week
+        # must not age CSM alerts out. The window still trims a backfill before the first live run.
+        cutoff = min(cutoff, seen)
     if cutoff is not None:
         due = f"s.{stream.due_column}"
         ss.expired = _scalar(con, f"select count(*) from ({query}) as s where {due} < $cutoff", cutoff)
@@ -419,7 +521,8 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
         if late:
             ledger.add_row_results(con, [(run_id, destination, stream.name, key, stream.operation, "withdrawn",
                                           None, reason) for key in late])
-    rows, invalid = _read(con, query, stream.key_column, {"cutoff": cutoff} if cutoff is not None else None)
+    rows, invalid = _read(con, query, stream.key_column, {"cutoff": cutoff} if cutoff is not None else None,
+                          keep_one_by=stream.due_column if stream.must_arrive else None)
     messages: list[ledger.OutboxMessage] = []
     for key, row in rows:
         try:
@@ -441,6 +544,10 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
 
     stream_dry = stream.dry_reason(ctx)
     dry = ctx.dry_run or stream_dry is not None
+    if stream.must_arrive and not dry:
+        through = _latest_decision_end(con, stream)
+        if through is not None:
+            ledger.mark_data_through(con, destination, stream.name, through)
     if stream_dry is not None and not ctx.dry_run:
         ss.dry_run = True
         ss.note = f"planned only: {stream_dry}"
@@ -481,13 +588,22 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
     stop = asyncio.Event()
     abort: list[Outcome] = []
     logged = 0
+    handled = 0
 
     async def work(entry: OutboxEntry) -> None:
-        nonlocal logged
-        ledger.mark_sending(con, entry)  # committed before the request leaves
+        nonlocal logged, handled
+        # Claimed and committed before the request leaves; a row another run claimed is not ours.
+        if not ledger.claim(con, entry):
+            handled += 1
+            log.warning("%s/%s %s: claimed by another run; skipped", destination, stream.name, entry.key)
+            return
         entry.attempts += 1
         try:
             outcome = await stream.deliver(ctx, entry)
+        except Throttled:
+            ledger.release(con, entry)  # the request never left: pending again, for the next run
+            stop.set()
+            return
         except AbortDestination as exc:
             outcome = Outcome.abort(str(exc), exc.http_status)
         except DeliveryUncertain as exc:
@@ -500,6 +616,7 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
             log.warning("%s/%s %s: unexpected %s", destination, stream.name, entry.key, type(exc).__name__)
             error = f"unexpected error: {type(exc).__name__}"
             outcome = Outcome.in_doubt(error) if at_most_once else Outcome.retry(error)
+        handled += 1
         status = _outbox_status(outcome.kind, at_most_once)
         ledger.record_delivery(con, run_id, entry, status, outcome, stream.operation,
                                stream.booking_link(entry, outcome))
@@ -521,8 +638,18 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
         # Only a cancelled or crashed send can still be 'sending' here; treat it as a dead run would be.
         ledger.recover_in_flight(con, destination, stream.name, at_most_once)
         ss.in_doubt = ledger.count_outbox(con, destination, stream.name, "in_doubt")
+    if transport.throttled is not None:
+        _note_throttled(ss, len(ready) - handled, transport.throttled)
     if abort:
         raise AbortDestination(abort[0].error or "destination rejected the request", abort[0].http_status)
+
+
+def _note_throttled(ss: StreamSummary, rows: int, reason: str) -> None:
+    """Count and report the rows a throttled destination left pending (sent by the next run)."""
+    ss.throttled += max(rows, 0)
+    if rows > 0:
+        ss.note = scrub(f"throttled: {rows} row(s) left pending for the next run - {reason}", limit=300)
+        log.warning("%s: %s", ss.stream, ss.note)
 
 
 def _naive_utc(value: datetime | date | None) -> datetime | None:

@@ -17,6 +17,9 @@ analysts can query it next to the marts it mirrors. Tables:
     longer ask for before it was ever sent).
 ``sync.booking_links``
     Calendly single-use links by the ``message_key`` of the calendly row (one per user and episode).
+``sync.stream_marks``
+    Per outbox stream, the latest decision day a *live* run has seen (``data_through``): an alert
+    raised after it was never in front of a live sync, so a sync outage cannot age it out.
 ``sync.runs`` / ``sync.row_results``
     One row per destination run with its counts; one row per key that was planned, sent, failed,
     invalid, waiting or in doubt in that run (unchanged keys are counted, not listed).
@@ -125,6 +128,14 @@ create table if not exists sync.outbox (
     primary key (destination, stream, message_key)
 );
 
+create table if not exists sync.stream_marks (
+    destination varchar not null,
+    stream varchar not null,
+    data_through timestamp not null,
+    updated_at timestamp not null,
+    primary key (destination, stream)
+);
+
 create table if not exists sync.booking_links (
     link_key varchar primary key,
     user_id varchar,
@@ -155,6 +166,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     # Ledgers created before the column existed.
     con.execute("alter table sync.runs add column if not exists summary json")
     con.execute("alter table sync.runs add column if not exists expired integer default 0")
+    con.execute("alter table sync.runs add column if not exists throttled integer default 0")
 
 
 class _Tx:
@@ -514,6 +526,24 @@ def expire_pending(con: duckdb.DuckDBPyConnection, destination: str, stream: str
     return sorted(k for (k,) in rows)
 
 
+def data_through(con: duckdb.DuckDBPyConnection, destination: str, stream: str) -> datetime | None:
+    """The end of the latest decision day a live run of this stream has seen (``None``: never live)."""
+    row = con.execute("select data_through from sync.stream_marks where destination = ? and stream = ?",
+                      [destination, stream]).fetchone()
+    return row[0] if row else None
+
+
+def mark_data_through(con: duckdb.DuckDBPyConnection, destination: str, stream: str, through: datetime) -> None:
+    """Remember what a live run has seen; never moves backwards (re-running an old day)."""
+    now = utcnow()
+    con.execute(
+        "insert into sync.stream_marks values (?, ?, ?, ?) on conflict (destination, stream) do update set"
+        " data_through = greatest(sync.stream_marks.data_through, excluded.data_through),"
+        " updated_at = excluded.updated_at",
+        [destination, stream, through, now],
+    )
+
+
 def load_pending(con: duckdb.DuckDBPyConnection, destination: str, stream: str) -> list[OutboxEntry]:
     rows = con.execute(
         "select message_key, user_id, payload, attempts, due_at, priority from sync.outbox"
@@ -525,13 +555,30 @@ def load_pending(con: duckdb.DuckDBPyConnection, destination: str, stream: str) 
             for key, user_id, payload, attempts, due_at, priority in rows]
 
 
-def mark_sending(con: duckdb.DuckDBPyConnection, entry: OutboxEntry) -> None:
-    """Durably claim a message before its request leaves (autocommit: one statement, one commit)."""
+def claim(con: duckdb.DuckDBPyConnection, entry: OutboxEntry) -> bool:
+    """Durably claim a message before its request leaves; ``False`` if it was not ``pending`` any more.
+
+    One autocommitted ``update ... where status = 'pending' returning``: the claim and its check are
+    one statement, so of two runs that loaded the same pending row (threads, tasks or processes)
+    exactly one gets it back and sends; the other must skip it.
+    """
     now = utcnow()
-    con.execute(
+    rows = con.execute(
         "update sync.outbox set status = 'sending', attempts = attempts + 1, sending_at = ?,"
-        " updated_at = ? where destination = ? and stream = ? and message_key = ? and status = 'pending'",
+        " updated_at = ? where destination = ? and stream = ? and message_key = ? and status = 'pending'"
+        " returning message_key",
         [now, now, entry.destination, entry.stream, entry.key],
+    ).fetchall()
+    return len(rows) == 1
+
+
+def release(con: duckdb.DuckDBPyConnection, entry: OutboxEntry) -> None:
+    """Undo a claim whose request never left (the destination was throttled): pending again, the
+    attempt not counted."""
+    con.execute(
+        "update sync.outbox set status = 'pending', attempts = greatest(attempts - 1, 0), updated_at = ?"
+        " where destination = ? and stream = ? and message_key = ? and status = 'sending'",
+        [utcnow(), entry.destination, entry.stream, entry.key],
     )
 
 
@@ -542,10 +589,13 @@ def record_delivery(con: duckdb.DuckDBPyConnection, run_id: str, entry: OutboxEn
     with transaction(con):
         con.execute(
             "update sync.outbox set status = ?, http_status = ?, last_error = ?, remote_id = coalesce(?, remote_id),"
-            " sent_at = case when ? = 'sent' then ? else sent_at end, updated_at = ?"
+            " sent_at = case when ? = 'sent' then ? else sent_at end, updated_at = ?,"
+            # A new failure or doubt is new: an operator's earlier verdict no longer covers it.
+            " resolved_by = case when ? in ('failed', 'in_doubt') then null else resolved_by end,"
+            " resolved_at = case when ? in ('failed', 'in_doubt') then null else resolved_at end"
             " where destination = ? and stream = ? and message_key = ?",
             [status, outcome.http_status, None if status == "sent" else scrub(outcome.error or ""),
-             outcome.remote_id, status, now, now, entry.destination, entry.stream, entry.key],
+             outcome.remote_id, status, now, now, status, status, entry.destination, entry.stream, entry.key],
         )
         if booking_link is not None:
             url, owner = booking_link
@@ -565,6 +615,14 @@ def count_outbox(con: duckdb.DuckDBPyConnection, destination: str, stream: str, 
     return int(row[0]) if row else 0
 
 
+def unsettled_failures(con: duckdb.DuckDBPyConnection, destination: str, stream: str) -> list[tuple[str, str]]:
+    """(key, last error) of failed messages no operator has settled yet (``resolve``)."""
+    return [(k, e or "") for k, e in con.execute(
+        "select message_key, last_error from sync.outbox where destination = ? and stream = ?"
+        " and status = 'failed' and resolved_by is null order by updated_at, message_key",
+        [destination, stream]).fetchall()]
+
+
 def outbox_attempts(con: duckdb.DuckDBPyConnection, destination: str, stream: str) -> dict[str, tuple[str, int]]:
     rows = con.execute(
         "select message_key, status, attempts from sync.outbox where destination = ? and stream = ?",
@@ -581,7 +639,8 @@ def booking_links(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 RESOLUTIONS = ("sent", "failed", "retry")
 _ALLOWED_FROM = {
     "sent": ("in_doubt", "failed", "pending"),
-    "failed": ("in_doubt", "pending"),
+    # failed -> failed: the operator acknowledges a message that will not arrive (silences the alarm).
+    "failed": ("in_doubt", "pending", "failed"),
     "retry": ("in_doubt", "failed", "withdrawn"),
 }
 
@@ -604,7 +663,8 @@ def resolve(con: duckdb.DuckDBPyConnection, key: str, resolution: str,
             destination: str | None = None) -> dict[str, Any]:
     """An operator's verdict on one message: ``sent`` (it arrived), ``failed`` (drop it) or
     ``retry`` (it did not arrive; send it on the next run). Only sensible transitions are allowed:
-    a ``sent`` message can never be requeued by this command.
+    a ``sent`` message can never be requeued by this command. ``failed`` on a failed message records
+    that an operator has seen it: a CSM alert that failed no longer fails every sync after that.
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}")

@@ -109,21 +109,27 @@ def error_detail(response: httpx.Response) -> str:
 
 
 def classify_response(response: httpx.Response, *, idempotent: bool) -> Outcome:
-    """Default mapping of an HTTP answer to an outcome (adapters handle their special cases first)."""
+    """Default mapping of an HTTP answer to an outcome (adapters handle their special cases first).
+
+    The rule for a request that is not idempotent (a customer message, an invite): once its body has
+    left, only a definite success or a documented "not processed" - 429, a 4xx rejection, 401/403 -
+    lets the engine decide; anything else (any 5xx, a 1xx/3xx) may have been acted on and is
+    ``in_doubt``, never resent automatically. An idempotent request is simply retried on a later run.
+    """
     status = response.status_code
     if 200 <= status < 300:
         return Outcome.sent(status)
     detail = error_detail(response)
     if status in (401, 403):
         return Outcome.abort(f"credentials rejected ({detail})", status)
-    if status == 429 or status in (500, 503):
+    if status == 429:
+        return Outcome.retry(f"rate limited, gave up after retries ({detail})", status)
+    if 400 <= status < 500:
+        return Outcome.failed(detail, status)
+    if idempotent:
         return Outcome.retry(f"gave up after retries ({detail})", status)
-    if status >= 500:
-        # 502/504: a gateway lost the answer; the vendor may have acted.
-        if idempotent:
-            return Outcome.retry(f"gave up after retries ({detail})", status)
-        return Outcome.in_doubt(f"no answer from upstream ({detail})", status)
-    return Outcome.failed(detail, status)
+    return Outcome.in_doubt(f"answered {status} after the request was sent; it may have been processed"
+                            f" ({detail})", status)
 
 
 class PlanSample(BaseModel):
@@ -148,6 +154,8 @@ class Counts(BaseModel):
     withdrawn: int = 0
     expired: int = 0
     """Mart rows due before the delivery window (history from a backfill): never queued, never sent."""
+    throttled: int = 0
+    """Rows left pending because the destination asked for a pause beyond the cap: sent next run."""
 
 
 class StreamSummary(Counts):
@@ -169,7 +177,8 @@ class RunSummary(Counts):
     destination: str
     dry_run: bool
     status: str
-    """``completed``, ``aborted`` (the destination stopped early; see ``error``)."""
+    """``completed``; ``aborted`` (the destination stopped early; see ``error``); ``failed`` (it ran,
+    but messages that must arrive - CSM alerts - were given up on; see ``error``)."""
     started: datetime
     finished: datetime | None = None
     requests: int = 0

@@ -22,7 +22,11 @@ Transport tuning       ``SYNC_<DEST>_RATE_LIMIT`` / ``SYNC_<DEST>_RATE_WINDOW`` 
                        seconds), ``SYNC_<DEST>_CONCURRENCY``, ``SYNC_<DEST>_TIMEOUT``,
                        ``SYNC_<DEST>_MAX_ATTEMPTS``, ``SYNC_<DEST>_RETRY_BUDGET`` (seconds one request
                        may spend retrying), ``SYNC_<DEST>_BACKOFF_BASE`` / ``SYNC_<DEST>_BACKOFF_MAX``
+                       ``SYNC_<DEST>_MAX_RETRY_AFTER`` (longest 429 pause honoured, 60 s; a longer
+                       one ends the destination's streams for the run, rows left pending)
 Slack pacing           ``SYNC_SLACK_CHANNEL_INTERVAL`` (seconds between posts to one channel, 1.0)
+Slack alerts           ``SYNC_SLACK_ALERT_MAX_ATTEMPTS`` (runs that may try one CSM alert before it
+                       fails loudly, 5)
 =====================  ==========================================================================
 """
 
@@ -63,8 +67,9 @@ class TransportSettings(BaseModel):
     retry_budget: float = 120.0
     backoff_base: float = 0.5
     backoff_max: float = 30.0
-    max_retry_after: float = 120.0
-    """Longest ``Retry-After`` we honour; a longer one ends the request's retries (row retried later)."""
+    max_retry_after: float = 60.0
+    """Longest pause a 429 may impose (``Retry-After`` / ``X-RateLimit-Reset``); a longer one (or
+    ``inf``) makes the destination *throttled*: its streams end for this run, rows left pending."""
 
 
 _TRANSPORT_DEFAULTS: dict[str, dict[str, float | int | str]] = {
@@ -124,6 +129,9 @@ class SlackSettings(DestinationSettings):
     """Seconds between two posts to the same channel (Slack allows about one per second)."""
     invites_per_minute: int = 20
     """conversations.inviteShared is a Tier 2 method (20+ per minute)."""
+    alert_max_attempts: int = 5
+    """Runs that may try one CSM alert (an unknown ``ok: false`` error, a 5xx...) before it is
+    ``failed`` - and every sync fails loudly until an operator settles it."""
 
     def missing_credentials(self) -> list[str]:
         return [] if self.bot_token else ["SLACK_BOT_TOKEN"]
@@ -225,6 +233,9 @@ class SyncSettings(BaseModel):
         except ValueError as exc:
             raise SyncConfigError("SYNC_SLACK_CHANNEL_INTERVAL must be a number of seconds") from exc
 
+        alert_attempts_raw = get("SYNC_SLACK_ALERT_MAX_ATTEMPTS")
+        if alert_attempts_raw is not None and not (alert_attempts_raw.isdigit() and int(alert_attempts_raw) > 0):
+            raise SyncConfigError("SYNC_SLACK_ALERT_MAX_ATTEMPTS must be a positive number of runs")
         not_found_raw = get("SYNC_MESSAGE_NOT_FOUND_ATTEMPTS")
         max_age_raw = get("SYNC_MESSAGE_MAX_AGE_DAYS")
         max_age: int | None = 3
@@ -247,6 +258,7 @@ class SyncSettings(BaseModel):
                 csm_channel=get("SLACK_CSM_CHANNEL") or "#csm-alerts",
                 community_channel=get("SLACK_COMMUNITY_CHANNEL"),
                 channel_interval=max(interval, 0.0),
+                alert_max_attempts=int(alert_attempts_raw) if alert_attempts_raw else 5,
             ),
             appcues=AppcuesSettings(
                 transport=transport("appcues"),

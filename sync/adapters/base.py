@@ -106,6 +106,9 @@ class OutboxStream(ABC):
     """Cap below the transport's concurrency; 1 keeps order and lets an abort stop the very next send."""
     due_column: ClassVar[str] = "due_at"
     """The query's column saying when a row is due; rows due before the delivery window expire."""
+    must_arrive: ClassVar[bool] = False
+    """CSM alerts: a row given up on fails the destination's run (loudly) until an operator settles
+    it; a sync outage cannot age rows out of the delivery window; of rows sharing a key, one is sent."""
 
     @abstractmethod
     def query(self) -> str:

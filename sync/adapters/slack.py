@@ -12,7 +12,11 @@
 Slack answers most errors with HTTP 200 and ``ok: false``. ``ratelimited`` and transient server
 errors are retried; authentication and channel errors (``invalid_auth``, ``channel_not_found``,
 ``not_in_channel``...) stop the stream at once - every further call would fail the same way - and
-leave the rows pending. Everything user-supplied is escaped (``&``, ``<``, ``>``) so that a name like
+leave the rows pending. Documented refusals (``invalid_arguments``, ``invalid_email``...) fail the
+row. Any other error is not a documented refusal: an invite is then ``in_doubt`` (it may have been
+sent), an alert is retried on later runs, at most ``SYNC_SLACK_ALERT_MAX_ATTEMPTS`` runs, and then
+fails - which fails the Slack run until an operator settles it. An alert Slack rejects for its
+blocks or length (``invalid_blocks``, ``msg_too_long``...) is posted again at once as plain text. Everything user-supplied is escaped (``&``, ``<``, ``>``) so that a name like
 ``<!channel>`` pings nobody.
 
 Requests are form-encoded (``application/x-www-form-urlencoded``), the encoding every Slack Web API
@@ -39,7 +43,7 @@ from sync.adapters.base import (
 from sync.escaping import slack_text
 from sync.ledger import OutboxMessage
 from sync.masking import mask_email
-from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, classify_response
+from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, OutcomeKind, classify_response
 from sync.settings import SlackSettings
 from sync.transport import SlidingWindowLimiter, Transport
 
@@ -53,6 +57,18 @@ FATAL_ERRORS = frozenset({
     "team_access_not_granted", "channel_not_found", "not_in_channel", "is_archived", "restricted_action",
     "not_paid", "method_deprecated",
 })
+# Documented errors that mean Slack rejected the call before doing anything.
+REJECTED_ERRORS = frozenset({
+    "invalid_arguments", "invalid_arg_name", "invalid_array_arg", "invalid_charset", "invalid_form_data",
+    "invalid_post_type", "missing_post_type", "invalid_json", "json_not_object", "no_text", "msg_too_long",
+    "too_many_attachments", "invalid_blocks", "invalid_blocks_format", "invalid_metadata_format",
+    "invalid_metadata_schema", "metadata_too_large", "metadata_must_be_sent_from_app", "invalid_email",
+    "too_many_emails", "too_many_users", "user_not_found", "missing_argument",
+})
+# Rejections of an alert's shape: the same alert is posted again as plain text.
+DEGRADABLE_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long",
+                               "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large"})
+PLAIN_TEXT_LIMIT = 1000
 ALERT_TITLES = {
     "churn_risk": ":rotating_light: High churn risk",
     "escalation": ":warning: Escalation",
@@ -90,7 +106,23 @@ def slack_outcome(response: httpx.Response, *, at_most_once: bool) -> Outcome:
         if at_most_once and error in AMBIGUOUS_ERRORS:
             return Outcome.in_doubt(f"Slack error {error}: the call may have taken effect", 200)
         return Outcome.retry(f"Slack error {error} (gave up after retries)", 200)
-    return Outcome.failed(f"Slack error {error}", 200)
+    if error in REJECTED_ERRORS:
+        return Outcome.failed(f"Slack error {error}", 200)
+    if at_most_once:
+        return Outcome.in_doubt(f"Slack error {error} is not a documented refusal; the call may have taken"
+                                " effect", 200)
+    return Outcome.retry(f"Slack error {error} (not a documented error; retried on later runs)", 200)
+
+
+def slack_error(response: httpx.Response) -> str | None:
+    """The ``error`` of an ``ok: false`` answer, else ``None``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("ok") is False:
+        return str(body.get("error") or "unknown_error")
+    return None
 
 
 def _retry_on(at_most_once: bool) -> Any:
@@ -147,6 +179,7 @@ class SlackAlerts(OutboxStream):
     operation: ClassVar[str] = "post_alert"
     max_concurrency: ClassVar[int | None] = 1  # one channel, paced and in priority order
     due_column: ClassVar[str] = "as_of_date"  # an alert is due on the day it was raised
+    must_arrive: ClassVar[bool] = True
 
     def __init__(self, settings: SlackSettings) -> None:
         self.settings = settings
@@ -187,7 +220,23 @@ class SlackAlerts(OutboxStream):
         }
         response = await t.request("POST", "/chat.postMessage", idempotent=True, data=form,
                                    retry_on=_retry_on(False), limiter=self._limiter(channel))
-        return slack_outcome(response, at_most_once=False)
+        error = slack_error(response) if response.status_code == 200 else None
+        if error in DEGRADABLE_ERRORS:
+            # Slack refused the alert's shape, not the alert: post it again as plain text (a CSM alert
+            # must arrive), with the key in the text and, unless it was the problem, in the metadata.
+            key = escape(entry.payload.get("metadata", {}).get("event_payload", {}).get("alert_key", entry.key))
+            plain = {k: v for k, v in form.items() if k != "blocks"}
+            plain["text"] = (f"{_truncate(entry.payload['text'], PLAIN_TEXT_LIMIT)}\n"
+                             f"(alert {key}; sent as plain text: Slack answered {error})")
+            if "metadata" in error:
+                del plain["metadata"]
+            response = await t.request("POST", "/chat.postMessage", idempotent=True, data=plain,
+                                       retry_on=_retry_on(False), limiter=self._limiter(channel))
+        outcome = slack_outcome(response, at_most_once=False)
+        if outcome.kind == OutcomeKind.RETRY and entry.attempts >= self.settings.alert_max_attempts:
+            return Outcome.failed(f"{outcome.error}; gave up after {entry.attempts} runs"
+                                  " (SYNC_SLACK_ALERT_MAX_ATTEMPTS)", outcome.http_status)
+        return outcome
 
     def describe(self, entry: OutboxEntry) -> str:
         alert_type = entry.payload.get("metadata", {}).get("event_payload", {}).get("alert_type")
