@@ -18,6 +18,7 @@ from sync.transport import (
     DeliveryUncertain,
     RequestFailed,
     SlidingWindowLimiter,
+    Throttled,
     Transport,
     retry_after_seconds,
 )
@@ -131,11 +132,28 @@ def test_429_is_honoured_then_succeeds(echo: EchoStandin) -> None:
     assert echo.processed == 1
 
 
-def test_5xx_burst_is_retried_even_for_non_idempotent_calls(echo: EchoStandin) -> None:
+def test_5xx_burst_is_retried_for_idempotent_calls(echo: EchoStandin) -> None:
     echo.inject("status", times=3, status=503)
-    response = call(echo.base_url, idempotent=False)
+    response = call(echo.base_url, idempotent=True)
     assert response.status_code == 200
     assert echo.processed == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_after_processing_is_never_retried_for_non_idempotent_calls(echo: EchoStandin, status: int) -> None:
+    """The vendor created the message and then answered 5xx: one request, one message, in doubt."""
+    echo.inject("status_after", times=5, status=status)
+    response = call(echo.base_url, idempotent=False)
+    assert response.status_code == status
+    assert echo.processed == 1 and len(echo.received) == 1
+    assert classify_response(response, idempotent=False).kind == OutcomeKind.IN_DOUBT
+
+
+def test_slow_answer_after_processing_is_in_doubt_and_not_resent(echo: EchoStandin) -> None:
+    echo.inject("slow_after", times=1, delay=0.6)
+    with pytest.raises(DeliveryUncertain):
+        call(echo.base_url, idempotent=False, timeout=0.2)
+    assert echo.processed == 1 and len(echo.received) == 1
 
 
 def test_gateway_timeout_is_not_retried_for_non_idempotent_calls(echo: EchoStandin) -> None:
@@ -208,3 +226,80 @@ def test_custom_retry_predicate_retries_2xx_errors(echo: EchoStandin) -> None:
 
     assert asyncio.run(go()).json() == {"ok": True}
     assert len(echo.received) == 3
+
+
+def test_retry_after_inf_and_nan() -> None:
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "inf"})) == float("inf")
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "nan"})) is None
+    with pytest.raises(ValueError):
+        SlidingWindowLimiter(1, 1.0).pause_for(float("inf"))
+
+
+def fake_transport(base_url: str, clock: FakeClock, **overrides: Any) -> Transport:
+    return Transport(settings(base_url, **overrides), clock=clock, sleep=clock.sleep)
+
+
+def test_real_retry_after_is_waited_on_the_transport_clock(echo: EchoStandin) -> None:
+    """Retry-After: 30 twice, then success: 60 virtual seconds pass, no real ones."""
+    clock = FakeClock()
+    echo.inject("status", times=2, status=429, headers={"Retry-After": "30"})
+
+    async def go() -> httpx.Response:
+        async with fake_transport(echo.base_url, clock, max_retry_after=60.0, retry_budget=300.0) as t:
+            return await t.request("POST", "/thing", json={}, idempotent=False)
+
+    started = time.monotonic()
+    assert asyncio.run(go()).status_code == 200
+    assert 60.0 <= clock.now < 61.0  # the shared pause and the retry wait, not added on top of each other
+    assert time.monotonic() - started < 5
+    assert echo.processed == 1 and len(echo.received) == 3
+
+
+def test_a_429_pauses_every_request_of_the_destination(echo: EchoStandin) -> None:
+    """One request's 429 (Retry-After 45) holds the next, unrelated request of the destination."""
+    clock = FakeClock()
+    echo.inject("status", times=1, status=429, headers={"Retry-After": "45"}, match="/first")
+
+    async def go() -> tuple[int, float, int]:
+        async with fake_transport(echo.base_url, clock, max_attempts=1) as t:
+            first = await t.request("POST", "/first", json={}, idempotent=False)  # gives up at once
+            assert clock.now == 0.0
+            second = await t.request("POST", "/second", json={}, idempotent=False)
+            return first.status_code, clock.now, second.status_code
+
+    first, at, second = asyncio.run(go())
+    assert (first, second) == (429, 200)
+    assert at == pytest.approx(45.0)
+
+
+@pytest.mark.parametrize("header", [{"Retry-After": "3600"}, {"Retry-After": "inf"},
+                                    {"X-RateLimit-Reset": str(int(time.time()) + 7200)}])
+def test_a_pause_beyond_the_cap_throttles_the_destination_for_the_run(echo: EchoStandin,
+                                                                      header: dict[str, str]) -> None:
+    clock = FakeClock()
+    echo.inject("status", times=1, status=429, headers=header)
+
+    async def go() -> Transport:
+        async with fake_transport(echo.base_url, clock, max_retry_after=120.0) as t:
+            with pytest.raises(Throttled, match="more than the 120s cap"):
+                await t.request("POST", "/thing", json={}, idempotent=False)
+            with pytest.raises(Throttled):  # the next request is not even sent
+                await t.request("PUT", "/other", json={}, idempotent=True)
+            return t
+
+    t = asyncio.run(go())
+    assert clock.now == 0.0  # no hour-long (or endless) wait
+    assert len(echo.received) == 1 and echo.processed == 0
+    assert t.throttled is not None and t.rate_limited == 1
+
+
+def test_pause_at_the_cap_is_honoured(echo: EchoStandin) -> None:
+    clock = FakeClock()
+    echo.inject("status", times=1, status=429, headers={"Retry-After": "120"})
+
+    async def go() -> int:
+        async with fake_transport(echo.base_url, clock, max_retry_after=120.0, retry_budget=300.0) as t:
+            return (await t.request("POST", "/thing", json={}, idempotent=False)).status_code
+
+    assert asyncio.run(go()) == 200
+    assert 120.0 <= clock.now < 121.0
