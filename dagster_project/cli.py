@@ -13,7 +13,7 @@ from rich.table import Table
 
 from dagster_project.core import warehouse
 
-from .core.settings import Settings
+from .core.settings import Settings, SettingsError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -33,6 +33,15 @@ def _mount_subcommands() -> None:
 _mount_subcommands()
 
 
+def settings_or_exit() -> Settings:
+    """The settings, resolved once for the command; a malformed one ends it with its message."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def generate(
     users: Annotated[int, typer.Option(help="Number of simulated users.")] = 2000,
@@ -45,9 +54,9 @@ def generate(
     malformed_rate: Annotated[float, typer.Option(help="Share of malformed lines to plant.")] = 0.002,
 ) -> None:
     """Write realistic Segment, RudderStack, Mixpanel, signup, ticket and NPS exports plus a manifest."""
-    from .generate import generate as run_generate
+    from .demo import generate as run_generate
 
-    target = out or Settings.from_env().landing
+    target = out or settings_or_exit().landing
     started = time.perf_counter()
     with console.status("generating exports...") as status:
 
@@ -89,12 +98,7 @@ def run(
     from .dbt_project import prepare_manifest
     from .ingest.files import landing_days
 
-    settings = Settings.from_env().export()
-    try:
-        warehouse.memory_limit()
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit()
     days = [d for d in landing_days(settings.landing) if not as_of or d <= date.fromisoformat(as_of)]
     if start:
         days = [d for d in days if d >= date.fromisoformat(start)]
@@ -113,7 +117,7 @@ def run(
             console.print(f"  {message}", highlight=False)
             status.update(message[:100])
 
-        result = run_pipeline(days[0], days[-1], progress=progress)
+        result = run_pipeline(days[0], days[-1], progress=progress, settings=settings)
     print_summary(settings.db_path, time.perf_counter() - started)
     print_sync_plan(settings.db_path)
     if not result.success:

@@ -1,50 +1,56 @@
-"""The dbt project as Dagster sees it."""
+"""The dbt project as Dagster sees it, and the parse that makes its manifest."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from pathlib import Path
 
 from dagster_dbt import DbtProject
-from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
+from dagster_dbt.dbt_project import DbtProjectPreparer
 
-from .core.settings import DBT_PROJECT_DIR, dbt_executable, ensure_dbt_on_path
+from .core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, environment_with
 
-# dagster-dbt's own preparer (used by prepare_if_dev under `dagster dev`) runs `dbt` from PATH.
-ensure_dbt_on_path()
+_PARSE_OUTPUT_TAIL = 4000
 
 
-class _Preparer(DagsterDbtProjectPreparer):
-    """dagster-dbt's preparer (`dbt parse`, then its seed fix-up), parsing through `DbtCli`.
+class ManifestPreparer(DbtProjectPreparer):
+    """Parses the project into target/manifest.json with `dbt parse` in its own process.
 
-    Why: its own `DbtCliResource` first builds dbt's adapter inside this process (a parse took 10.0 s
-    that way, 5.1 s this way), and the process then keeps the adapter's memory (34 MB) and a
-    multiprocessing resource tracker process for the rest of the run, next to dbt's own process at
-    the memory peak.
+    Built on dagster-dbt's public preparer interface (`prepare`, `prepare_if_dev`) instead of its
+    default preparer, which parses through a `DbtCliResource` that first builds dbt's adapter inside
+    this process (a parse took 10.0 s that way, 5.1 s this way), after which the process keeps the
+    adapter's memory (34 MB) and a multiprocessing resource-tracker process for the rest of the run,
+    next to dbt's own process at the memory peak. It also finds `dbt` without PATH (`dbt_executable`).
     """
 
-    def _prepare_manifest(self, project: DbtProject) -> None:
-        from .resources import DbtCli
+    def prepare(self, project: DbtProject) -> None:
+        settings = Settings.from_env()
+        args = [dbt_executable(), "parse", "--quiet", "--target-path", str(project.target_path),
+                "--profiles-dir", str(project.profiles_dir)]
+        # The manifest records the warehouse's database name (the file's stem), so dbt parses against
+        # the warehouse these settings name; the environment holds that for the dbt process only.
+        env = environment_with(settings.dbt_env())
+        done = subprocess.run(args, cwd=project.project_dir, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr)[-_PARSE_OUTPUT_TAIL:]
+            raise RuntimeError(f"`dbt parse` failed (exit {done.returncode}):\n{output}")
 
-        cli = DbtCli(project_dir=project, dbt_executable=dbt_executable())
-        cli.cli(self._prepare_project_cli_args, target_path=project.target_path).wait()
-        self._invalidate_seeds_in_partial_parse(project)
 
-
+preparer = ManifestPreparer()
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
 
 
 # Parsing output and scratch files, not inputs of the manifest.
 _NOT_INPUTS = {"target", "logs", "dbt_packages", ".sqlfluff_libs"}
 
 
-def _fingerprint() -> str:
+def _fingerprint(settings: Settings | None = None) -> str:
     """What the manifest depends on: every project file (path, size, mtime) and the warehouse's file
     name (DuckDB names the database after the file's stem, and the manifest records it; the folder
     does not matter, so a test or benchmark warehouse in a temporary folder reuses the manifest)."""
-    digest = hashlib.sha256(Path(os.environ.get("ONBOARDING_DB", "")).stem.encode())
+    digest = hashlib.sha256((settings or Settings.from_env()).db_path.stem.encode())
     root = Path(dbt_project.project_dir)
     files: list[Path] = []
     for folder, subfolders, names in os.walk(root):
@@ -58,7 +64,7 @@ def _fingerprint() -> str:
 
 
 def prepare_manifest() -> None:
-    """Parse the dbt project into target/manifest.json, as `dagster dev` does through prepare_if_dev.
+    """Parse the dbt project into target/manifest.json, as `dagster dev` does when it loads.
 
     The CLI and the tests call this before loading the definitions, so a fresh clone needs no manual
     `dbt parse`. A parse costs ~20 s on two cores, so it is skipped when the manifest was made from the
@@ -68,5 +74,11 @@ def prepare_manifest() -> None:
     fingerprint = _fingerprint()
     if Path(dbt_project.manifest_path).exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return
-    _Preparer().prepare(dbt_project)
+    preparer.prepare(dbt_project)
     stamp.write_text(fingerprint)
+
+
+# What `DbtProject.prepare_if_dev()` does, with our preparer and skipping an unchanged project: under
+# `dagster dev` the manifest is made (or remade) when the code location loads.
+if preparer.using_dagster_dev():
+    prepare_manifest()

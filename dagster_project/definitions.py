@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
-from dagster._loggers import colored_console_logger
+from dagster import Definitions, colored_console_logger, in_process_executor
 
 from .assets.ai import ai_assets
 from .assets.dbt import dbt_asset_defs

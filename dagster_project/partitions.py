@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, timedelta
 
 from dagster import DailyPartitionsDefinition
@@ -12,10 +11,14 @@ from .ingest.files import landing_days
 
 
 def first_landing_day() -> date:
-    """ONBOARDING_START_DATE if set, else the earliest landing day, else 30 days ago."""
-    if value := os.environ.get("ONBOARDING_START_DATE"):
-        return date.fromisoformat(value)
-    days = landing_days(Settings.from_env().landing)
+    """ONBOARDING_START_DATE if set, else the earliest landing day, else 30 days ago.
+
+    Read when the code location loads (Dagster fixes the partitions then), from `Settings`.
+    """
+    settings = Settings.from_env()
+    if settings.start_date:
+        return settings.start_date
+    days = landing_days(settings.landing)
     if days:
         return days[0]
     return datetime.now(UTC).date() - timedelta(days=30)

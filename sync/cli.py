@@ -7,8 +7,9 @@ runs it stand-alone (the crash test uses that). Usage::
     onboarding sync in-doubt [--destination NAME] [--db PATH]          # list messages in doubt
     onboarding sync resolve MESSAGE_KEY --as sent|failed|retry          # settle one of them
 
-``--destination`` is repeatable and accepts comma lists. ``--db`` defaults to ``$ONBOARDING_DB``, else
-``data/warehouse.duckdb``. A destination without credentials runs dry and says so. Exit status: 0 when
+``--destination`` is repeatable and accepts comma lists. ``--db`` defaults to the warehouse
+``onboarding run`` writes (``$ONBOARDING_DB``, else the project's ``data/warehouse.duckdb``, wherever the
+command starts: ``Settings`` in dagster_project/core/settings.py). A destination without credentials runs dry and says so. Exit status: 0 when
 every destination completed (failed rows are reported, not fatal), 1 when one stopped early (bad
 credentials, missing channel or mart), 2 for usage errors.
 """
@@ -16,7 +17,6 @@ credentials, missing channel or mart), 2 for usage errors.
 from __future__ import annotations
 
 import logging
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +30,7 @@ from rich.table import Table
 
 from dagster_project.core import warehouse
 from dagster_project.core.display import markup_text
+from dagster_project.core.settings import Settings, SettingsError
 from sync import ledger
 from sync.engine import parse_destinations, run_sync
 from sync.masking import scrub
@@ -53,7 +54,12 @@ class Resolution(StrEnum):
 
 
 def default_db() -> Path:
-    return Path(os.environ.get("ONBOARDING_DB") or "data/warehouse.duckdb")
+    """The warehouse `onboarding run` writes: the one resolution of ONBOARDING_DB and its default."""
+    try:
+        return Settings.from_env().db_path
+    except SettingsError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -66,7 +72,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 DbOption = Annotated[Path | None, typer.Option(
-    "--db", help="DuckDB warehouse (default: $ONBOARDING_DB or data/warehouse.duckdb).")]
+    "--db", help="DuckDB warehouse (default: $ONBOARDING_DB, else the project's data/warehouse.duckdb).")]
 
 
 @sync_app.callback(invoke_without_command=True)

@@ -1,9 +1,155 @@
-"""dagster_project/core/settings.py: temporary_env, the one way a step sets the environment for a while."""
+"""dagster_project/core/settings.py: one resolution of every setting, defaults that do not depend on
+the current directory, and nothing that reads settings writes os.environ."""
 
+from __future__ import annotations
+
+import json
 import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
 
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from dagster_project.core import settings as settings_module
 from dagster_project.core import warehouse
-from dagster_project.core.settings import temporary_env
+from dagster_project.core.settings import (
+    DBT_PROJECT_DIR,
+    PROJECT_ROOT,
+    Settings,
+    SettingsError,
+    environment_with,
+    temporary_env,
+)
+from tests.standins.marts import demo
+
+ONBOARDING_VARS = ("ONBOARDING_DB", "ONBOARDING_LANDING", "ONBOARDING_START_DATE", "ONBOARDING_MAX_LINE_BYTES",
+                   "ONBOARDING_DUCKDB_MEMORY_LIMIT", "ONBOARDING_LOCK_TIMEOUT")
+
+
+def test_defaults_are_the_projects_data_folder_wherever_the_command_starts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    resolved = Settings.from_env({})
+    assert resolved.db_path == PROJECT_ROOT / "data" / "warehouse.duckdb"
+    assert resolved.landing == PROJECT_ROOT / "data" / "landing"
+    assert resolved.memory_limit is None and resolved.start_date is None
+    assert resolved.max_line_bytes == 65_536
+    assert resolved.lock_timeout == warehouse.DEFAULT_LOCK_TIMEOUT_SECONDS
+
+
+def test_values_are_read_checked_and_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    resolved = Settings.from_env({
+        "ONBOARDING_DB": "wh/x.duckdb", "ONBOARDING_LANDING": "~/landing", "ONBOARDING_START_DATE": "2026-02-03",
+        "ONBOARDING_MAX_LINE_BYTES": "1000", "ONBOARDING_DUCKDB_MEMORY_LIMIT": " 300MB ",
+        "ONBOARDING_LOCK_TIMEOUT": "5",
+    })
+    assert resolved.db_path == tmp_path / "wh" / "x.duckdb"  # relative: resolved once, here
+    assert resolved.landing == Path.home() / "landing"
+    assert resolved.start_date == date(2026, 2, 3)
+    assert (resolved.max_line_bytes, resolved.memory_limit, resolved.lock_timeout) == (1000, "300MB", 5.0)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("ONBOARDING_START_DATE", "03/02/2026"),
+    ("ONBOARDING_MAX_LINE_BYTES", "64k"),
+    ("ONBOARDING_MAX_LINE_BYTES", "0"),
+    ("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots"),
+    ("ONBOARDING_LOCK_TIMEOUT", "-1"),
+])
+def test_a_malformed_setting_is_an_error_naming_it(name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_reading_settings_writes_no_environment(monkeypatch):
+    for name in (*ONBOARDING_VARS, "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    resolved = Settings.from_env().with_paths(db_path="/tmp/elsewhere.duckdb")
+    env = resolved.dbt_env()
+    assert dict(os.environ) == before
+    assert not hasattr(Settings, "export")
+    assert resolved.db_path == Path("/tmp/elsewhere.duckdb")
+    # What dbt gets, in its own environment only: the absolute file, no limit (unset), the malloc setting.
+    assert env["ONBOARDING_DB"] == "/tmp/elsewhere.duckdb"
+    assert env["ONBOARDING_DUCKDB_MEMORY_LIMIT"] is None
+    assert env["GLIBC_TUNABLES"] == warehouse.MALLOC_TUNABLE
+    started = environment_with(env, {"PATH": "/bin", "ONBOARDING_DUCKDB_MEMORY_LIMIT": "9GB"})
+    assert started == {"PATH": "/bin", "ONBOARDING_DB": "/tmp/elsewhere.duckdb",
+                       "GLIBC_TUNABLES": warehouse.MALLOC_TUNABLE}
+
+
+def test_no_module_reads_onboarding_variables_but_the_settings():
+    """The one resolution: outside core/ (settings.py and the warehouse's own parsers), no module of
+    the runtime reads an ONBOARDING_* variable; the LLM client's and the vendors' settings are theirs."""
+    allowed = {Path("dagster_project/core/settings.py"), Path("dagster_project/core/warehouse.py"),
+               Path("dagster_project/ai/client.py"), Path("dagster_project/ai/common.py"), Path("sync/settings.py")}
+    read = re.compile(r"""(environ(\.get)?|getenv)\(?\[?\s*["']ONBOARDING_""")
+    offenders = [
+        str(path) for folder in ("dagster_project", "sync") for path in (PROJECT_ROOT / folder).rglob("*.py")
+        if path.relative_to(PROJECT_ROOT) not in allowed and read.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_profiles_default_names_the_same_file_as_the_settings_default():
+    """dbt runs in dbt_project/; its fallback path from there is Settings' default file."""
+    profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    default = re.search(r"env_var\('ONBOARDING_DB', '([^']+)'\)", profiles)
+    assert default is not None
+    assert (DBT_PROJECT_DIR / default.group(1)).resolve() == Settings.from_env({}).db_path
+
+
+def test_sync_and_run_resolve_the_same_warehouse_from_another_directory(tmp_path):
+    """`onboarding run` and `onboarding sync`, started from an unrelated folder, in fresh processes."""
+    script = (
+        "import json; from dagster_project.cli import settings_or_exit; from sync.cli import default_db; "
+        "print(json.dumps([str(settings_or_exit().db_path), str(default_db())]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ONBOARDING_VARS}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True)
+    run_db, sync_db = json.loads(out.stdout)
+    assert run_db == sync_db == str(PROJECT_ROOT / "data" / "warehouse.duckdb")
+    env["ONBOARDING_DB"] = "rel/w.duckdb"
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == [str(tmp_path / "rel" / "w.duckdb")] * 2
+
+
+def test_onboarding_sync_from_another_directory_writes_the_default_warehouse(tmp_path, monkeypatch):
+    """The command end to end: with the default warehouse (here a scratch one standing in for the
+    project's data/warehouse.duckdb) and a `data/warehouse.duckdb` in the current directory, the sync
+    plans into the default one and never opens the one beside it."""
+    from dagster_project.cli import app
+
+    project_db = tmp_path / "project" / "data" / "warehouse.duckdb"
+    project_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(project_db)) as con:
+        demo(con, users=4)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data").mkdir(parents=True)
+    decoy = elsewhere / "data" / "warehouse.duckdb"
+    with duckdb.connect(str(decoy)) as con:
+        demo(con, users=4)
+    for name in (*ONBOARDING_VARS, "INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "CALENDLY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(settings_module, "DEFAULT_DB", project_db)
+    monkeypatch.chdir(elsewhere)
+
+    result = CliRunner().invoke(app, ["sync", "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(project_db), read_only=True) as con:
+        assert con.execute("select count(*) from sync.runs").fetchone()[0] == 4
+    with duckdb.connect(str(decoy), read_only=True) as con:
+        assert con.execute("select count(*) from information_schema.schemata where schema_name = 'sync'"
+                           ).fetchone()[0] == 0
 
 
 def test_temporary_env_sets_only_for_the_block_and_restores(monkeypatch):

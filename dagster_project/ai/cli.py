@@ -141,7 +141,8 @@ def init_command(
     """Create the `ai` schema and its (empty) tables, e.g. before a plain `dbt build`."""
     from .tables import ensure_ai_tables
 
-    path = db or Settings.from_env().export().db_path
+    path = db or Settings.from_env().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
     con = warehouse.connect(path)
     try:
         ensure_ai_tables(con)

@@ -16,12 +16,11 @@ from typing import Any
 from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from dagster_project.core import warehouse
-
 from ..core.settings import temporary_env
 from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
+from ..resources import WarehouseResource
 
 # The models the AI assets read, with the seeds they read (the experiments); they build in the step before them.
 FOUNDATION = "+path:models/staging"
@@ -65,14 +64,16 @@ def run_target_path(context: AssetExecutionContext) -> Path:
     return Path("target") / f"run-{context.run.run_id[:12]}"
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource):
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     prune_run_targets(Path(dbt_project.project_dir) / "target")
     # dbt unit tests check the SQL on fixed fixtures, not the data: they run in `make test` (and in
     # dbt's own `dbt test --select test_type:unit`), not in every scheduled run, as dbt recommends.
     args = ["build", "--vars", json.dumps(window_vars(context)), "--exclude-resource-type", "unit_test"]
-    # dbt's DuckDB returns freed buffer blocks to the OS (dagster_project/core/warehouse.py); dagster-dbt takes no env
-    # argument, so the setting is in os.environ only while it starts dbt.
-    with temporary_env({"GLIBC_TUNABLES": warehouse.child_env()["GLIBC_TUNABLES"]}):
+    # dbt reads the warehouse file and DuckDB's memory limit from its environment (profiles.yml), and
+    # starts with the malloc setting that returns DuckDB's freed blocks to the OS (core/warehouse.py).
+    # They come from the warehouse resource; dagster-dbt starts dbt with a copy of os.environ and
+    # takes no env argument, so they are in os.environ only while it starts dbt.
+    with temporary_env(warehouse.settings().dbt_env()):
         invocation = dbt.cli(args, context=context, target_path=run_target_path(context))
     yield from invocation.stream()
 
@@ -86,8 +87,8 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource):
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
 )
-def dbt_foundation(context: AssetExecutionContext, dbt: DbtCliResource):
-    yield from _build(context, dbt)
+def dbt_foundation(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _build(context, dbt, warehouse)
 
 
 @dbt_assets(
@@ -99,8 +100,8 @@ def dbt_foundation(context: AssetExecutionContext, dbt: DbtCliResource):
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
 )
-def dbt_decisions(context: AssetExecutionContext, dbt: DbtCliResource):
-    yield from _build(context, dbt)
+def dbt_decisions(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _build(context, dbt, warehouse)
 
 
 dbt_asset_defs = [dbt_foundation, dbt_decisions]

@@ -1,7 +1,7 @@
 """Dagster assets for the reverse ETL: one per destination, downstream of the marts it reads.
 
 ``sync/<destination>`` runs :func:`sync.engine.run_sync` for that destination against the DuckDB file
-in ``ONBOARDING_DB`` (default ``data/warehouse.duckdb``). The connection is opened for the duration
+of the ``warehouse`` resource (the run's settings, like every other step's). The connection is opened for the duration
 of the sync and closed. The run's counts (planned, sent, unchanged, failed, invalid, in doubt...)
 become materialization metadata; a destination that stopped early (bad credentials, missing channel
 or mart) fails the asset with the reason. Without credentials the destination runs dry and the asset
@@ -13,8 +13,7 @@ allows one writing process per file, so a second writer would only wait for the 
 asset also does, for a while, if no pool limit is configured).
 """
 
-
-import os
+from pathlib import Path
 
 import duckdb
 from dagster import (
@@ -31,6 +30,8 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 from sync.engine import run_sync
 from sync.outcomes import RunSummary
 
+from ..resources import WarehouseResource
+
 DEPS: dict[str, list[AssetKey]] = {
     "calendly": [AssetKey(["marts", "triggered_messages"])],
     "intercom": [AssetKey(["marts", "intercom_contacts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["sync", "calendly"])],
@@ -45,19 +46,15 @@ DESCRIPTIONS = {
 }
 
 
-def db_path() -> str:
-    return os.environ.get("ONBOARDING_DB") or "data/warehouse.duckdb"
-
-
 def _locked(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
 @retry(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=1, max=15),
        stop=stop_after_delay(300), reraise=True)
-def _sync(destination: str) -> RunSummary:
+def _sync(db_path: Path, destination: str) -> RunSummary:
     """Run one destination; wait (bounded) if another process holds the DuckDB write lock."""
-    return run_sync(db_path(), [destination])[0]
+    return run_sync(db_path, [destination])[0]
 
 
 def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
@@ -83,8 +80,8 @@ def _build(destination: str) -> AssetsDefinition:
         kinds={"python", "duckdb"},
         pool="duckdb",
     )
-    def _asset(context: AssetExecutionContext) -> MaterializeResult:
-        summary = _sync(destination)
+    def _asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        summary = _sync(warehouse.settings().db_path, destination)
         metadata = summary_metadata(summary)
         context.log.info(
             f"{destination}: {summary.status}{' (dry)' if summary.dry_run else ''} planned={summary.planned}"

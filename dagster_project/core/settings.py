@@ -1,7 +1,18 @@
-"""Where things live, from the environment (the embedded defaults need no configuration at all).
+"""Every setting of the runtime, resolved in one place: `Settings.from_env()`.
 
-`ONBOARDING_DB` and `ONBOARDING_LANDING` are resolved to absolute paths and exported, because dbt runs
-as a subprocess in `dbt_project/` and must open the same DuckDB file as the Python side.
+Why one place: the warehouse path used to be read in five places with three defaults, two of them
+relative to the current directory, so `onboarding sync` started elsewhere opened another file than
+`onboarding run` wrote. Now each `ONBOARDING_*` variable is read and checked here only, and every
+default is anchored at the project folder, never at the current directory:
+
+- the command line resolves `Settings` once and hands the values on (to the Dagster run as the
+  `warehouse` resource's config, to dbt as the environment of its subprocess);
+- inside Dagster, steps get them from `WarehouseResource` (dagster_project/resources.py) only;
+- nothing here writes `os.environ`: a process this one starts gets its settings in the environment
+  passed to it (`dbt_env`), or, for a library that only reads `os.environ`, through `temporary_env`.
+
+Left out: each destination's vendor settings (`sync/settings.py`) and the LLM client's
+(`ai/client.py`), which belong to their component and are read in its own process.
 """
 
 from __future__ import annotations
@@ -11,30 +22,114 @@ import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
+
+from .warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, MEMORY_LIMIT_ENV, lock_timeout, memory_limit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
+DB_ENV = "ONBOARDING_DB"
+LANDING_ENV = "ONBOARDING_LANDING"
+START_DATE_ENV = "ONBOARDING_START_DATE"
+MAX_LINE_BYTES_ENV = "ONBOARDING_MAX_LINE_BYTES"
+
+# The one default of each path. dbt_project/profiles.yml names the same file relative to dbt_project/
+# (dbt's working directory); tests/test_settings.py holds the two together.
+DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
+DEFAULT_LANDING = PROJECT_ROOT / "data" / "landing"
+DEFAULT_MAX_LINE_BYTES = 65_536
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names the variable and what it accepts."""
+
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path
-    landing: Path
+    """The resolved settings. Paths are absolute; `memory_limit` None means DuckDB's default."""
+
+    db_path: Path = DEFAULT_DB
+    landing: Path = DEFAULT_LANDING
+    memory_limit: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+    start_date: date | None = None  # None: the first landing day (partitions.py)
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
     @classmethod
-    def from_env(cls) -> Settings:
-        db = Path(os.environ.get("ONBOARDING_DB", PROJECT_ROOT / "data" / "warehouse.duckdb"))
-        landing = Path(os.environ.get("ONBOARDING_LANDING", PROJECT_ROOT / "data" / "landing"))
-        return cls(db_path=db.expanduser().resolve(), landing=landing.expanduser().resolve())
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every `ONBOARDING_*` setting of `env` (default: os.environ).
 
-    def export(self) -> Settings:
-        """Make the resolved paths visible to subprocesses (dbt) and create the warehouse folder."""
-        os.environ["ONBOARDING_DB"] = str(self.db_path)
-        os.environ["ONBOARDING_LANDING"] = str(self.landing)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        return self
+        A relative path is taken relative to the current directory once, here, and kept absolute
+        from then on; an unset one is the project's `data/` folder wherever the command starts.
+        """
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                db_path=_path(env.get(DB_ENV), DEFAULT_DB),
+                landing=_path(env.get(LANDING_ENV), DEFAULT_LANDING),
+                memory_limit=memory_limit(env),
+                lock_timeout=lock_timeout(env),
+                start_date=_date(env.get(START_DATE_ENV)),
+                max_line_bytes=_positive_int(env.get(MAX_LINE_BYTES_ENV), MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES),
+            )
+        except SettingsError:
+            raise
+        except ValueError as exc:  # the warehouse's own checks name their variable
+            raise SettingsError(str(exc)) from exc
+
+    def with_paths(self, db_path: Path | str | None = None, landing: Path | str | None = None) -> Settings:
+        """These settings with the paths a caller chose (a resource's config, a `--db` option)."""
+        return replace(
+            self,
+            db_path=_path(str(db_path), self.db_path) if db_path else self.db_path,
+            landing=_path(str(landing), self.landing) if landing else self.landing,
+        )
+
+    def dbt_env(self, base: Mapping[str, str] | None = None) -> dict[str, str | None]:
+        """What dbt must see in its environment while it starts (None: unset), for `temporary_env`.
+
+        profiles.yml reads the warehouse and the memory limit from ONBOARDING_DB and
+        ONBOARDING_DUCKDB_MEMORY_LIMIT, so they are set to these settings' values for the dbt
+        process only, with the malloc setting every DuckDB process of a run starts with.
+        """
+        from .warehouse import child_env
+
+        return {
+            DB_ENV: str(self.db_path),
+            MEMORY_LIMIT_ENV: self.memory_limit,
+            "GLIBC_TUNABLES": child_env(base)["GLIBC_TUNABLES"],
+        }
+
+
+def _path(value: str | None, default: Path) -> Path:
+    value = (value or "").strip()
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _date(value: str | None) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise SettingsError(f"{START_DATE_ENV} must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def _positive_int(value: str | None, name: str, default: int) -> int:
+    value = (value or "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise SettingsError(f"{name} must be a whole number above 0, got {value!r}")
+    return number
 
 
 def dbt_executable() -> str:
@@ -49,20 +144,25 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
-def ensure_dbt_on_path() -> None:
-    """Put this environment's bin folder first on PATH (for tools that look `dbt` up on PATH)."""
-    bin_dir = str(Path(dbt_executable()).parent)
-    if Path(bin_dir, "dbt").exists() and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+def environment_with(values: Mapping[str, str | None], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (default os.environ) with `values` set (None: unset): the environment for a process
+    this one starts, given to it instead of written into os.environ."""
+    env = dict(os.environ if base is None else base)
+    for key, value in values.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 @contextmanager
 def temporary_env(values: Mapping[str, str | None]) -> Iterator[None]:
     """os.environ with `values` set (None: unset) for the block, as it was afterwards.
 
-    For settings that reach a library or a process it starts only through the environment (Dagster's
-    planned-events switch, the malloc setting dbt starts with, the LLM stand-in), so that nothing else
-    this process starts later inherits them.
+    For settings that reach a library or a process it starts only through the environment (dbt,
+    which dagster-dbt starts with a copy of os.environ; Dagster's planned-events switch; the LLM
+    stand-in), so that nothing else this process starts later inherits them.
     """
     saved = {k: os.environ.get(k) for k in values}
     try:

@@ -10,7 +10,6 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..core.settings import Settings
 from .arrow import constant_date, constant_int, constant_string, int_array, string_array
 from .files import files_for_day
 from .lines import read_file_lines
@@ -28,7 +28,6 @@ from .schema import ensure_raw_schema
 from .sources import SPECS, classify_sql
 from .stats import LoadStats
 
-DEFAULT_MAX_LINE_BYTES = 65_536
 # Text per load batch (`load_many`): small enough that a batch and the next one read ahead stay a small
 # part of a bounded DuckDB memory limit, big enough that small days share one load. Measured on the 1 M
 # landing with a 300MB limit (the five load children): 16 MB 34.3 s / 504 MB, 32 MB 28.0 s / 527 MB;
@@ -37,7 +36,8 @@ BATCH_BYTES = 32 * 2**20
 
 
 def max_line_bytes() -> int:
-    return int(os.environ.get("ONBOARDING_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES))
+    """ONBOARDING_MAX_LINE_BYTES (default 64 KiB), as `Settings` resolves it."""
+    return Settings.from_env().max_line_bytes
 
 
 DayLines = tuple[pa.Table, list[tuple], int]

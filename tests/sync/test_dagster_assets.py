@@ -7,6 +7,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from dagster_project.assets.sync_assets import sync_assets
+from dagster_project.resources import WarehouseResource
 from tests.standins.marts import demo
 from tests.sync.conftest import Warehouse
 
@@ -22,14 +23,16 @@ def test_one_asset_per_destination_with_mart_deps() -> None:
     assert AssetKey(["marts", "appcues_profiles"]) in deps[AssetKey(["sync", "appcues"])]
 
 
-def test_materialize_reports_run_counts(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_materialize_reports_run_counts(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The assets open the warehouse resource's file, not whatever ONBOARDING_DB says."""
     with duckdb.connect(str(warehouse.path)) as con:
         demo(con, users=6)
-    monkeypatch.setenv("ONBOARDING_DB", str(warehouse.path))
+    monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "not-this.duckdb"))
     for name in ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "CALENDLY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
 
-    result = materialize(sync_assets, instance=DagsterInstance.ephemeral())
+    result = materialize(sync_assets, instance=DagsterInstance.ephemeral(),
+                         resources={"warehouse": WarehouseResource(db_path=str(warehouse.path))})
 
     assert result.success
     metadata = {e.materialization.asset_key: {k: v.value for k, v in e.materialization.metadata.items()}
@@ -40,3 +43,4 @@ def test_materialize_reports_run_counts(warehouse: Warehouse, monkeypatch: pytes
     # The connection was closed: the file can be opened for writing again right away.
     with duckdb.connect(str(warehouse.path)) as con:
         assert con.execute("select count(*) from sync.runs").fetchone()[0] == 4
+    assert not (tmp_path / "not-this.duckdb").exists()
