@@ -305,8 +305,8 @@ def _read(con: duckdb.DuckDBPyConnection, query: str, key_column: str, params: d
     return rows, invalid
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, query: str, cutoff: datetime) -> int:
-    row = con.execute(query, {"cutoff": cutoff}).fetchone()
+def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any]) -> int:
+    row = con.execute(query, params).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -512,7 +512,11 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
         cutoff = min(cutoff, seen)
     if cutoff is not None:
         due = f"s.{stream.due_column}"
-        ss.expired = _scalar(con, f"select count(*) from ({query}) as s where {due} < $cutoff", cutoff)
+        # Only rows never queued: one sent (or queued) before it aged out was not dropped by age.
+        ss.expired = _scalar(
+            con, f"select count(*) from ({query}) as s where {due} < $cutoff and s.{stream.key_column} not in"
+            " (select message_key from sync.outbox where destination = $destination and stream = $stream)",
+            {"cutoff": cutoff, "destination": destination, "stream": stream.name})
         query = f"select s.* from ({query}) as s where {due} is null or {due} >= $cutoff"
         reason = (f"expired: due before {cutoff:%Y-%m-%d %H:%M}, {ctx.settings.message_max_age_days} day(s)"
                   " before the end of the latest decision day")
