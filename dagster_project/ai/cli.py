@@ -1,4 +1,4 @@
-"""`onboarding ai`: evaluate the LLM steps, run the OpenAI-compatible stand-in, create the ai tables."""
+"""`onboarding ai`: evaluate the LLM steps, create the ai tables (the LLM stand-in is dev tooling: tests/standins)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,6 @@ console = Console()
 def _print_report(report: dict[str, Any]) -> None:
     tracks, cost = report["tracks"], report["cost"]
     console.print(f"[bold]Signups[/bold] {report['signups']:,}   rule table: {report['rule_table']}")
-    if "standin" in report:
-        s = report["standin"]
-        console.print(
-            f"Ran on a copy of the warehouse against the local stand-in (model {s['model']}): "
-            f"{s['http_requests']:,} HTTP requests; a re-run made {s['rerun_calls']} calls."
-        )
     agreement = tracks["llm_vs_rules_agreement"]
     console.print(
         "Tracks by source: "
@@ -92,46 +86,24 @@ def _print_report(report: dict[str, Any]) -> None:
 @ai_app.command("eval")
 def eval_command(
     db: Annotated[Path | None, typer.Option(help="Warehouse file (default: ONBOARDING_DB).")] = None,
-    standin: Annotated[
-        bool,
-        typer.Option(
-            "--standin/--as-is",
-            help="Run the AI steps on a copy of the warehouse against the local stand-in first (no key needed), "
-            "or report on the warehouse as it is.",
-        ),
-    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Agreement between LLM and rule tracks, cache hit rate, calls and tokens per 1,000 signups."""
-    from .evaluate import evaluate, evaluate_with_standin
+    from .evaluate import evaluate
 
     path = db or Settings.from_env().db_path
     if not path.exists():
         console.print(f"[red]No warehouse at {path}[/red]: run `onboarding run` first.")
         raise typer.Exit(2)
-    if standin:
-        report = evaluate_with_standin(path)
-    else:
-        con = warehouse.connect(path, read_only=True)
-        try:
-            report = evaluate(con)
-        finally:
-            con.close()
+    con = warehouse.connect(path, read_only=True)
+    try:
+        report = evaluate(con)
+    finally:
+        con.close()
     if as_json:
         print(json.dumps(report, indent=2, default=str))
     else:
         _print_report(report)
-
-
-@ai_app.command("standin")
-def standin_command(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8011,
-    host: Annotated[str, typer.Option(help="Interface (keep loopback unless you mean it).")] = "127.0.0.1",
-) -> None:
-    """Serve the OpenAI-compatible stand-in (deterministic answers) until Ctrl-C, for demos."""
-    from .standin import serve
-
-    serve(host=host, port=port)
 
 
 @ai_app.command("init")

@@ -7,27 +7,20 @@
 - calls, tokens and cost per 1,000 signups, per purpose;
 - playbook statuses; theme sources and keyword-vs-LLM theme agreement.
 
-`evaluate_with_standin` runs the three steps on a copy of the warehouse against the local stand-in
-first, so the report needs no key and leaves the real warehouse untouched.
+`python -m tests.standins ai-eval` (dev tooling, tests/standins/ai_eval.py) runs the three steps on a
+copy of the warehouse against the local stand-in first, so the report needs no key.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from ..core.settings import temporary_env
-from .client import LLMSettings
 from .journey import effective_track
-from .playbook import generate_playbooks
 from .rules_reference import load_rule_table, rule_track
-from .tables import ensure_ai_tables
-from .themes import classify_feedback, keyword_theme, scrubbed_comment
+from .themes import keyword_theme, scrubbed_comment
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -148,41 +141,3 @@ def evaluate(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "keywords_vs_llm_agreement": round(kw_agree / len(llm_rows), 4) if llm_rows else None,
     }
     return report
-
-
-def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
-    """Copy the warehouse, clear its `ai` tables, run the three steps against the stand-in, report.
-
-    A second pass over the same copy measures what a re-run costs (it should be 0 calls).
-    """
-    # The stand-in is test tooling (tests/standins), present in a source checkout with the dev extra.
-    from tests.standins.llm import StandIn
-
-    from .journey import assign_tracks
-
-    with tempfile.TemporaryDirectory(prefix="ai-eval-") as tmp, StandIn() as server:
-        copy = Path(tmp) / "warehouse.duckdb"
-        shutil.copyfile(db_path, copy)
-        with temporary_env({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}):
-            settings = LLMSettings.from_env()
-            con = duckdb.connect(str(copy))
-            try:
-                ensure_ai_tables(con)
-                for table in ("track_assignments", "playbooks", "feedback_themes", "llm_calls", "llm_cache"):
-                    con.execute(f"delete from ai.{table}")
-                for step in (assign_tracks, generate_playbooks, classify_feedback):
-                    step(con, settings=settings)
-                first_calls = len(server.requests)
-                rerun = [
-                    step(con, settings=settings).calls.calls
-                    for step in (assign_tracks, generate_playbooks, classify_feedback)
-                ]
-                report = evaluate(con)
-            finally:
-                con.close()
-        report["standin"] = {
-            "model": settings.model,
-            "http_requests": first_calls,
-            "rerun_calls": sum(rerun),
-        }
-        return report

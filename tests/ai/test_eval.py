@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from dagster_project.ai.cli import ai_app
@@ -11,6 +12,7 @@ from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.evaluate import evaluate
 from dagster_project.ai.journey import assign_tracks
 from dagster_project.ai.rules_reference import BUILTIN, load_rule_table, rule_track
+from tests.standins.__main__ import main as standins_main
 from tests.standins.llm import StandIn
 
 from .conftest import Warehouse, make_profile
@@ -47,11 +49,12 @@ def test_report_agreement_cache_and_cost_per_thousand(
     assert cost["tokens_per_1000_signups"] > 0
 
 
-def test_eval_command_with_the_standin_on_a_copy(warehouse: Warehouse, llm_off: LLMSettings) -> None:
+def test_eval_command_with_the_standin_on_a_copy(
+    warehouse: Warehouse, llm_off: LLMSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
     warehouse.add_profiles([make_profile(i, **SHAPES[i % 5]) for i in range(10)])
-    result = CliRunner().invoke(ai_app, ["eval", "--db", str(warehouse.path), "--standin", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    assert standins_main(["ai-eval", "--db", str(warehouse.path)]) == 0  # python -m tests.standins ai-eval
+    report = json.loads(capsys.readouterr().out)
     assert report["standin"]["http_requests"] == 4 and report["standin"]["rerun_calls"] == 0
     assert report["cost"]["journey_calls_per_1000_signups"] == 400.0
     # the real warehouse was not touched

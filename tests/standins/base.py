@@ -1,5 +1,8 @@
 """A loopback HTTP stand-in for a vendor API: real sockets, request validation, fault injection.
 
+The one framework of every stand-in: the four vendors of the sync and the OpenAI-compatible LLM
+server of the AI steps (`tests/standins/llm.py`) are subclasses of :class:`StandinServer`.
+
 Why real HTTP rather than mocking httpx: the guarantees under test (a 429 honoured, a dropped
 connection turning a customer message ``in_doubt``, a SIGKILLed process not resending) live in the
 transport and in the timing between a request and the ledger commit. Only a real server on 127.0.0.1
@@ -104,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             "SCRIPT_NAME": "",
             "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
             "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1",
+            "SERVER_NAME": self.server.server_address[0],
             "SERVER_PORT": str(self.server.server_address[1]),
             "SERVER_PROTOCOL": self.request_version,
             "REMOTE_ADDR": self.client_address[0],
@@ -135,13 +138,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status, headers = status_headers
         code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(chunks)))
-        self.end_headers()
-        self.wfile.write(chunks)
+        try:
+            self.send_response(int(code), reason)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(chunks)))
+            self.end_headers()
+            self.wfile.write(chunks)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout test)
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
@@ -152,7 +158,8 @@ class StandinServer:
     name = "standin"
 
     def __init__(self, *, latency: float = 0.0, validate: bool = True,
-                 rate_limit: tuple[int, float] | None = None) -> None:
+                 rate_limit: tuple[int, float] | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.latency = latency
         self.validate_requests = validate
         self.rate_limit = rate_limit
@@ -169,7 +176,7 @@ class StandinServer:
     # ----------------------------------------------------------------------------- lifecycle
     def start(self, port: int = 0) -> Self:
         handler = type(f"{type(self).__name__}Handler", (_Handler,), {"app": staticmethod(self._wsgi)})
-        self._server = _Server(("127.0.0.1", port), handler)
+        self._server = _Server((self.host, port), handler)
         # A short poll interval keeps stop() fast (tests start and stop many stand-ins).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"{self.name}-standin", daemon=True)
@@ -195,7 +202,7 @@ class StandinServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     # ---------------------------------------------------------------------------- control API
     def inject(self, kind: FaultKind | Fault, times: int = 1, **kwargs: Any) -> None:

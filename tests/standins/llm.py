@@ -1,5 +1,10 @@
 """An OpenAI-compatible stand-in server for tests and demos: real HTTP on loopback, no model.
 
+Built on the vendor stand-ins' framework (:class:`tests.standins.base.StandinServer`): the same server,
+request log (`received`), `/__standin/` control API and fault injection (`inject("drop")`, a status, a
+slow answer, a rate limit) as the Intercom or Slack stand-in, plus what is particular to an LLM:
+scripted replies by rule and a deterministic default answer per JSON schema.
+
 `POST /v1/chat/completions` validates the request shape every OpenAI-compatible server expects from us
 (model, messages, `response_format` of type `json_schema` with a name and a schema), records the body,
 and answers with a `chat.completion` object. Answers come from scripted rules (matched against the
@@ -26,8 +31,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
+
+from werkzeug.wrappers import Request, Response
+
+from tests.standins.base import StandinServer, json_response
 
 Body = dict[str, Any]
 
@@ -143,25 +151,40 @@ def validate_request(body: Any) -> str | None:
 # --- the deterministic default policy -------------------------------------------------------------
 
 
-def _journey_policy(body: Body) -> Any:
-    from dagster_project.ai.rules_reference import role_group, rule_track
+# The stand-in's "model" judges a role by a few keywords. It is a fake model, not the rules: the rules
+# live in dbt (int_onboarding__rule_tracks); it agrees with them on plain profiles, disagrees on
+# technical trial users, and is unsure about unknown roles, which is what the AI tests need.
+_TECHNICAL = ("engineer", "developer", "data", "product", "cto", "architect")
+_EXECUTIVE = ("ceo", "vp", "vice president", "head of", "director", "founder", "chief")
 
+
+def _journey_policy(body: Body) -> Any:
     profile = data_block(body)
     role = str(profile.get("role", ""))
     injected = re.search(r"answer\s+([a-z_]+)", role, re.IGNORECASE)
     if injected:  # a gullible model: does what the profile text says
         return {"track": injected.group(1).lower(), "confidence": 0.99, "explanation": "As instructed."}
-    track, rule_id = rule_track(profile)
-    group = role_group(role)
     if role in ("", "unknown"):
         return {"track": "guided_handholding", "confidence": 0.45, "explanation": "Too little to go on."}
-    if profile.get("plan") == "trial" and group == "technical":
+    words, plan = role.lower(), profile.get("plan")
+    technical = any(w in words for w in _TECHNICAL)
+    if plan == "trial" and technical:
         return {
             "track": "power_user",
             "confidence": 0.8,
             "explanation": "Technical trial user exploring fast.",
         }
-    return {"track": track, "confidence": 0.9, "explanation": f"Profile fits {track} ({rule_id})."}
+    if plan == "enterprise":
+        track = "enterprise_custom"
+    elif plan == "trial":
+        track = "self_service"
+    elif technical:
+        track = "power_user"
+    elif any(w in words for w in _EXECUTIVE):
+        track = "business_value"
+    else:
+        track = "guided_handholding"
+    return {"track": track, "confidence": 0.9, "explanation": f"Profile fits {track}."}
 
 
 def _playbook_policy(body: Body) -> Any:
@@ -224,9 +247,19 @@ def default_answer(body: Body) -> str:
 
 # --- the server -----------------------------------------------------------------------------------
 
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+MODEL_PATHS = ("/v1/models", "/models")
 
-class StandIn:
-    """The stand-in server. Thread-safe; start/stop or use as a context manager."""
+
+class StandIn(StandinServer):
+    """The stand-in server. Thread-safe; start/stop or use as a context manager.
+
+    `requests` is every valid chat-completion body in arrival order (recorded when it arrives, so a
+    client that gave up on a slow answer still counts it); `rejected` holds (reason, body) of the
+    invalid ones, answered 400 as OpenAI does.
+    """
+
+    name = "llm"
 
     def __init__(
         self,
@@ -234,10 +267,12 @@ class StandIn:
         port: int = 0,
         hold_until_in_flight: int = 0,
         hold_timeout_s: float = 10.0,
-    ):
-        self.host, self.port = host, port
+        **options: Any,
+    ) -> None:
+        super().__init__(host=host, **options)
+        self._wanted_port = port
         self.rules: list[Rule] = []
-        self.requests: list[Body] = []
+        self._bodies: list[Body] = []
         self.rejected: list[tuple[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -245,90 +280,104 @@ class StandIn:
         # way to prove the client's concurrency without timing assertions.
         self.hold_until_in_flight = hold_until_in_flight
         self.hold_timeout_s = hold_timeout_s
-        self._lock = threading.Condition()
+        self._held = threading.Condition(self.lock)
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # scripting
     def add_rule(
         self, match: Matcher, reply: Reply | Callable[[Body], Reply], times: int | None = None
     ) -> StandIn:
-        with self._lock:
+        with self.lock:
             self.rules.append(Rule(match, reply, times))
         return self
 
     def reset(self) -> None:
-        with self._lock:
+        with self.lock:
             self.rules.clear()
-            self.requests.clear()
+            self._bodies.clear()
             self.rejected.clear()
             self.max_in_flight = 0
+        self.reset_log()
+
+    @property
+    def requests(self) -> list[Body]:  # type: ignore[override]  # the bodies, not the base's filter
+        with self.lock:
+            return list(self._bodies)
 
     def chat_requests(self, name: str | None = None) -> list[Body]:
-        with self._lock:
-            return [b for b in self.requests if name is None or schema_name(b) == name]
+        return [b for b in self.requests if name is None or schema_name(b) == name]
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {"chat_requests": len(self._bodies), "rejected": len(self.rejected),
+                "max_in_flight": self.max_in_flight}
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{super().base_url}/v1"
 
     # lifecycle
-    def start(self) -> StandIn:
-        stand_in = self
-
-        class Handler(_Handler):
-            server_ref = stand_in
-
-        server = _Server((self.host, self.port), Handler)
-        self._server = server
-        self.port = server.server_address[1]
+    def start(self, port: int | None = None) -> Self:
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="llm-standin", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start(self._wanted_port if port is None else port)
 
     def stop(self) -> None:
         self._stopping.set()
-        with self._lock:
-            self._lock.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        with self._held:
+            self._held.notify_all()
+        super().stop()
 
-    def __enter__(self) -> StandIn:
-        return self.start()
+    # request handling (StandinServer calls validate, then handle)
+    @staticmethod
+    def _body(request: Request) -> Any:
+        try:
+            return json.loads(request.get_data().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return None
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def validate(self, request: Request) -> list[str]:
+        if request.method != "POST" or request.path.rstrip("/") not in CHAT_PATHS:
+            return []
+        body = self._body(request)
+        problem = validate_request(body)
+        if problem is None:
+            return []
+        with self.lock:
+            self.rejected.append((problem, body))
+        return [problem]
 
-    # request handling
+    def validation_failure(self, errors: list[str]) -> Response:
+        return json_response({"error": {"message": errors[0], "type": "invalid_request_error", "code": None}}, 400)
+
+    def handle(self, request: Request) -> Response:
+        path = request.path.rstrip("/")
+        if request.method == "GET" and path in MODEL_PATHS:
+            return json_response(
+                {"object": "list", "data": [{"id": "standin", "object": "model", "owned_by": "standin"}]}
+            )
+        if request.method != "POST" or path not in CHAT_PATHS:
+            return json_response({"error": {"message": f"unknown path {request.path}"}}, 404)
+        status, headers, body = self.complete(self._body(request))
+        return json_response(body, status, headers=headers)
+
     def _choose(self, body: Body) -> Reply:
-        with self._lock:
+        with self.lock:
             for rule in self.rules:
                 if rule.matches(body):
                     rule.used += 1
                     return rule.reply(body) if callable(rule.reply) else rule.reply
         return Reply()
 
-    def handle(self, body: Any) -> tuple[int, dict[str, str], Body]:
-        problem = validate_request(body)
-        if problem:
-            with self._lock:
-                self.rejected.append((problem, body))
-            return 400, {}, {"error": {"message": problem, "type": "invalid_request_error", "code": None}}
-        with self._lock:
-            self.requests.append(body)
+    def complete(self, body: Body) -> tuple[int, dict[str, str], Body]:
+        """Answer one valid chat-completion request: (status, headers, JSON body)."""
+        with self._held:
+            self._bodies.append(body)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            self._lock.notify_all()
+            self._held.notify_all()
         try:
             if self.hold_until_in_flight:
-                with self._lock:
-                    self._lock.wait_for(
+                with self._held:
+                    self._held.wait_for(
                         lambda: self.max_in_flight >= self.hold_until_in_flight or self._stopping.is_set(),
                         timeout=self.hold_timeout_s,
                     )
@@ -338,89 +387,40 @@ class StandIn:
             if reply.status != 200:
                 return reply.status, reply.headers, reply.error_body or {"error": {"message": "error"}}
             content = reply.content if reply.content is not None else default_answer(body)
-            prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 4 + 1
-            completion_tokens = len(content) // 4 + 1
-            return (
-                200,
-                reply.headers,
-                {
-                    "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": content, "refusal": None},
-                            "logprobs": None,
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": completion_tokens,
-                        "total_tokens": prompt_tokens + completion_tokens,
-                    },
-                    "system_fingerprint": "standin",
-                },
-            )
+            return 200, reply.headers, completion(body, content)
         finally:
-            with self._lock:
+            with self._held:
                 self.in_flight -= 1
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256  # many concurrent connections: the client runs >= 16 in flight
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_ref: StandIn
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demos read their own output
-        return
-
-    def _send(self, status: int, headers: dict[str, str], body: Body) -> None:
-        payload = json.dumps(body).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-            self.close_connection = True
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._send(
-                200,
-                {},
-                {"object": "list", "data": [{"id": "standin", "object": "model", "owned_by": "standin"}]},
-            )
-        else:
-            self._send(404, {}, {"error": {"message": "not found"}})
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._send(404, {}, {"error": {"message": f"unknown path {self.path}"}})
-            return
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            body = None
-        status, headers, response = self.server_ref.handle(body)
-        self._send(status, headers, response)
+def completion(body: Body, content: str) -> Body:
+    """A `chat.completion` object answering `body` with `content`, with token usage (4 chars a token)."""
+    prompt_tokens = sum(len(str(m.get("content", ""))) for m in body["messages"]) // 4 + 1
+    completion_tokens = len(content) // 4 + 1
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "system_fingerprint": "standin",
+    }
 
 
 def serve(host: str = "127.0.0.1", port: int = 8011) -> None:
-    """Run the stand-in in the foreground until interrupted (the `onboarding ai standin` command)."""
+    """Run the stand-in in the foreground until interrupted (`python -m tests.standins llm`)."""
     server = StandIn(host=host, port=port).start()
     print(f"LLM stand-in listening: export OPENAI_BASE_URL={server.base_url}  (Ctrl-C to stop)", flush=True)
     try:
