@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context
-from dagster_dbt import DbtCliResource
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    Definitions,
+    PartitionKeyRange,
+    SkipReason,
+    asset,
+    build_sensor_context,
+    define_asset_job,
+)
+from dagster_dbt import DbtCliResource, DbtProject
 
 from dagster_project.partitions import first_landing_day
 
@@ -62,29 +74,91 @@ def test_sensor_requests_a_run_per_new_or_changed_day(tmp_path: Path, monkeypatc
         assert [r.partition_key for r in landing_files_sensor(context)] == ["2026-03-05"]
 
 
+@pytest.mark.slow  # three real dbt parses (~20 s each on two cores)
 def test_manifest_is_parsed_again_only_when_the_project_or_warehouse_changes(tmp_path: Path, monkeypatch):
+    """On a copy of the dbt project: the parses write target/ and the test bumps a seed's mtime, which
+    in the shared project would change the manifest under a pipeline run of the other xdist worker."""
     import dagster_project.dbt_project as module
+    from dagster_project.core.settings import DBT_PROJECT_DIR, Settings
 
+    project_dir = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setattr(module, "dbt_project", DbtProject(project_dir=project_dir, profiles_dir=project_dir))
+    shared = Path(DBT_PROJECT_DIR, "target")
+    shared_before = _mtimes(shared)
     calls = []
-    real_prepare = module._Preparer.prepare
-    monkeypatch.setattr(module._Preparer, "prepare", lambda self, project: calls.append(1) or real_prepare(self, project))
+    real_prepare = module.ManifestPreparer.prepare
+    monkeypatch.setattr(module.ManifestPreparer, "prepare", lambda self, project: calls.append(1) or real_prepare(self, project))
 
     def no_adapter_here(self, args):
         raise AssertionError("the parse built dbt's adapter inside this process")
 
-    # The parse runs dbt in its own process only (dbt_project._Preparer).
+    # The parse runs dbt in its own process only (dbt_project.ManifestPreparer).
     monkeypatch.setattr(DbtCliResource, "_initialize_dbt_core_adapter", no_adapter_here)
     stamp = Path(module.dbt_project.manifest_path).with_name("manifest.fingerprint")
     monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "a.duckdb"))
-    stamp.unlink(missing_ok=True)
     module.prepare_manifest()
     module.prepare_manifest()
     assert len(calls) == 1  # unchanged: the second call skips the ~20 s parse
     monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "b.duckdb"))
     module.prepare_manifest()
     assert len(calls) == 2  # another warehouse file: the manifest names its database
-    seeds = Path(module.dbt_project.project_dir) / "seeds" / "csm_roster.csv"
+    seeds = project_dir / "seeds" / "csm_roster.csv"
     stat = seeds.stat()
     os.utime(seeds, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     module.prepare_manifest()
     assert len(calls) == 3  # a project file changed
+    # The parses wrote into the copy; the shared project's target/ was left alone.
+    assert stamp.is_relative_to(project_dir) and stamp.read_text() == module._fingerprint(Settings.from_env())
+    assert _mtimes(shared) == shared_before
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    """Modification times of the parse's files in a dbt target folder (the manifest and its stamp)."""
+    names = ("manifest.json", "manifest.fingerprint", "partial_parse.msgpack")
+    return {n: (folder / n).stat().st_mtime_ns for n in names if (folder / n).exists()}
+
+
+def test_a_run_tagged_with_the_range_sees_the_range():
+    """pipeline.py spells out Dagster's range tags (no public name): a run tagged so covers the range."""
+    from dagster_project.pipeline import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+
+    seen: list[PartitionKeyRange] = []
+
+    @asset(partitions_def=DailyPartitionsDefinition(start_date="2026-01-01"))
+    def daily(context) -> None:  # context unannotated: under `from __future__ import annotations` Dagster cannot check it
+        seen.append(context.partition_key_range)
+
+    job = Definitions(assets=[daily], jobs=[define_asset_job("j")]).resolve_job_def("j")
+    result = job.execute_in_process(tags={PARTITION_RANGE_START_TAG: "2026-01-02", PARTITION_RANGE_END_TAG: "2026-01-05"})
+    assert result.success
+    assert seen == [PartitionKeyRange("2026-01-02", "2026-01-05")]
+
+
+@pytest.mark.slow  # a whole pipeline run over two small days (~40 s)
+def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: Path, monkeypatch):
+    """The paths given to run_pipeline are the ones the ingest, dbt, AI and sync steps use, whatever
+    ONBOARDING_DB / ONBOARDING_LANDING say, and the run leaves os.environ as it found it."""
+    import duckdb
+
+    from dagster_project.core.settings import Settings
+    from dagster_project.dbt_project import prepare_manifest
+    from dagster_project.demo import generate
+    from dagster_project.pipeline import run_pipeline
+
+    landing, db = tmp_path / "landing", tmp_path / "run" / "warehouse.duckdb"
+    generate(landing, users=30, days=2, seed=3, end_date=date(2026, 3, 2), malformed_rate=0.0)
+    monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "decoy" / "warehouse.duckdb"))
+    monkeypatch.setenv("ONBOARDING_LANDING", str(tmp_path / "no-landing"))
+    prepare_manifest()  # the decoy's stem is the same: the manifest names the same database
+    before = dict(os.environ)
+
+    result = run_pipeline(date(2026, 3, 1), date(2026, 3, 2), settings=Settings.from_env().with_paths(db, landing))
+
+    assert result.success, result.failures
+    assert dict(os.environ) == before
+    assert not (tmp_path / "decoy").exists()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from raw.load_log").fetchone()[0] > 0  # ingest read `landing`
+        assert con.execute("select count(*) from marts.user_onboarding").fetchone()[0] > 0  # dbt wrote `db`
+        assert con.execute("select count(*) from sync.runs").fetchone()[0] == 4  # and so did the sync
