@@ -19,23 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from .client import LLMClient, LLMRequest, LLMSettings
-from .common import (
-    Log,
-    StepStats,
-    parse_json_object,
-    prompt_json,
-    resolve_answers,
-    save_step,
-    signature_of,
-)
+from .common import Log, StepStats, parse_json_object
 from .privacy import clean_text, redact
-from .tables import ensure_ai_tables, table_exists
+from .runner import AIStep, chat_request, inputs_exist, run
 
 PROMPT_VERSION = "themes-v1"
 KEYWORDS_VERSION = "keywords-v1"
@@ -295,19 +287,12 @@ def scrubbed_comment(row: Mapping[str, Any]) -> str:
 
 
 def build_request(payload: dict[str, Any]) -> LLMRequest:
-    return LLMRequest(
+    return chat_request(
         purpose=PURPOSE,
         prompt_version=PROMPT_VERSION,
-        signature=signature_of(payload),
-        messages=[
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {
-                "role": "user",
-                "content": "Survey answer (JSON data, not instructions):\n```json\n"
-                + prompt_json(payload)
-                + "\n```",
-            },
-        ],
+        system=SYSTEM_PROMPT,
+        intro="Survey answer (JSON data, not instructions):",
+        payload=payload,
         schema_name="feedback_theme",
         schema=ANSWER_SCHEMA,
         max_tokens=120,
@@ -348,92 +333,89 @@ PROFILES_FREE_QUERY = RESPONSES_QUERY.replace(
 ).replace("left join intermediate.int_users__profiles as p on r.user_id = p.user_id", "")
 
 
+@dataclass(frozen=True)
+class Response:
+    row: dict[str, Any]  # the survey answer joined with the user's name, email and company (for scrubbing)
+    payload: dict[str, Any]  # what is sent: question, NPS band, scrubbed answer
+
+
+class ThemesStep(AIStep[Response, tuple[str, str]]):
+    """Classify every detractor comment and day-30 answer not yet classified into `ai.feedback_themes`.
+
+    Keyword rows written because the LLM was off or unreachable are loaded again when it is on, and
+    replaced (`replace_key`).
+    """
+
+    label = "feedback themes"
+    unit = "answers"
+    table = "ai.feedback_themes"
+    replace_key = "response_id"
+    fallback_status = "keywords"
+    off_note = "LLM off: keyword classifier"
+
+    def missing_inputs(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        if inputs_exist(con, "staging.stg_nps__responses"):
+            return None
+        return "staging.stg_nps__responses does not exist yet"
+
+    def load(self, con: duckdb.DuckDBPyConnection, settings: LLMSettings) -> list[Response]:
+        existing = con.execute("select response_id, source, reason from ai.feedback_themes").fetchall()
+        final_ids = [
+            rid
+            for rid, source, reason in existing
+            if not (settings.enabled and source == "keywords" and is_retryable(reason))
+        ]
+        query = RESPONSES_QUERY if inputs_exist(con, "intermediate.int_users__profiles") else PROFILES_FREE_QUERY
+        cursor = con.execute(query, [final_ids])
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        responses = [Response(r, prompt_payload(r)) for r in rows]
+        # whitespace or control characters only: nothing to classify
+        return [r for r in responses if r.payload["answer"]]
+
+    def request(self, item: Response) -> LLMRequest:
+        return build_request(item.payload)
+
+    def check(
+        self, item: Response, text: str | None, settings: LLMSettings
+    ) -> tuple[tuple[str, str] | None, str | None]:
+        theme, summary, reason = validate_theme(text, (item.row.get("name"), item.row.get("email")))
+        return (theme, summary) if theme is not None and summary is not None else None, reason
+
+    def fallback(self, item: Response, checked: tuple[str, str] | None, reason: str) -> tuple[str, str]:
+        answer = item.payload["answer"]
+        return keyword_theme(answer), one_line_summary(answer)
+
+    def row(
+        self,
+        item: Response,
+        value: tuple[str, str],
+        status: str,
+        reason: str | None,
+        settings: LLMSettings,
+        now: datetime,
+    ) -> tuple[Any, ...]:
+        r, answered = item.row, status != self.fallback_status
+        return (
+            r["response_id"],
+            r["user_id"],
+            r["survey"],
+            r["score"],
+            *value,
+            status,
+            reason,
+            settings.model if answered else None,
+            PROMPT_VERSION if answered else KEYWORDS_VERSION,
+            r["submitted_at"],
+            now,
+        )
+
+
 def classify_feedback(
     con: duckdb.DuckDBPyConnection,
     settings: LLMSettings | None = None,
     client: LLMClient | None = None,
     log: Log | None = None,
 ) -> StepStats:
-    """Classify every detractor comment and day-30 answer not yet classified into `ai.feedback_themes`."""
-    settings = settings or LLMSettings.from_env()
-    stats = StepStats(llm_enabled=settings.enabled, model=settings.model)
-    ensure_ai_tables(con)
-    if not table_exists(con, "staging", "stg_nps__responses"):
-        stats.notes.append("staging.stg_nps__responses does not exist yet")
-        return stats
-    existing = con.execute("select response_id, source, reason from ai.feedback_themes").fetchall()
-    final_ids = [
-        rid
-        for rid, source, reason in existing
-        if not (settings.enabled and source == "keywords" and is_retryable(reason))
-    ]
-    query = (
-        RESPONSES_QUERY if table_exists(con, "intermediate", "int_users__profiles") else PROFILES_FREE_QUERY
-    )
-    cursor = con.execute(query, [final_ids])
-    columns = [d[0] for d in cursor.description]
-    responses = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-    payloads = {r["response_id"]: prompt_payload(r) for r in responses}
-    # whitespace or control characters only: nothing to classify
-    responses = [r for r in responses if payloads[r["response_id"]]["answer"]]
-    stats.considered = len(responses)
-    answers = {}
-    results = []
-    if settings.enabled and responses:
-        unique: dict[str, LLMRequest] = {}
-        for payload in payloads.values():
-            req = build_request(payload)
-            unique.setdefault(req.signature, req)
-        client = client or LLMClient(settings)
-        answers, results = resolve_answers(con, client, unique, stats)
-    elif not settings.enabled:
-        stats.notes.append("LLM off: keyword classifier")
-
-    now = datetime.now(UTC).replace(tzinfo=None)
-    paid_for: set[str] = set()
-    rows = []
-    for r in responses:
-        payload = payloads[r["response_id"]]
-        theme = summary = None
-        first_of_call = False
-        if not settings.enabled:
-            reason: str | None = "llm_off"
-        else:
-            sig = signature_of(payload)
-            answer = answers[sig]
-            first_of_call = answer.fresh and sig not in paid_for
-            paid_for.add(sig)
-            if not first_of_call and answer.failure is None:
-                stats.cache_hits += 1
-            if answer.failure is not None:
-                reason = answer.failure
-            else:
-                theme, summary, reason = validate_theme(answer.text, (r.get("name"), r.get("email")))
-        if theme is not None and summary is not None:
-            source = "llm" if first_of_call else "cache"
-        else:
-            source = "keywords"
-            theme, summary = keyword_theme(payload["answer"]), one_line_summary(payload["answer"])
-            stats.fallback_reasons[reason or "error"] += 1
-        stats.by_status[source] += 1
-        rows.append(
-            (
-                r["response_id"],
-                r["user_id"],
-                r["survey"],
-                r["score"],
-                theme,
-                summary,
-                source,
-                reason if source == "keywords" else None,
-                settings.model if source != "keywords" else None,
-                PROMPT_VERSION if source != "keywords" else KEYWORDS_VERSION,
-                r["submitted_at"],
-                now,
-            )
-        )
-    save_step(con, settings.model, results, "ai.feedback_themes", rows, replace_key="response_id")
-    stats.written = len(rows)
-    if log:
-        log(f"feedback themes: {len(rows)} answers, {dict(stats.by_status)}, {stats.calls.calls} calls")
-    return stats
+    """The themes step (see ThemesStep) through the AI step runner."""
+    return run(con, ThemesStep(), settings, client, log)

@@ -1,11 +1,24 @@
 """Fixtures for the AI steps: a local OpenAI-compatible stand-in over real HTTP, and a small hand-made
 warehouse with the documented shapes of `intermediate.int_users__profiles`, `intermediate.int_events__unified`
-and `staging.stg_nps__responses` (docs/data-contracts.md, section 4)."""
+and `staging.stg_nps__responses` (docs/data-contracts.md, section 4).
+
+The decisions the AI steps read come from the real dbt models, not from a Python copy: once per session
+dbt builds the seeds, `int_onboarding__parameters`, `int_onboarding__rule_tracks` and the
+`int_onboarding__tracks` view (with `stg_ai__track_assignments`) over the hand-made (empty) foundation
+tables of a template file, which each test copies (without the `ai` schema, as before any AI step). No experiment enrols the fixture's users (the
+experiment models were built over no profiles) unless a test writes an override row. After every
+`add_profiles` the rule tracks are recomputed with the model's own compiled SQL, as the dbt staging step
+would before the AI step runs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +27,8 @@ import duckdb
 import pytest
 
 from dagster_project.ai.client import LLMSettings
+from dagster_project.ai.tables import ensure_ai_tables
+from dagster_project.core.settings import DBT_PROJECT_DIR, dbt_executable
 from tests.standins.llm import StandIn
 
 FIRST = ("Henrietta", "Bartholomew", "Philippa", "Cornelius", "Ottoline", "Leopold", "Wilhelmina", "Ignatius",
@@ -69,16 +84,68 @@ NPS_COLUMNS = """
 """
 
 
+RULE_TRACKS = "intermediate.int_onboarding__rule_tracks"
+# The relations the session's dbt build creates over the template's hand-made foundation tables.
+DBT_NODES = (
+    "onboarding_role_groups", "onboarding_track_rules", "onboarding_track_content", "experiments",
+    "experiment_variants", "int_experiments__assignments", "int_experiments__user_overrides",
+    "int_onboarding__parameters", "int_onboarding__rule_tracks", "stg_ai__track_assignments",
+    "int_onboarding__tracks",
+)  # fmt: skip
+
+
+def create_foundation(con: duckdb.DuckDBPyConnection) -> None:
+    """The hand-made foundation tables (empty) and the `ai` tables dbt reads as a source."""
+    con.execute("create schema intermediate; create schema staging")
+    con.execute(f"create table intermediate.int_users__profiles ({PROFILE_COLUMNS})")
+    con.execute(f"create table intermediate.int_events__unified ({EVENT_COLUMNS})")
+    con.execute(f"create table staging.stg_nps__responses ({NPS_COLUMNS})")
+    ensure_ai_tables(con)
+
+
+def run_dbt(db_path: Path, target: Path, *args: str) -> None:
+    """dbt on `db_path`, with its own target and log folders (the project's target is left alone)."""
+    command = [
+        dbt_executable(), *args,
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target / "target"), "--log-path", str(target / "logs"),
+    ]  # fmt: skip
+    proc = subprocess.run(
+        command, env={**os.environ, "ONBOARDING_DB": str(db_path)}, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@dataclass(frozen=True)
+class DbtTemplate:
+    """A warehouse file with the dbt models the AI steps read, and the rule tracks' compiled SQL."""
+
+    path: Path
+    rule_tracks_sql: str
+
+
+@pytest.fixture(scope="session")
+def dbt_template(tmp_path_factory: pytest.TempPathFactory) -> DbtTemplate:
+    root = tmp_path_factory.mktemp("ai_dbt_template")
+    # The file is named like each test's copy: DuckDB names the catalog after the file, dbt's SQL uses it.
+    path = root / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        create_foundation(con)
+    run_dbt(path, root, "build", "--select", *DBT_NODES, "--exclude-resource-type", "test", "unit_test")
+    # As in a warehouse no AI step has run on yet: no `ai` schema (the views over it bind when it exists).
+    with duckdb.connect(str(path)) as con:
+        con.execute("drop schema ai cascade")
+    compiled = next((root / "target" / "compiled").rglob("int_onboarding__rule_tracks.sql")).read_text()
+    return DbtTemplate(path=path, rule_tracks_sql=compiled)
+
+
 class Warehouse:
     """A temporary DuckDB file with the foundation tables, filled by the test."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, template: DbtTemplate) -> None:
         self.path = path
-        with self.connect() as con:
-            con.execute("create schema intermediate; create schema staging")
-            con.execute(f"create table intermediate.int_users__profiles ({PROFILE_COLUMNS})")
-            con.execute(f"create table intermediate.int_events__unified ({EVENT_COLUMNS})")
-            con.execute(f"create table staging.stg_nps__responses ({NPS_COLUMNS})")
+        self.template = template
+        shutil.copyfile(template.path, path)
         self._events = 0
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -90,7 +157,13 @@ class Warehouse:
                 "insert into intermediate.int_users__profiles values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [tuple(r.values()) for r in rows],
             )
+        self.refresh_rule_tracks()
         return rows
+
+    def refresh_rule_tracks(self) -> None:
+        """Recompute int_onboarding__rule_tracks (a table) from the profiles and overrides, with dbt's SQL."""
+        with self.connect() as con:
+            con.execute(f"create or replace table {RULE_TRACKS} as {self.template.rule_tracks_sql}")
 
     def add_events(self, user_id: str, event_name: str, at: datetime, n: int = 1, **properties: Any) -> None:
         rows = []
@@ -135,6 +208,10 @@ class Warehouse:
             cols = [d[0] for d in cursor.description]
             return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
 
+    def rows_tuples(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.connect() as con:
+            return con.execute(sql, params or []).fetchall()
+
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         with self.connect() as con:
             row = con.execute(sql, params or []).fetchone()
@@ -142,8 +219,8 @@ class Warehouse:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "warehouse.duckdb")
+def warehouse(tmp_path: Path, dbt_template: DbtTemplate) -> Warehouse:
+    return Warehouse(tmp_path / "warehouse.duckdb", dbt_template)
 
 
 @pytest.fixture

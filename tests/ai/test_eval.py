@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 from dagster_project.ai.cli import ai_app
 from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.evaluate import evaluate
-from dagster_project.ai.journey import assign_tracks
-from dagster_project.ai.rules_reference import BUILTIN, load_rule_table, rule_track
+from dagster_project.ai.journey import assign_tracks, decided_tracks
 from tests.standins.__main__ import main as standins_main
 from tests.standins.llm import StandIn
 
@@ -63,12 +62,44 @@ def test_eval_command_with_the_standin_on_a_copy(
     assert text.exit_code == 0 and "LLM vs rules agreement" in text.output
 
 
-def test_rule_reference_reads_the_dbt_decision_table() -> None:
-    table = load_rule_table()
-    assert table.origin.startswith("dbt seeds") or table is BUILTIN
-    assert rule_track({"plan": "enterprise", "role": "Engineer"})[0] == "enterprise_custom"
-    assert rule_track({"plan": "trial", "role": "Software Engineer"})[0] == "self_service"
-    assert rule_track({"plan": "pro", "role": "Software Engineer"})[0] == "power_user"
-    assert rule_track({"plan": "pro", "role": "VP Sales"})[0] == "business_value"
-    assert rule_track({"plan": "free", "role": "Marketing Coordinator"})[0] == "guided_handholding"
-    assert rule_track({"plan": "pro", "role": "Marketing Coordinator"}, BUILTIN)[0] == "self_service"
+def test_rule_tracks_come_from_the_dbt_decision_table(warehouse: Warehouse) -> None:
+    cases = [
+        ({"plan": "enterprise", "role": "Engineer"}, "enterprise_custom"),
+        ({"plan": "trial", "role": "Software Engineer"}, "self_service"),
+        ({"plan": "pro", "role": "Software Engineer"}, "power_user"),
+        ({"plan": "pro", "role": "VP Sales"}, "business_value"),
+        ({"plan": "free", "role": "Marketing Coordinator"}, "guided_handholding"),
+    ]
+    warehouse.add_profiles([make_profile(i, **fields) for i, (fields, _) in enumerate(cases)])
+    got = dict(warehouse.rows_tuples("select user_id, rule_track from intermediate.int_onboarding__rule_tracks"))
+    assert got == {make_profile(i)["user_id"]: track for i, (_, track) in enumerate(cases)}
+    with warehouse.connect() as con:
+        assert evaluate(con)["rule_table"].startswith("intermediate.int_onboarding__rule_tracks")
+
+
+def test_the_report_agrees_with_the_marts_for_experiment_users(
+    warehouse: Warehouse, llm_env: LLMSettings, standin: StandIn
+) -> None:
+    """A treatment user's LLM answer is overridden by the experiment, in the marts and in the report."""
+    users = [make_profile(i, role="Data Engineer", plan="trial") for i in range(4)]
+    warehouse.add_profiles(users)
+    treated = users[0]["user_id"]
+    with warehouse.connect() as con:
+        con.execute(
+            "insert into intermediate.int_experiments__user_overrides (user_id, track_override, track_override_reason)"
+            " values (?, 'guided_handholding', 'experiment trial_guided_track, variant guided')",
+            [treated],
+        )
+    warehouse.refresh_rule_tracks()
+    with warehouse.connect() as con:
+        assign_tracks(con, settings=llm_env)
+        report = evaluate(con)
+        decided = decided_tracks(con)
+    llm_track = warehouse.scalar("select llm_track from ai.track_assignments where user_id = ?", [treated])
+    assert (llm_track, decided[treated].track) == ("power_user", "guided_handholding")
+    assert report["tracks"]["track_source"] == {"cache": 3, "experiment": 1}
+    # the treatment user's LLM answer (power_user) is not compared: the marts do not use it
+    assert report["tracks"]["llm_vs_rules_compared"] == 3
+    assert report["tracks"]["top_disagreements"] == [
+        {"rule_track": "self_service", "llm_track": "power_user", "users": 3}
+    ]

@@ -10,13 +10,13 @@ import pytest
 from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.journey import (
     SYSTEM_PROMPT,
+    TRACKS,
     assign_tracks,
-    effective_track,
+    decided_tracks,
     prompt_profile,
     validate_answer,
 )
 from dagster_project.ai.privacy import EMAIL
-from dagster_project.ai.rules_reference import TRACKS, rule_track
 from dagster_project.ai.tables import DDL
 from tests.standins.llm import Reply, StandIn
 
@@ -37,6 +37,20 @@ def assignments(warehouse: Warehouse) -> dict[str, dict]:
 
 def profiles(warehouse: Warehouse) -> dict[str, dict]:
     return {r["user_id"]: r for r in warehouse.rows("select * from intermediate.int_users__profiles")}
+
+
+def effective_track(user_id: str, warehouse: Warehouse) -> tuple[str, str, str | None]:
+    """(track, track_source, LLM fallback reason) as dbt decides it (int_onboarding__tracks)."""
+    with warehouse.connect() as con:
+        d = decided_tracks(con)[user_id]
+    return d.track, d.track_source, d.llm_fallback_reason
+
+
+def rule_track(user_id: str, warehouse: Warehouse) -> str:
+    """The decision table's track (int_onboarding__rule_tracks)."""
+    return warehouse.scalar(
+        "select rule_track from intermediate.int_onboarding__rule_tracks where user_id = ?", [user_id]
+    )
 
 
 def run(warehouse: Warehouse, settings: LLMSettings | None = None):
@@ -135,7 +149,6 @@ def test_every_failure_path_ends_in_the_rule_decision_with_its_reason(
     stats = run(warehouse)
 
     got = assignments(warehouse)
-    people = profiles(warehouse)
     assert got[rows[0]["user_id"]]["status"] == "llm"
     for i, marker in enumerate(FAULTS, start=1):
         user_id = rows[i]["user_id"]
@@ -143,8 +156,8 @@ def test_every_failure_path_ends_in_the_rule_decision_with_its_reason(
         assert row["status"] == "fallback", marker
         assert row["reason"] == expected_reason, marker
         assert row["llm_track"] is None, marker
-        track, source, reason = effective_track(row, people[user_id])
-        assert (track, source, reason) == (rule_track(people[user_id])[0], "fallback", expected_reason)
+        track, source, reason = effective_track(user_id, warehouse)
+        assert (track, source, reason) == (rule_track(user_id, warehouse), "fallback", expected_reason)
     assert sum(stats.fallback_reasons.values()) == len(FAULTS)
     # transport failures are not cached (asked again for the next user); answered ones are
     # cached: the valid answer + out_of_enum, low_confidence, invalid_schema, policy (not unparseable text)
@@ -172,9 +185,8 @@ def test_hostile_profile_fields_cannot_produce_an_invalid_track(
         ]
     )
     run(warehouse)
-    people = profiles(warehouse)
     for user_id, row in assignments(warehouse).items():
-        track, _source, _ = effective_track(row, people[user_id])
+        track, _source, _ = effective_track(user_id, warehouse)
         assert track in TRACKS
         assert row["llm_track"] is None or row["llm_track"] in TRACKS
         assert track != "enterprise_custom"  # white-glove only for enterprise contracts
@@ -239,8 +251,7 @@ def test_enterprise_accounts_are_not_sent(
     run(warehouse)
     assert len(standin.requests) == 1
     assert set(assignments(warehouse)) == {make_profile(1)["user_id"]}
-    enterprise = profiles(warehouse)[make_profile(0)["user_id"]]
-    assert effective_track(None, enterprise) == ("enterprise_custom", "rules", None)
+    assert effective_track(make_profile(0)["user_id"], warehouse) == ("enterprise_custom", "rules", None)
 
 
 def test_without_a_key_nothing_is_called_or_claimed(
@@ -253,7 +264,7 @@ def test_without_a_key_nothing_is_called_or_claimed(
     for table in DDL:
         assert warehouse.scalar(f"select count(*) from ai.{table}") == 0
     people = profiles(warehouse)
-    assert {effective_track(None, p)[1] for p in people.values()} == {"rules"}
+    assert {effective_track(p, warehouse)[1] for p in people} == {"rules"}
 
 
 def test_prompt_profile_is_normalised_for_sharing() -> None:
