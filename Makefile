@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DAGSTER_HOME := $(abspath data/dagster_home)
 export DAGSTER_HOME
 
-.PHONY: install run test dev bench lint docs clean generate ui-check
+.PHONY: install run test test-fast dev bench lint docs clean generate ui-check
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 test: $(STAMP)
 	$(BIN)/pytest -n $${PYTEST_WORKERS:-2}
+
+# The fast lane before every commit: everything but the pipeline runs, dbt parses and the wheel build.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-2} -m 'not slow and not browser'
 
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -c "from dagster_project.dbt_project import prepare_manifest; prepare_manifest()"
