@@ -26,9 +26,11 @@ BOUNDARY_TESTS = {
     "test_off_track_after_exactly_5_idle_days",  # 4/5 idle days
     "test_activity_daily_idle_days_and_as_of_cutoff",  # exactly 3 idle days; events of D+1 ignored
     "test_activity_daily_cutoff_both_sides_and_idle_4_5_days",
-    "test_candidates_day_based_first_time_and_episodes",  # day 13/14 playbook and community invite
+    "test_day_based_messages_on_their_day",  # day 13/14 playbook, day 9/10 trial offer
+    "test_first_time_messages_once_from_their_day",  # day 13/14 community invite, 10,000/10,001 records
+    "test_situation_keys_late_data_adds_no_key_for_a_known_situation",  # late data: no second key
 }
-MIN_UNIT_TESTS = 21
+MIN_UNIT_TESTS = 27
 
 
 def _dbt() -> str:
