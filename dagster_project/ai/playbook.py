@@ -406,8 +406,8 @@ def _inputs(row: Mapping[str, Any], params: PlaybookParameters) -> PlaybookInput
     else:
         scope = "users across all industries"
         pct, median, top, peers = row["all_pct"], row["all_median"], row["all_top10"], row["all_peers"]
-    top = [(str(a["action"]), int(a["count"])) for a in row["top_actions"] or []]
-    actions = [(name.removeprefix("user."), n) for name, n in top]
+    top_events = [(str(a["action"]), int(a["count"])) for a in row["top_actions"] or []]
+    actions = [(name.removeprefix("user."), n) for name, n in top_events]
     team = int(row["team_size"]) if row["team_size"] is not None else None
     integrations = [str(i) for i in row["integrations"] or []]
     features_used = [str(f) for f in row["features_used"] or []]
@@ -441,7 +441,7 @@ def _inputs(row: Mapping[str, Any], params: PlaybookParameters) -> PlaybookInput
             int(row["records_imported"]),
             integrations,
             max(team or 0, int(row["invites"]) + 1),
-            any(name == params.analysis_event for name, _ in top),
+            any(name == params.analysis_event for name, _ in top_events),
         ),
         params=params,
     )
