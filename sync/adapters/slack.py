@@ -14,8 +14,9 @@ errors are retried; authentication and channel errors (``invalid_auth``, ``chann
 ``not_in_channel``...) stop the stream at once - every further call would fail the same way - and
 leave the rows pending. Documented refusals (``invalid_arguments``, ``invalid_email``...) fail the
 row. Any other error is not a documented refusal: an invite is then ``in_doubt`` (it may have been
-sent), an alert is retried on later runs, at most ``SYNC_SLACK_ALERT_MAX_ATTEMPTS`` runs, and then
-fails - which fails the Slack run until an operator settles it. An alert Slack rejects for its
+sent). An alert that did not go through, for any reason but bad credentials or channel, is retried
+on later runs, at most ``SYNC_SLACK_ALERT_MAX_ATTEMPTS`` runs, and then fails - which fails the Slack
+run until an operator settles it. An alert Slack rejects for its
 blocks or length (``invalid_blocks``, ``msg_too_long``...) is posted again at once as plain text. Everything user-supplied is escaped (``&``, ``<``, ``>``) so that a name like
 ``<!channel>`` pings nobody.
 
@@ -233,10 +234,14 @@ class SlackAlerts(OutboxStream):
             response = await t.request("POST", "/chat.postMessage", idempotent=True, data=plain,
                                        retry_on=_retry_on(False), limiter=self._limiter(channel))
         outcome = slack_outcome(response, at_most_once=False)
-        if outcome.kind == OutcomeKind.RETRY and entry.attempts >= self.settings.alert_max_attempts:
+        if outcome.kind not in (OutcomeKind.RETRY, OutcomeKind.FAILED):
+            return outcome
+        # An alert must arrive: anything short of a success is tried again by the next runs, up to
+        # the bound, and only then failed (which fails the run until an operator settles it).
+        if entry.attempts >= self.settings.alert_max_attempts:
             return Outcome.failed(f"{outcome.error}; gave up after {entry.attempts} runs"
                                   " (SYNC_SLACK_ALERT_MAX_ATTEMPTS)", outcome.http_status)
-        return outcome
+        return Outcome.retry(outcome.error or "not delivered", outcome.http_status)
 
     def describe(self, entry: OutboxEntry) -> str:
         alert_type = entry.payload.get("metadata", {}).get("event_payload", {}).get("alert_type")
