@@ -1,8 +1,8 @@
 """Turn a landing file into numbered text lines, without ever raising on bad bytes.
 
 Decoding happens here (in bulk, not per field) so that the JSON work can happen in DuckDB, vectorised:
-a file is decompressed in one go (all gzip members, tolerating a truncated last member) and split on
-newlines into Arrow arrays. Lines that cannot even be decoded come back as rejects with their reason,
+a file is decompressed (all gzip members, streamed by `inflate.py`, which keeps what precedes a fault
+and caps the size) and split on newlines into Arrow arrays. Lines that cannot even be decoded come back as rejects with their reason,
 ready for `raw.quarantine`.
 
 Why Arrow buffers and not Python strings: a valid UTF-8 file (the common case) becomes one string
@@ -14,7 +14,7 @@ the load child, which has no other use for it (`ingest/arrow.py`).
 
 from __future__ import annotations
 
-import zlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow import int_array, string_array, to_mask
+from .inflate import MAX_FILE_BYTES_ENV, OVERSIZED, TRUNCATED, Fault, inflate, max_file_bytes
 
 RAW_TEXT_LIMIT = 2000
 NEWLINE = 10
@@ -34,27 +35,12 @@ class FileLines:
 
     numbers: pa.Array = field(default_factory=lambda: int_array(np.empty(0, dtype=np.int64)))
     texts: pa.Array = field(default_factory=lambda: string_array([]))
-    rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line, raw_text, reason)
+    # (line, raw_text, reason); line None: a record about the file, not one of its lines
+    rejects: list[tuple[int | None, str, str]] = field(default_factory=list)
 
     @property
     def line_count(self) -> int:
-        return len(self.numbers) + len(self.rejects)
-
-
-def decompress_gzip(data: bytes) -> tuple[bytes, bool]:
-    """All gzip members of `data`; the flag says the stream ended early (truncated or corrupt)."""
-    out: list[bytes] = []
-    rest = data
-    while rest:
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            out.append(inflater.decompress(rest))
-        except zlib.error:
-            return b"".join(out), True
-        if not inflater.eof:
-            return b"".join(out), True
-        rest = inflater.unused_data.lstrip(b"\x00")
-    return b"".join(out), False
+        return len(self.numbers) + sum(1 for line, _, _ in self.rejects if line is not None)
 
 
 def _cut(text: str) -> str:
@@ -121,27 +107,99 @@ def _split_per_line(raw: bytes, result: FileLines) -> None:
 
 
 def read_file_lines(path: Path) -> FileLines:
-    """Lines of a landing file; a truncated gzip stream gives one reject for its incomplete tail."""
-    raw = path.read_bytes()
-    truncated = False
-    if path.name.endswith(".gz"):
-        raw, truncated = decompress_gzip(raw)
+    """Lines of a landing file, and a reject for whatever of it cannot be loaded (`inflate.py`).
+
+    A stream that stops early (truncated, or invalid compressed data) keeps its complete lines and
+    rejects the incomplete tail; a file over ONBOARDING_MAX_FILE_BYTES is one file-level record
+    (line None); a member failing its checksum is handled by `_split_damaged`.
+    """
+    limit = max_file_bytes()
     result = FileLines()
+    if path.name.endswith(".gz"):
+        inflated = inflate(path.read_bytes(), limit)
+        raw, fault = inflated.data, inflated.fault
+    elif (size := path.stat().st_size) > limit:
+        raw, fault = (
+            b"",
+            Fault(OVERSIZED, f"{size:,} bytes, more than {limit:,} ({MAX_FILE_BYTES_ENV}); not loaded", 0),
+        )
+    else:
+        raw, fault = path.read_bytes(), None
+    if fault is not None and fault.code == OVERSIZED:
+        result.rejects.append((None, "", f"{fault.code}: {fault.message}"))
+        return result
+    if fault is not None and fault.checksum:
+        raw = _split_damaged(raw, fault, result)
+        _split(raw, result)
+        return result
     tail = b""
-    if truncated:
+    if fault is not None:
         cut = raw.rfind(b"\n") + 1
         raw, tail = raw[:cut], raw[cut:]
+    _split(raw, result)
+    if fault is not None:
+        # A truncated stream's row is kept even when the cut fell on a newline (one row per cut file).
+        line: int | None = raw.count(b"\n") + 1
+        if tail or fault.code == TRUNCATED:
+            reason = f"{fault.code}: {fault.message}; this incomplete last line was not loaded"
+        else:  # nothing after the last complete line: a record about the file
+            reason, line = f"{fault.code}: {fault.message}", None
+        result.rejects.append((line, _cut(tail.decode("utf-8", errors="replace")), reason))
+    return result
+
+
+def _split(raw: bytes, result: FileLines) -> None:
     split = _split_valid(raw)
     if split is None:
         _split_per_line(raw, result)
     else:
         result.texts, result.numbers = split
-    if truncated:
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:  # invalid UTF-8 or JSON
+        return False
+
+
+def _split_damaged(raw: bytes, fault: Fault, result: FileLines) -> bytes:
+    """A gzip member failed its checksum: some byte of its output is wrong, and gzip cannot say which.
+
+    A damaged deflate stream mostly decodes to garbage from the damage on, so the member's lines are
+    kept up to the first that is not a JSON object (where the damage shows) and every line from there
+    is rejected with the reason; if every line parses, they are all kept and one file-level record
+    says the member was damaged (a changed byte inside a value cannot be told apart). Returns the bytes
+    to split as usual.
+    """
+    begin = raw.rfind(b"\n", 0, fault.trusted) + 1  # the start of the line the damaged member starts in
+    line = raw.count(b"\n", 0, begin) + 1
+    offset = begin
+    for chunk in raw[begin:].split(b"\n"):
+        if chunk.strip() and not _is_object(chunk):
+            break
+        offset += len(chunk) + 1
+        line += 1
+    else:
         result.rejects.append(
             (
-                raw.count(b"\n") + 1,
-                _cut(tail.decode("utf-8", errors="replace")),
-                "truncated_gzip: the gzip stream ends early; this incomplete last line was not loaded",
+                None,
+                "",
+                f"{fault.code}: {fault.message}; every line of it parsed and was loaded, but one may "
+                "hold a damaged byte: load the day again from a good copy of the file",
             )
         )
-    return result
+        return raw
+    first = line
+    for chunk in raw[offset:].split(b"\n"):
+        if chunk.strip():
+            result.rejects.append(
+                (
+                    line,
+                    _cut(chunk.decode("utf-8", errors="replace")),
+                    f"{fault.code}: {fault.message}; line {first} is the first of the member that does not "
+                    "parse, so it and every line after it were not loaded",
+                )
+            )
+        line += 1
+    return raw[:offset]

@@ -61,6 +61,29 @@ def read_day(landing: Path, source: str, day: date) -> DayLines:
     return pa.concat_tables(tables), rejects, len(files)
 
 
+def _rejects_table(items: list[Item]) -> pa.Table:
+    """The lines rejected before parsing, as one Arrow table (line -1: a file-level record).
+
+    Not `executemany`: a damaged file can reject tens of thousands of lines, which DuckDB inserts
+    row by row at a few hundred per second that way.
+    """
+    rows = [
+        (source, day, f, n, raw, reason) for source, day, lines in items for f, n, raw, reason in lines[1]
+    ]
+    return pa.table(
+        {
+            "source": string_array([r[0] for r in rows]),
+            "_partition_day": pa.concat_arrays([constant_date(r[1], 1) for r in rows])
+            if rows
+            else constant_date(date(1970, 1, 1), 0),
+            "_file": string_array([r[2] for r in rows]),
+            "_line": int_array(np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64)),
+            "raw_text": string_array([r[4] for r in rows]),
+            "reason": string_array([r[5] for r in rows]),
+        }
+    )
+
+
 def _lines_table(file: str, numbers: pa.Array, texts: pa.Array) -> pa.Table:
     return pa.table({"_file": constant_string(file, len(numbers)), "_line": numbers, "line": texts})
 
@@ -176,13 +199,19 @@ def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadSt
             from _classified where reason is not null
             """
         )
-        rejects = [
-            (source, f, n, raw, reason, day)
-            for source, day, lines in items
-            for f, n, raw, reason in lines[1]
-        ]
-        if rejects:
-            con.executemany("insert into raw.quarantine values (?, ?, ?, ?, ?, ?, now()::timestamp)", rejects)
+        rejects = _rejects_table(items)
+        if rejects.num_rows:
+            con.register("rejects_in", rejects)
+            try:
+                con.execute(
+                    """
+                    insert into raw.quarantine
+                    select source, _file, nullif(_line, -1), raw_text, reason, _partition_day, now()::timestamp
+                    from rejects_in
+                    """
+                )
+            finally:
+                con.unregister("rejects_in")
         counts = con.execute(
             """
             select
@@ -196,10 +225,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadSt
         ).fetchall()
         for (i, parsed, valid, fresh), (_, _, lines) in zip(counts, items, strict=True):
             s = stats[i]
-            s.lines = parsed + len(lines[1])
+            rejected = sum(1 for _, n, _, _ in lines[1] if n is not None)  # line None: a file-level record
+            s.lines = parsed + rejected
             s.loaded = fresh
             s.duplicates = valid - fresh
-            s.quarantined = parsed - valid + len(lines[1])
+            s.quarantined = parsed - valid + rejected
         con.executemany(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
             [
@@ -262,7 +292,9 @@ def _read_batch(
     return batch, None, i
 
 
-def load_many(con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
+def load_many(
+    con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]]
+) -> Iterator[LoadStats]:
     """Load (source, day) items in order, in batches, reading the next batch while one is in DuckDB.
 
     Why batches: a load has a fixed cost (statements, a transaction, a scan of the table's keys for the

@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from dagster_project.ingest import load as load_module
-from dagster_project.ingest.lines import decompress_gzip, read_file_lines
+from dagster_project.ingest.inflate import inflate
+from dagster_project.ingest.lines import read_file_lines
 from dagster_project.ingest.load import begin_bulk, end_bulk, load_batch, load_day, load_many, read_day
 
 from .conftest import DAY, dumps, segment_track
@@ -61,9 +62,9 @@ def test_truncated_gzip_keeps_complete_lines_and_quarantines_the_tail(con, landi
     path = write_segment([dumps(segment_track(f"m{i}")) for i in range(400)])
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 2 // 3])
-    recovered, truncated = decompress_gzip(path.read_bytes())
-    complete = recovered.count(b"\n")
-    assert truncated and 0 < complete < 400
+    inflated = inflate(path.read_bytes())
+    complete = inflated.data.count(b"\n")
+    assert inflated.fault and inflated.fault.code == "truncated_gzip" and 0 < complete < 400
     stats = load_day(con, landing, "segment", DAY)
     assert stats.loaded == complete
     assert reasons(con) == [(complete + 1, "truncated_gzip")]
