@@ -1,8 +1,20 @@
-"""Shared fixtures: a generated dataset run through the real pipeline into a temporary DuckDB file."""
+"""Shared fixtures: a generated dataset run through the real pipeline into a temporary DuckDB file.
+
+The session warehouse is built once per test session, not once per xdist worker: the first worker to
+take a file lock in the folder all workers share (the parent of each worker's base temp) builds it,
+the others wait and reuse it. It is read-only for the tests: a test that writes copies it first
+(`Warehouse.copy_to`); the fixture's teardown fails the session if the file changed under it (a
+permission bit would not stop the tests' usual user, root).
+
+Every test that uses a fixture from `SLOW_FIXTURES` (a pipeline run over generated data) is marked
+`slow`, so `pytest -m 'not slow'` (`make test-fast`) is the quick lane a developer runs before a commit.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 # Partitions are defined when the code location loads; start them early enough for every fixture.
 os.environ.setdefault("ONBOARDING_START_DATE", "2026-01-01")
@@ -17,6 +30,10 @@ os.environ.pop("DAGSTER_HOME", None)
 
 E2E_END = date(2026, 10, 20)
 E2E_DAYS = 21
+
+# Session fixtures that build a warehouse with the real pipeline (tens of seconds each); a test using
+# one, directly or through another fixture, is `slow`.
+SLOW_FIXTURES = frozenset({"warehouse"})
 
 
 @dataclass
@@ -38,6 +55,13 @@ class Warehouse:
         with pointed_at(self.db_path, self.landing):
             yield
 
+    def copy_to(self, folder: Path) -> Warehouse:
+        """A writable copy of the warehouse file in `folder` (same landing files, manifest and days)."""
+        db_path = folder / self.db_path.name
+        shutil.copyfile(self.db_path, db_path)
+        return Warehouse(db_path=db_path, landing=self.landing, manifest=self.manifest, start=self.start,
+                         end=self.end)
+
 
 @contextmanager
 def pointed_at(db_path: Path, landing: Path) -> Iterator[None]:
@@ -53,19 +77,86 @@ def pointed_at(db_path: Path, landing: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """A few hundred generated users over three weeks, through ingest + dbt build, in one run."""
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every xdist worker of this session sees (a fresh one per session without xdist).
+
+    Under xdist each worker's base temp is `<session>/popen-gwN`, so their parent is the session's
+    folder; without xdist the base temp is itself the session's folder (its parent holds past sessions).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / name
+        folder.mkdir(exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp(name, numbered=False)
+
+
+def _build_warehouse(root: Path) -> None:
+    """Generate the landing files and run the pipeline over every day into `root/warehouse.duckdb`."""
     from dagster_project.dbt_project import prepare_manifest
     from dagster_project.demo import generate
     from dagster_project.pipeline import run_pipeline
 
-    root = tmp_path_factory.mktemp("warehouse")
     landing, db_path = root / "landing", root / "warehouse.duckdb"
-    manifest = generate(landing, users=400, days=E2E_DAYS, seed=7, end_date=E2E_END, malformed_rate=0.01)
+    generate(landing, users=400, days=E2E_DAYS, seed=7, end_date=E2E_END, malformed_rate=0.01)
     start = E2E_END - timedelta(days=E2E_DAYS - 1)
     with pointed_at(db_path, landing):
         prepare_manifest()
         result = run_pipeline(start, E2E_END)
-    assert result.success, result.failures
-    yield Warehouse(db_path=db_path, landing=landing, manifest=manifest, start=start, end=E2E_END)
+    if not result.success:
+        raise RuntimeError(f"the session warehouse's pipeline run failed: {result.failures}")
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """A few hundred generated users over three weeks, through ingest + dbt build, in one run.
+
+    Built once per session under a file lock; a worker that finds it built (or a failure recorded by
+    the worker that tried) does not build again.
+    """
+    root = shared_folder(tmp_path_factory, "session-warehouse")
+    done, failed = root / "built", root / "failed.txt"
+    with FileLock(root / "build.lock"):
+        if failed.exists():
+            pytest.fail(f"the session warehouse could not be built (by another worker): {failed.read_text()}")
+        if not done.exists():
+            try:
+                _build_warehouse(root)
+            except BaseException as exc:
+                failed.write_text(f"{type(exc).__name__}: {exc}")
+                raise
+            done.write_text(_signature(root / "warehouse.duckdb"))
+    landing = root / "landing"
+    yield Warehouse(
+        db_path=root / "warehouse.duckdb",
+        landing=landing,
+        manifest=json.loads((landing / "manifest.json").read_text()),
+        start=E2E_END - timedelta(days=E2E_DAYS - 1),
+        end=E2E_END,
+    )
+    if _signature(root / "warehouse.duckdb") != done.read_text():
+        pytest.fail("a test wrote to the shared session warehouse; tests that write use Warehouse.copy_to")
+
+
+def _signature(path: Path) -> str:
+    """Size and modification time: enough to notice a write (DuckDB rewrites its header on checkpoint)."""
+    info = path.stat()
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+def _uses_slow_fixture(item: pytest.Item) -> bool:
+    """Whether the test resolves a fixture of SLOW_FIXTURES to the one defined in this file (the
+    ai/ and sync/ folders define small fixtures of the same name that are not slow)."""
+    definitions = getattr(item, "_fixtureinfo", None)
+    if definitions is None:
+        return False
+    for name in SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        chosen = definitions.name2fixturedefs.get(name, ())
+        if chosen and chosen[-1].func.__module__ == __name__:
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_slow_fixture(item):
+            item.add_marker(pytest.mark.slow)
