@@ -7,8 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dagster_dbt import DbtProject
-from dagster_dbt.dbt_project import DbtProjectPreparer
+from dagster_dbt import DbtProject, DbtProjectPreparer
 
 from .core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, environment_with
 

@@ -1,7 +1,9 @@
 """Opening the warehouse: one place for the DuckDB settings every connection of the project shares.
 
-Lives in `sync` (the package without a Dagster dependency) so the sync engine, its CLI and the
-Dagster resources open the file the same way; dbt gets the same setting through `profiles.yml`.
+Lives in `core`, the floor every stage imports and which imports no stage, so the ingest child, the AI
+steps, the sync engine, the CLIs and the Dagster resources open the file the same way; dbt gets the
+same memory limit through `profiles.yml`. The two settings checked here (memory limit, lock timeout)
+are resolved with every other one by `core.settings.Settings`.
 """
 
 from __future__ import annotations
