@@ -10,12 +10,13 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
+    Config,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
-from ..ingest.stats import LoadStats
+from ..ingest.stats import LoadStats, UnplacedFile
 from ..ingest.worker import run_loads
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
@@ -28,6 +29,14 @@ RAW_SOURCES: dict[str, tuple[str, ...]] = {
     "support_tickets": ("tickets",),
     "nps_responses": ("nps",),
 }
+
+
+class IngestConfig(Config):
+    """Run config of an ingest asset."""
+
+    allow_empty_reload: bool = False
+    """Load a day whose landing files are gone even though it has loaded rows, emptying it (as
+    ONBOARDING_ALLOW_EMPTY_RELOAD=1 does). Off: such a day fails the step, naming the day and files."""
 
 
 def _days(context: AssetExecutionContext) -> list[date]:
@@ -50,12 +59,21 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
         description=f"raw.{table}: {', '.join(sources)} landing files, deduplicated, bad lines quarantined.",
         kinds={"duckdb", "python"},
     )
-    def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    def _ingest(
+        context: AssetExecutionContext, warehouse: WarehouseResource, config: IngestConfig
+    ) -> MaterializeResult:
         stats: list[LoadStats] = []
+        unplaced: list[UnplacedFile] = []
         settings = warehouse.settings()
         items = [(source, day) for day in _days(context) for source in sources]
         # In a child process, so the memory DuckDB keeps after a load leaves with it (worker.py).
-        for s in run_loads(settings.db_path, settings.landing, items):
+        for s in run_loads(settings.db_path, settings.landing, items, config.allow_empty_reload):
+            if isinstance(s, UnplacedFile):
+                unplaced.append(s)
+                context.log.warning(
+                    f"{s.file}: not loaded, it belongs to no landing day ({s.why}); recorded in raw.quarantine"
+                )
+                continue
             stats.append(s)
             context.log.info(
                 f"{s.source} {s.day}: {s.loaded} loaded, {s.duplicates} duplicates dropped, "
@@ -66,6 +84,7 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
             metadata={
                 **{k: MetadataValue.int(v) for k, v in totals.items()},
                 "days": MetadataValue.int(len(context.partition_keys)),
+                "unplaced_files": MetadataValue.int(len(unplaced)),
             }
         )
 

@@ -68,6 +68,40 @@ def iter_landing_files(landing: Path, source: str) -> Iterator[LandingFile]:
             yield LandingFile(source, day, path, path.relative_to(landing).as_posix())
 
 
+_LAYOUT = {
+    "segment": "segment/segment-logs/<source-id>/<epoch-ms or YYYY-MM-DD>/<file>",
+    "rudderstack": "rudderstack/rudder-logs/<source-id>/<MM-DD-YYYY>/<file>",
+}
+
+
+def unplaced_files(landing: Path, source: str) -> list[tuple[str, str]]:
+    """Files under a source's folder that belong to no landing day: (path relative to landing, why).
+
+    The loader cannot load them (it cannot tell which day they are), and skipping them without a word
+    loses their lines silently; the load records them in `raw.quarantine` as `unplaced_file`.
+    """
+    root = landing / source
+    if not root.exists():
+        return []
+    placed = {f.path for f in iter_landing_files(landing, source)}
+    layout = _LAYOUT.get(source, f"{source}/<YYYY-MM-DD>[-<n>].<ext>")
+    out: list[tuple[str, str]] = []
+    hidden = (".DS_Store", ".gitkeep")  # a file manager's or a repository's, never an export
+    for path in sorted(
+        p for p in root.rglob("*") if p.is_file() and p not in placed and p.name not in hidden
+    ):
+        relative = path.relative_to(landing).as_posix()
+        depth = len(path.relative_to(root).parts)
+        expected = 4 if source in _LAYOUT else 1
+        why = (
+            f"at folder depth {depth}, not {expected}"
+            if depth != expected
+            else f"no readable date in {'its folder' if source in _LAYOUT else 'its name'}"
+        )
+        out.append((relative, f"{why}; expected {layout}"))
+    return out
+
+
 def files_for_day(landing: Path, source: str, day: date) -> list[LandingFile]:
     return [f for f in iter_landing_files(landing, source) if f.day == day]
 

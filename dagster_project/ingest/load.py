@@ -10,6 +10,7 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,17 @@ from .stats import LoadStats
 # landing with a 300MB limit (the five load children): 16 MB 34.3 s / 504 MB, 32 MB 28.0 s / 527 MB;
 # 64 MB was no faster than 32.
 BATCH_BYTES = 32 * 2**20
+
+
+ALLOW_EMPTY_RELOAD_ENV = "ONBOARDING_ALLOW_EMPTY_RELOAD"
+
+
+class EmptyReloadError(RuntimeError):
+    """A landing day that has loaded rows has no landing files any more: loading it would empty it."""
+
+
+def allow_empty_reload() -> bool:
+    return os.environ.get(ALLOW_EMPTY_RELOAD_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def max_line_bytes() -> int:
@@ -59,6 +71,53 @@ def read_day(landing: Path, source: str, day: date) -> DayLines:
     if not tables:
         tables.append(_lines_table("", int_array(np.empty(0, dtype=np.int64)), string_array([])))
     return pa.concat_tables(tables), rejects, len(files)
+
+
+def _refuse_to_empty(
+    con: duckdb.DuckDBPyConnection, table: str, shared: bool, empty: list[tuple[str, date]]
+) -> None:
+    """Raise if one of the (source, day) items that has no landing files now had rows loaded."""
+    for source, day in empty:
+        system = " and source_system = ?" if shared else ""
+        rows, files = con.execute(
+            f"""
+            select count(*), list(distinct _file order by _file)
+            from raw.{table} where _partition_day = ?{system}
+            """,
+            [day, source] if shared else [day],
+        ).fetchone()
+        if rows:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            raise EmptyReloadError(
+                f"{source} {day.isoformat()}: the landing day has no files now, but raw.{table} holds {rows:,} "
+                f"rows loaded from {shown}; loading the day again would delete them. Put the files back in the "
+                f"landing folder, or, to empty the day on purpose, set {ALLOW_EMPTY_RELOAD_ENV}=1 (or the "
+                "ingest asset's run config allow_empty_reload: true) and run it again"
+            )
+
+
+def record_unplaced(con: duckdb.DuckDBPyConnection, source: str, files: list[tuple[str, str]]) -> None:
+    """The source's files that belong to no landing day, in `raw.quarantine` (`_partition_day` null).
+
+    Replaced on every load of the source, so the table lists the files unplaced now; idempotent.
+    """
+    ensure_raw_schema(con)
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "delete from raw.quarantine "
+            "where source = ? and _partition_day is null and reason like 'unplaced_file:%'",
+            [source],
+        )
+        for relative, why in files:
+            con.execute(
+                "insert into raw.quarantine values (?, ?, null, '', ?, null, now()::timestamp)",
+                [source, relative, f"unplaced_file: the file belongs to no landing day ({why}); not loaded"],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def _rejects_table(items: list[Item]) -> pa.Table:
@@ -99,7 +158,9 @@ def load_day(
     return load_batch(con, [(source, day, lines if lines is not None else read_day(landing, source, day))])[0]
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadStats]:
+def load_batch(
+    con: duckdb.DuckDBPyConnection, items: list[Item], allow_empty: bool = False
+) -> list[LoadStats]:
     """Load (or re-load) several (source, day) items of one raw table in one pass and one transaction.
 
     The result is the one of loading the items one by one in the given order (the first copy of a key
@@ -107,6 +168,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadSt
     transaction, and one scan of the table's keys for the dedupe against history — is paid once per
     batch instead of once per item (`load_many` makes the batches). Each item gets its own
     `LoadStats` and `raw.load_log` row; `seconds` is the batch's time shared by line count.
+
+    An item with no landing files whose day has loaded rows raises `EmptyReloadError` (nothing is
+    changed) unless `allow_empty`: replacing loaded rows with nothing is never done by accident.
     """
     started = time.perf_counter()
     spec = SPECS[items[0][0]]
@@ -160,6 +224,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, items: list[Item]) -> list[LoadSt
 
     con.execute("begin transaction")
     try:
+        if not allow_empty:
+            _refuse_to_empty(
+                con, spec.table, shared, [(source, day) for source, day, lines in items if not lines[2]]
+            )
         con.execute(f"delete from raw.{spec.table} as t using _items as i where {own}")
         con.execute(
             "delete from raw.quarantine as t using _items as i "
@@ -293,7 +361,7 @@ def _read_batch(
 
 
 def load_many(
-    con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]]
+    con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]], allow_empty: bool = False
 ) -> Iterator[LoadStats]:
     """Load (source, day) items in order, in batches, reading the next batch while one is in DuckDB.
 
@@ -314,6 +382,6 @@ def load_many(
             more = carry is not None or following < len(items)
             if more:
                 ahead = pool.submit(_read_batch, landing, items, following, carry)
-            yield from load_batch(con, batch)
+            yield from load_batch(con, batch, allow_empty)
             if not more:
                 return

@@ -22,3 +22,13 @@ class LoadStats:
 
     def as_metadata(self) -> dict[str, int | float | str]:
         return asdict(self)
+
+
+@dataclass
+class UnplacedFile:
+    """A landing file that belongs to no day (no readable date, wrong folder depth): not loaded,
+    recorded in `raw.quarantine` as `unplaced_file` and reported to the step as a warning."""
+
+    source: str
+    file: str
+    why: str

@@ -13,6 +13,7 @@ process would leave DuckDB's heap there for the rest of the run, next to dbt (do
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,20 +23,31 @@ import duckdb
 from dagster_project.core import warehouse
 
 from ..core.child import Emit, run_child, serve
-from .stats import LoadStats
+from .stats import LoadStats, UnplacedFile
 
 
-def run_loads(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
-    """Load `items` in order into `db` in a child process, yielding each item's stats as it finishes."""
+def run_loads(
+    db: Path, landing: Path, items: list[tuple[str, date]], allow_empty_reload: bool = False
+) -> Iterator[LoadStats | UnplacedFile]:
+    """Load `items` in order into `db` in a child process, yielding each item's stats as it finishes,
+    after the files of their sources that belong to no landing day (recorded, not loaded).
+
+    `allow_empty_reload` (or ONBOARDING_ALLOW_EMPTY_RELOAD=1) lets a day whose files are gone be
+    emptied; without it such a day fails the load (`load.EmptyReloadError`).
+    """
     if not items:
         return
     request = {
         "db": str(db),
         "landing": str(landing),
         "items": [[source, day.isoformat()] for source, day in items],
+        "allow_empty_reload": allow_empty_reload,
     }
     for message in run_child(__name__, request):
-        yield LoadStats(**message)
+        if "unplaced" in message:
+            yield UnplacedFile(**message["unplaced"])
+        else:
+            yield LoadStats(**message)
 
 
 # DuckDB's memory limit for the load child when the operator set none (ONBOARDING_DUCKDB_MEMORY_LIMIT
@@ -54,13 +66,20 @@ def connect_for_loads(db: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _load_here(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterator[LoadStats]:
-    from .load import begin_bulk, end_bulk, load_many  # in the child only: see the module's docstring
+def _load_here(
+    db: Path, landing: Path, items: list[tuple[str, date]], allow_empty: bool = False
+) -> Iterator[LoadStats | UnplacedFile]:
+    from .files import unplaced_files  # in the child only: see the module's docstring
+    from .load import allow_empty_reload, begin_bulk, end_bulk, load_many, record_unplaced
 
     con = connect_for_loads(db)
     try:
+        for source in dict.fromkeys(source for source, _ in items):
+            unplaced = unplaced_files(landing, source)
+            record_unplaced(con, source, unplaced)
+            yield from (UnplacedFile(source, file, why) for file, why in unplaced)
         begin_bulk(con)
-        yield from load_many(con, landing, items)
+        yield from load_many(con, landing, items, allow_empty or allow_empty_reload())
         end_bulk(con)
     finally:
         con.close()
@@ -68,8 +87,12 @@ def _load_here(db: Path, landing: Path, items: list[tuple[str, date]]) -> Iterat
 
 def _load(request: dict[str, Any], emit: Emit) -> None:
     items = [(source, date.fromisoformat(day)) for source, day in request["items"]]
-    for stats in _load_here(Path(request["db"]), Path(request["landing"]), items):
-        emit(stats.as_metadata())
+    db, landing = Path(request["db"]), Path(request["landing"])
+    for result in _load_here(db, landing, items, bool(request.get("allow_empty_reload"))):
+        if isinstance(result, UnplacedFile):
+            emit({"unplaced": asdict(result)})
+        else:
+            emit(result.as_metadata())
 
 
 if __name__ == "__main__":

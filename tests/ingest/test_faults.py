@@ -5,9 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from datetime import timedelta
 
+import duckdb
+import pytest
+
+from dagster_project.core.child import ChildError
 from dagster_project.ingest.inflate import CORRUPT, OVERSIZED, TRUNCATED, inflate
 from dagster_project.ingest.load import load_day
+from dagster_project.ingest.stats import LoadStats, UnplacedFile
+from dagster_project.ingest.worker import run_loads
 
 from .conftest import DAY, segment_track
 
@@ -140,3 +147,66 @@ def test_a_file_that_is_not_gzip_is_recorded(con, landing, write_segment):
     assert (stats.lines, stats.loaded) == (0, 0)
     ((line, reason),) = con.execute("select _line, reason from raw.quarantine").fetchall()
     assert line is None and reason.startswith("corrupt_gzip: the file is not gzip")
+
+
+def test_a_day_whose_files_are_gone_is_not_emptied_by_a_rerun(tmp_path, landing, write_segment, monkeypatch):
+    """Issue 15 item 10: re-running a day whose landing files are gone deleted its rows (50 -> 0)."""
+    monkeypatch.delenv("ONBOARDING_ALLOW_EMPTY_RELOAD", raising=False)
+    path = write_segment([json.dumps(segment_track(f"m{i}")).encode() + b"\n" for i in range(50)])
+    db = tmp_path / "w.duckdb"
+    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)])] == [50]
+    path.unlink()
+
+    with pytest.raises(
+        ChildError, match=r"EmptyReloadError: segment 2026-11-02: the landing day has no files"
+    ) as err:
+        list(run_loads(db, landing, [("segment", DAY)]))
+    assert "segment/segment-logs/src1/" in str(err.value) and "ONBOARDING_ALLOW_EMPTY_RELOAD=1" in str(
+        err.value
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from raw.segment_events").fetchone() == (50,)
+
+    # A day that never had rows still loads empty (no files is no error), and the operator can empty one.
+    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY + timedelta(days=1))])] == [0]
+    assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)], allow_empty_reload=True)] == [0]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from raw.segment_events").fetchone() == (0,)
+
+
+def test_files_that_belong_to_no_day_are_recorded_and_reported(tmp_path, landing, write_segment):
+    """Issue 15 item 12: files with no readable date or at the wrong depth were skipped without a word."""
+    write_segment([json.dumps(segment_track("a")).encode() + b"\n"])
+    logs = landing / "segment" / "segment-logs"
+    (logs / "src1" / "not-a-day").mkdir()
+    (logs / "src1" / "not-a-day" / "1.b.gz").write_bytes(b"x")
+    (logs / "src1" / "stray.gz").write_bytes(b"x")
+    (landing / "signups").mkdir()
+    (landing / "signups" / "latest.jsonl").write_bytes(b"{}\n")
+    db = tmp_path / "w.duckdb"
+
+    results = list(run_loads(db, landing, [("segment", DAY), ("signups", DAY)]))
+    unplaced = {(r.source, r.file): r.why for r in results if isinstance(r, UnplacedFile)}
+    assert set(unplaced) == {
+        ("segment", "segment/segment-logs/src1/not-a-day/1.b.gz"),
+        ("segment", "segment/segment-logs/src1/stray.gz"),
+        ("signups", "signups/latest.jsonl"),
+    }
+    assert unplaced[("segment", "segment/segment-logs/src1/stray.gz")].startswith("at folder depth 3, not 4")
+    assert unplaced[("signups", "signups/latest.jsonl")].startswith("no readable date in its name")
+    assert [r.loaded for r in results if isinstance(r, LoadStats)] == [1, 0]
+
+    def recorded() -> list[tuple]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute(
+                "select _file, _partition_day, split_part(reason, ':', 1) from raw.quarantine order by 1"
+            ).fetchall()
+
+    assert [r[2] for r in recorded()] == ["unplaced_file"] * 3
+    # Re-running is idempotent, and a file put in its place is no longer listed.
+    (logs / "src1" / "stray.gz").unlink()
+    list(run_loads(db, landing, [("segment", DAY)]))
+    assert [r[0] for r in recorded()] == [
+        "segment/segment-logs/src1/not-a-day/1.b.gz",
+        "signups/latest.jsonl",
+    ]
