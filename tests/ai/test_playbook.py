@@ -11,9 +11,10 @@ from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.playbook import BOOKING_LINK, generate_playbooks
 from dagster_project.ai.privacy import EMAIL
 from dagster_project.ai.sanitize import sanitize_html
+from dagster_project.core.parameters import ParametersNotBuiltError
 from tests.standins.llm import Body, Reply, StandIn, data_block, schema_name
 
-from .conftest import Warehouse, make_profile, request_texts
+from .conftest import Warehouse, make_profile, request_texts, run_dbt
 
 LATEST = date(2026, 3, 20)
 QUERIES = [0, 2, 4, 6, 8, 10]  # saas users 0..5 in their first 14 days
@@ -229,3 +230,30 @@ def test_sanitizer_strips_scripts_styles_and_event_handlers(dirty: str) -> None:
     assert "javascript:" not in lowered
     for tag in ("<svg", "<form", "<input", "<iframe"):
         assert tag not in lowered
+
+
+def test_a_dbt_var_changes_who_gets_a_playbook_with_no_python_edit(
+    warehouse: Warehouse, llm_off: LLMSettings, tmp_path
+) -> None:
+    """playbook_day comes from the warehouse (int_onboarding__parameters), as dbt was told it: a scratch
+    build with `--vars` (the project's files untouched) moves the day from 14 to 10."""
+    rows = build(warehouse)
+    late = rows[7]  # signed up 03-10: day 14 is 03-24 (not landed yet), day 10 is 03-20 (landed)
+    run_dbt(warehouse.path, tmp_path, "run", "--select", "int_onboarding__parameters",
+            "--vars", '{"playbook_day": 10}')  # fmt: skip
+    run(warehouse)
+    got = playbooks(warehouse)
+    assert late["user_id"] in got
+    assert got[late["user_id"]]["as_of_date"] == date(2026, 3, 20)
+    assert "first 10 days" in got[late["user_id"]]["html"]
+    assert got[rows[0]["user_id"]]["as_of_date"] == rows[0]["signup_date"] + timedelta(days=10)
+
+
+def test_without_the_parameters_model_the_step_says_what_to_build(
+    warehouse: Warehouse, llm_off: LLMSettings
+) -> None:
+    build(warehouse)
+    with warehouse.connect() as con:
+        con.execute("drop table intermediate.int_onboarding__parameters")
+    with pytest.raises(ParametersNotBuiltError, match="int_onboarding__parameters has not been built"):
+        run(warehouse)
