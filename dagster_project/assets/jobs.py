@@ -2,12 +2,16 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 from dagster import (
     AssetSelection,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     build_schedule_from_partitioned_job,
@@ -30,24 +34,78 @@ daily_schedule = build_schedule_from_partitioned_job(
 )
 
 
-@sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED)
-def landing_files_sensor(context: SensorEvaluationContext):
-    """Request a run for every landing day whose files appeared or changed since the last tick."""
-    landing = Settings.from_env().landing
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+# A failed day is requested again at most this many times for the same files; then it waits for its
+# files to change (or for an operator's re-run), instead of failing every minute.
+MAX_ATTEMPTS = 3
+RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster gives a run launched from a sensor's run key
+_FAILED = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+
+
+def _fingerprints(landing: Path, partitions: set[str]) -> dict[str, str]:
+    """Per landing day that is a partition: a hash of its files' names, sizes and mtimes."""
     current: dict[str, list[str]] = {}
     for source in SOURCES:
         for f in iter_landing_files(landing, source):
-            st = f.path.stat()
-            current.setdefault(f.day.isoformat(), []).append(f"{f.relative}:{st.st_size}:{st.st_mtime_ns}")
-    partitions = set(daily_partitions.get_partition_keys())
-    fingerprints = {
+            day = f.day.isoformat()
+            if day in partitions:  # today is not a partition until it has ended: not seen yet
+                st = f.path.stat()
+                current.setdefault(day, []).append(f"{f.relative}:{st.st_size}:{st.st_mtime_ns}")
+    return {
         day: hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest() for day, files in current.items()
     }
-    changed = [d for d, fp in sorted(fingerprints.items()) if seen.get(d) != fp and d in partitions]
-    if not changed:
-        yield SkipReason("no new or changed landing files")
+
+
+def _run_status(instance: DagsterInstance, run_key: str) -> DagsterRunStatus | None:
+    runs = instance.get_runs(filters=RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
+    return runs[0].status if runs else None
+
+
+def _read_cursor(cursor: str | None) -> tuple[dict[str, str], dict[str, dict]]:
+    """(done: day -> fingerprint whose run succeeded, requested: day -> {fp, key, attempt})."""
+    state = json.loads(cursor) if cursor else {}
+    if state and "done" not in state:  # the cursor before issue 15: day -> fingerprint requested
+        return dict(state), {}
+    return dict(state.get("done", {})), dict(state.get("requested", {}))
+
+
+@sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED)
+def landing_files_sensor(context: SensorEvaluationContext):
+    """Request a run for every landing day whose files appeared or changed, until a run of it succeeds.
+
+    A day is done when the run requested for its files succeeded, not when the run was requested: the
+    cursor keeps the requested days with their run keys, and each tick looks their runs up in the
+    instance. A failed (or canceled) run is requested again, with a new run key, up to MAX_ATTEMPTS
+    times for the same files; a day whose files changed meanwhile is requested for the new files.
+    """
+    landing = Settings.from_env().landing
+    done, requested = _read_cursor(context.cursor)
+    fingerprints = _fingerprints(landing, set(daily_partitions.get_partition_keys()))
+    requests: list[RunRequest] = []
+    notes: list[str] = []
+    for day, fp in sorted(fingerprints.items()):
+        pending = requested.get(day)
+        attempt = 0
+        if pending and pending["fp"] == fp:
+            status = _run_status(context.instance, pending["key"])
+            if status == DagsterRunStatus.SUCCESS:
+                done[day] = fp
+                del requested[day]
+                continue
+            if status not in _FAILED:
+                continue  # not launched yet, queued or running: look again next tick
+            attempt = pending["attempt"] + 1
+            if attempt >= MAX_ATTEMPTS:
+                notes.append(f"{day} failed {attempt} times; waiting for its files to change or a manual run")
+                continue
+        elif done.get(day) == fp:
+            continue
+        key = f"{day}:{fp}:{attempt}"
+        requested[day] = {"fp": fp, "key": key, "attempt": attempt}
+        requests.append(RunRequest(run_key=key, partition_key=day))
+    context.update_cursor(json.dumps({"done": done, "requested": requested}, sort_keys=True))
+    if not requests:
+        yield SkipReason("; ".join(notes) or "no new or changed landing files")
         return
-    for day in changed:
-        yield RunRequest(run_key=f"{day}:{fingerprints[day]}", partition_key=day)
-    context.update_cursor(json.dumps(fingerprints))
+    for note in notes:
+        context.log.warning(note)
+    yield from requests
