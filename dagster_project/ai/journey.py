@@ -28,10 +28,10 @@ from typing import Any
 
 import duckdb
 
-from .client import LLMClient, LLMRequest, LLMSettings
-from .common import Log, StepStats, parse_json_object, signature_of
+from .client import LLMRequest, LLMSettings
+from .common import StepStats, parse_json_object, signature_of
 from .privacy import clean_text, redact
-from .runner import AIStep, chat_request, inputs_exist, run
+from .runner import AIStep, chat_request, inputs_exist, step_function
 
 PROMPT_VERSION = "journey-v1"
 PURPOSE = "journey"
@@ -291,11 +291,4 @@ class JourneyStep(AIStep[JourneyItem, Verdict]):
         )
 
 
-def assign_tracks(
-    con: duckdb.DuckDBPyConnection,
-    settings: LLMSettings | None = None,
-    client: LLMClient | None = None,
-    log: Log | None = None,
-) -> StepStats:
-    """The journey step (see JourneyStep) through the AI step runner."""
-    return run(con, JourneyStep(), settings, client, log)
+assign_tracks = step_function(JourneyStep)

@@ -39,10 +39,10 @@ from typing import Any
 import duckdb
 
 from ..core.parameters import read_parameters, require
-from .client import LLMClient, LLMRequest, LLMSettings
-from .common import Log, StepStats, parse_json_object
+from .client import LLMRequest, LLMSettings
+from .common import parse_json_object
 from .privacy import clean_text
-from .runner import AIStep, chat_request, inputs_exist, run
+from .runner import AIStep, chat_request, inputs_exist, step_function
 from .sanitize import sanitize_html, text_fragment
 
 PROMPT_VERSION = "playbook-v1"
@@ -679,11 +679,4 @@ class PlaybookStep(AIStep[PlaybookInputs, PlaybookContent]):
         )
 
 
-def generate_playbooks(
-    con: duckdb.DuckDBPyConnection,
-    settings: LLMSettings | None = None,
-    client: LLMClient | None = None,
-    log: Log | None = None,
-) -> StepStats:
-    """The playbook step (see PlaybookStep) through the AI step runner."""
-    return run(con, PlaybookStep(), settings, client, log)
+generate_playbooks = step_function(PlaybookStep)

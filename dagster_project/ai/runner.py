@@ -11,7 +11,7 @@ once. A new step is a subclass and an entry in `worker.STEPS`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -165,6 +165,25 @@ def run(
     if log:
         log(step.log_line(stats))
     return stats
+
+
+StepFunction = Callable[..., StepStats]
+
+
+def step_function(step_class: type[AIStep[Any, Any]]) -> StepFunction:
+    """`f(con, settings=None, client=None, log=None) -> StepStats` running a fresh `step_class()`: the
+    form the worker, the eval and the tests call a step in."""
+
+    def run_step(
+        con: duckdb.DuckDBPyConnection,
+        settings: LLMSettings | None = None,
+        client: LLMClient | None = None,
+        log: Log | None = None,
+    ) -> StepStats:
+        return run(con, step_class(), settings, client, log)
+
+    run_step.__doc__ = f"The {step_class.label} step ({step_class.__name__}) through the AI step runner."
+    return run_step
 
 
 def inputs_exist(con: duckdb.DuckDBPyConnection, *relations: str) -> bool:

@@ -24,10 +24,10 @@ from typing import Any
 
 import duckdb
 
-from .client import LLMClient, LLMRequest, LLMSettings
-from .common import Log, StepStats, parse_json_object
+from .client import LLMRequest, LLMSettings
+from .common import parse_json_object
 from .privacy import clean_text, redact
-from .runner import AIStep, chat_request, inputs_exist, run
+from .runner import AIStep, chat_request, inputs_exist, step_function
 
 PROMPT_VERSION = "themes-v1"
 KEYWORDS_VERSION = "keywords-v1"
@@ -411,11 +411,4 @@ class ThemesStep(AIStep[Response, tuple[str, str]]):
         )
 
 
-def classify_feedback(
-    con: duckdb.DuckDBPyConnection,
-    settings: LLMSettings | None = None,
-    client: LLMClient | None = None,
-    log: Log | None = None,
-) -> StepStats:
-    """The themes step (see ThemesStep) through the AI step runner."""
-    return run(con, ThemesStep(), settings, client, log)
+classify_feedback = step_function(ThemesStep)
