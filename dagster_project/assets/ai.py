@@ -27,6 +27,8 @@ from ..resources import WarehouseResource
 PROFILES = AssetKey(["intermediate", "int_users__profiles"])
 EVENTS = AssetKey(["intermediate", "int_events__unified"])
 NPS = AssetKey(["staging", "stg_nps__responses"])
+RULE_TRACKS = AssetKey(["intermediate", "int_onboarding__rule_tracks"])  # the journey's rule decision
+PARAMETERS = AssetKey(["intermediate", "int_onboarding__parameters"])  # the playbook's dbt vars
 
 
 def _metadata(values: dict[str, Any]) -> dict[str, MetadataValue]:
@@ -58,7 +60,7 @@ def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: str
     group_name="ai",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[PROFILES],
+    deps=[PROFILES, RULE_TRACKS],
     kinds={"python", "duckdb", "openai"},
     description=(
         "ai.track_assignments: LLM onboarding track per new user (seed 1.2), validated and cached by "
@@ -74,7 +76,7 @@ def ai_track_assignments(context: AssetExecutionContext, warehouse: WarehouseRes
     group_name="ai",
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[PROFILES, EVENTS],
+    deps=[PROFILES, EVENTS, PARAMETERS],
     kinds={"python", "duckdb", "openai"},
     description=(
         "ai.playbooks: the day-14 'Weeks 3-4 Playbook' HTML email per user (seed 4.1), LLM-written or "
