@@ -1,5 +1,6 @@
-"""marts.user_explain: every user's timeline (dagster_project/explain.py), rebuilt after the sync so the
-delivery statuses are the ledger's latest. Group "reporting", with the dbt reporting models."""
+"""marts.user_explain: every user's timeline, the dbt model marts.user_explain_timeline joined with the
+sync ledger's delivery statuses (dagster_project/explain.py), rebuilt after the sync so they are the
+ledger's latest. Group "reporting", with the dbt reporting models."""
 
 from dagster import (
     AssetExecutionContext,
@@ -15,11 +16,9 @@ from ..explain import EXPLAIN_TABLE, build_user_explain, latest_day
 from ..resources import WarehouseResource
 from .dbt import dbt_asset_defs
 
-# The dbt models the timeline reads, and the sync assets whose ledger gives the delivery statuses.
-DBT_INPUTS = (
-    "int_users__profiles", "int_experiments__assignments", "int_onboarding__milestones",
-    "user_onboarding_daily", "triggered_messages", "csm_alerts",
-)  # fmt: skip
+# The dbt timeline (and the profiles the as-of filter reads), and the sync assets whose ledger gives
+# the delivery statuses.
+DBT_INPUTS = ("user_explain_timeline", "int_users__profiles")
 SYNC_INPUTS = tuple(AssetKey(["sync", d]) for d in ("calendly", "intercom", "appcues", "slack"))
 
 COLUMNS = {
