@@ -30,7 +30,14 @@ from typer.testing import CliRunner
 from sync.cli import sync_app
 from tests.standins import StandinSet, start_all
 from tests.sync.conftest import FAST, Warehouse
-from tests.sync.test_crash import add_user, customer_keys, received_invites, received_messages
+from tests.sync.test_crash import (
+    add_user,
+    customer_keys,
+    received_invites,
+    received_messages,
+    request_count,
+    wait_until_talking,
+)
 
 FAULT_PHASE_SECONDS = 25.0
 runner = CliRunner()
@@ -111,12 +118,14 @@ def _run(tmp_path: Path, standins: StandinSet, servers: dict[str, Any], rng: ran
                           " where user_id = ?", [f"auth0|user{runs % 8:05d}"])
         for name, fault in rng.sample(CATALOGUE, rng.randint(1, 4)):
             servers[name].inject(**fault, times=rng.randint(1, 2))
+        before = request_count(standins)
         processes = [start(warehouse.path, env, log)]
         if rng.random() < 0.2:  # a second sync of the same warehouse at the same time
             pairs += 1
             processes.append(start(warehouse.path, env, log))
         if rng.random() < 0.8:
-            time.sleep(rng.uniform(0.3, 1.5))
+            wait_until_talking(standins, before, processes[0])
+            time.sleep(rng.uniform(0.0, 1.2))
             for process in processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGKILL)

@@ -71,6 +71,21 @@ def start_sync(db: Path, env: dict[str, str], log: Path) -> subprocess.Popen[byt
                                 stdout=subprocess.DEVNULL, stderr=err)
 
 
+def wait_until_talking(standins: StandinSet, before: int, process: subprocess.Popen[bytes],
+                       limit: float = 20.0) -> None:
+    """Until the sync has sent its first request (or ended): a process on a loaded machine takes
+    seconds to start, and a kill before its run begins would test nothing."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        if sum(len(s.received) for s in standins.all()) > before:
+            return
+        time.sleep(0.02)
+
+
+def request_count(standins: StandinSet) -> int:
+    return sum(len(s.received) for s in standins.all())
+
+
 def customer_keys(warehouse: Warehouse) -> list[str]:
     return [k for (k,) in warehouse.rows(
         "select message_key from marts.triggered_messages where channel like 'intercom%'")]
@@ -106,8 +121,10 @@ def test_sigkill_at_random_moments_never_double_sends(tmp_path: Path, slow_stand
         add_user(warehouse, 100 + iteration)
         warehouse.execute("update marts.intercom_contacts set onboarding_score = onboarding_score + 1"
                           " where user_id = ?", [f"auth0|user{iteration % 8:05d}"])
+        before = request_count(standins)
         process = start_sync(warehouse.path, env, log)
-        time.sleep(rng.uniform(0.4, 1.8))
+        wait_until_talking(standins, before, process)
+        time.sleep(rng.uniform(0.0, 1.4))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
