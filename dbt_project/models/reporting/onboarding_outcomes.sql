@@ -35,20 +35,6 @@ milestones as (
 
 ),
 
-events as (
-
-    select user_id, event_name, event_at, event_date
-    from {{ ref('int_events__unified') }}
-    where user_id is not null
-
-),
-
-nps as (
-
-    select user_id, survey, score, submitted_at, nps_category from {{ ref('stg_nps__responses') }}
-
-),
-
 csm_alerts as (
 
     select user_id, as_of_date from {{ ref('csm_alerts') }}
@@ -98,80 +84,9 @@ score_times as (
 
 ),
 
-user_events as (
+user_activity as (
 
-    select
-        events.user_id,
-        events.event_name,
-        events.event_at,
-        case
-            when events.event_date < profiles.signup_date then 0
-            else {{ days_between('profiles.signup_date', 'events.event_date') }}
-        end as day_number
-
-    from events
-    inner join profiles on events.user_id = profiles.user_id
-    cross join bounds
-    where events.event_at < {{ as_of_end('bounds.last_day') }}
-
-),
-
-activity as (
-
-    select
-        user_id,
-        min(
-            case
-                when
-                    event_name in (
-                        {%- for event in var('query_events') %}
-                            '{{ event }}'{% if not loop.last %},{% endif %}
-                        {%- endfor %}
-                    )
-                    then event_at
-            end
-        ) as first_query_at,
-        max(event_at) as last_activity_at,
-        min(case when event_name = 'subscription.cancelled' then event_at end) as cancelled_at,
-        min(case when event_name = 'subscription.cancelled' then day_number end) as cancelled_day_number,
-        max(
-            case
-                when day_number >= {{ var('outcome_churn_day') - var('outcome_churn_inactive_days') }}
-                    and day_number < {{ var('outcome_churn_day') }}
-                    then 1
-                else 0
-            end
-        ) as active_before_churn_day
-
-    from user_events
-    group by user_id
-
-),
-
-nps_ranked as (
-
-    select
-        nps.*,
-        row_number() over (partition by nps.user_id, nps.survey order by nps.submitted_at desc) as survey_recency,
-        row_number() over (partition by nps.user_id order by nps.submitted_at desc) as recency
-
-    from nps
-    cross join bounds
-    where nps.submitted_at < {{ as_of_end('bounds.last_day') }}
-
-),
-
-nps_scores as (
-
-    select
-        user_id,
-        max(case when survey = 'day_7' and survey_recency = 1 then score end) as nps_day_7,
-        max(case when survey = 'day_30' and survey_recency = 1 then score end) as nps_day_30,
-        max(case when recency = 1 then score end) as nps_score,
-        max(case when recency = 1 then nps_category end) as nps_category
-
-    from nps_ranked
-    group by user_id
+    select * from {{ ref('int_outcomes__user_activity') }}
 
 ),
 
@@ -197,29 +112,28 @@ joined as (
         {{ dbt.dateadd('day', var('outcome_ttv_window_days'), 'profiles.signed_up_at') }} as ttv_window_end_at,
         {{ days_between('profiles.signup_date', 'bounds.last_day') }} as days_observed,
         coalesce(score_times.onboarding_score, 0) as onboarding_score,
-        activity.first_query_at,
+        user_activity.first_query_at,
         score_times.activated_at,
         score_times.completed_at,
         case
             when cast(score_times.completed_at as date) < profiles.signup_date then 0
             else {{ days_between('profiles.signup_date', 'cast(score_times.completed_at as date)') }}
         end as completion_day_number,
-        activity.last_activity_at,
-        activity.cancelled_at,
-        activity.cancelled_day_number,
-        coalesce(activity.active_before_churn_day, 0) = 1 as is_active_before_churn_day,
-        nps_scores.nps_day_7,
-        nps_scores.nps_day_30,
-        nps_scores.nps_score,
-        nps_scores.nps_category,
+        user_activity.last_activity_at,
+        user_activity.cancelled_at,
+        user_activity.cancelled_day_number,
+        coalesce(user_activity.active_before_churn_day, 0) = 1 as is_active_before_churn_day,
+        user_activity.nps_day_7,
+        user_activity.nps_day_30,
+        user_activity.nps_score,
+        user_activity.nps_category,
         coalesce(csm_touches.csm_touches, 0) as csm_touches
 
     from profiles
     cross join bounds
     left join tracks on profiles.user_id = tracks.user_id
     left join score_times on profiles.user_id = score_times.user_id
-    left join activity on profiles.user_id = activity.user_id
-    left join nps_scores on profiles.user_id = nps_scores.user_id
+    left join user_activity on profiles.user_id = user_activity.user_id
     left join csm_touches on profiles.user_id = csm_touches.user_id
     where profiles.signup_date <= bounds.last_day
 
