@@ -20,14 +20,107 @@
 
 
 {#- Fill {{ '{{' }}placeholder}}s of a template column: values maps placeholder -> SQL expression. Missing values
-    render as ''; placeholders not in `values` (e.g. {{ '{{' }}booking_link}}) are left for the sync. Nothing is
-    escaped here: the sync escapes per destination. -#}
-{% macro render_template(template, values) -%}
+    render as ''; placeholders not in `values` (e.g. {{ '{{' }}booking_link}}) are left for the sync.
+    With `channel` (a column naming each row's destination), every value is escaped for that destination as
+    it goes in (escape_for_channel): names, companies and event properties are typed by anyone, so an
+    Intercom body gets them as HTML text and an Appcues or Calendly body as JSON string content. Placeholders
+    in `url_keys` are link targets: in HTML only a plain http(s) URL survives (safe_url_html). Without
+    `channel` nothing is escaped (track reasons; Slack alert text, which the Slack adapter escapes). -#}
+{% macro render_template(template, values, channel=none, url_keys=[]) -%}
     {%- set ns = namespace(sql=template) -%}
     {%- for key, expr in values.items() -%}
-        {%- set ns.sql = "replace(" ~ ns.sql ~ ", '{{" ~ key ~ "}}', coalesce(cast(" ~ expr ~ " as " ~ dbt.type_string() ~ "), ''))" -%}
+        {%- set value = "coalesce(cast(" ~ expr ~ " as " ~ dbt.type_string() ~ "), '')" -%}
+        {%- if channel is not none -%}
+            {%- set value = escape_for_channel(channel, value, 'url' if key in url_keys else 'text') -%}
+        {%- endif -%}
+        {%- set ns.sql = "replace(" ~ ns.sql ~ ", '{{" ~ key ~ "}}', " ~ value ~ ")" -%}
     {%- endfor -%}
     {{ ns.sql }}
+{%- endmacro %}
+
+
+{#- The channels whose bodies Intercom renders as HTML, and those whose bodies are JSON objects. -#}
+{% macro html_channels() -%}
+    ('intercom_in_app', 'intercom_email')
+{%- endmacro %}
+
+{% macro json_channels() -%}
+    ('appcues', 'calendly')
+{%- endmacro %}
+
+
+{#- A value escaped for the destination of its row (see render_template). kind: 'text' or 'url'. -#}
+{% macro escape_for_channel(channel, expr, kind='text') -%}
+    case
+        when {{ channel }} in {{ html_channels() }}
+            then {{ safe_url_html(expr) if kind == 'url' else escape_html(expr) }}
+        when {{ channel }} in {{ json_channels() }} then {{ escape_json_string(expr) }}
+        when {{ channel }} = 'slack' then {{ escape_mrkdwn(expr) }}
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+
+{#- Text as an HTML text node or attribute value: & < > " ' escaped and, unless braces=false, the braces too,
+    so a value can never spell a placeholder a later step fills (as html_text in sync/escaping.py). -#}
+{% macro escape_html(expr, braces=true) -%}
+    {% if braces %}replace(replace({% endif -%}
+    replace(replace(replace(replace(replace({{ expr }}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;')
+    {%- if braces %}, '{', '&#123;'), '}', '&#125;'){% endif %}
+{%- endmacro %}
+
+
+{#- A link target for an href: a plain http(s) URL (no space, quote, angle bracket, backquote, backslash or
+    brace), HTML-escaped; anything else (javascript:, data:, a broken value) becomes ''. -#}
+{% macro safe_url_html(expr) -%}
+    case
+        when
+            (lower({{ expr }}) like 'https://_%' or lower({{ expr }}) like 'http://_%')
+            {%- for bad in [' ', '"', "''", '<', '>', '`', '\\', '{', '}'] %}
+                and position('{{ bad }}' in {{ expr }}) = 0
+            {%- endfor %}
+            then {{ escape_html(expr) }}
+        else ''
+    end
+{%- endmacro %}
+
+
+{#- Text as the content of a JSON string: backslash, quote and line breaks escaped. -#}
+{% macro escape_json_string(expr) -%}
+    replace(replace(replace(replace(replace({{ expr }}, '\', '\\'), '"', '\"'), chr(10), '\n'), chr(13), '\r'), chr(9), '\t')
+{%- endmacro %}
+
+
+{#- Slack mrkdwn's own escaping, & < > in that order (the Slack adapter also defangs URLs: sync/escaping.py). -#}
+{% macro escape_mrkdwn(expr) -%}
+    replace(replace(replace({{ expr }}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
+{%- endmacro %}
+
+
+{#- A template in the seed's plain text with Markdown links, as an HTML body for Intercom: its text escaped,
+    [label](target) as <a href="target">label</a>, blank lines as paragraphs, line breaks as <br>. Applied to
+    the template before the values go in, so no value can add a link or a tag. -#}
+{% macro template_as_html(template) -%}
+    {%- set pattern -%}'\[([^\]\[]+)\]\(([^()\s]+)\)'{%- endset -%}
+    {%- set replacement -%}'<a href="\2">\1</a>'{%- endset -%}
+    {%- set linked = regexp_replace_all(escape_html(template, braces=false), pattern, replacement) -%}
+    {%- set paragraphs = "replace(replace(replace(" ~ linked ~ ", chr(13), ''), "
+        ~ dbt.concat(["chr(10)", "chr(10)"]) ~ ", '</p><p>'), chr(10), '<br>')" -%}
+    {{ dbt.concat(["'<p>'", paragraphs, "'</p>'"]) }}
+{%- endmacro %}
+
+
+{#- Every match of a regular expression replaced (groups as \1, \2); dbt has no cross-database macro for it. -#}
+{% macro regexp_replace_all(expr, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regexp_replace_all', 'onboarding')(expr, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__regexp_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ pattern }}, {{ replacement }}, 'g')
+{%- endmacro %}
+
+{% macro spark__regexp_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ pattern }}, replace({{ replacement }}, '\', '$'))
 {%- endmacro %}
 
 

@@ -39,6 +39,7 @@ from sync.adapters.base import (
     to_float,
     to_int,
 )
+from sync.escaping import html_text
 from sync.ledger import OutboxMessage
 from sync.outcomes import (
     AbortDestination,
@@ -280,7 +281,7 @@ class IntercomMessages(OutboxStream):
             url = self.links[link_key]
             if not _SAFE_URL.fullmatch(url):
                 raise InvalidRow("booking link is not a plain URL")
-            body = body.replace(BOOKING_PLACEHOLDER, url)
+            body = body.replace(BOOKING_PLACEHOLDER, html_text(url))  # the body is HTML (an href)
         return body
 
     async def deliver(self, ctx: StreamContext, entry: OutboxEntry) -> Outcome:

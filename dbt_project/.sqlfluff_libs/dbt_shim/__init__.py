@@ -78,6 +78,7 @@ _DISPATCHED = {
     "type_double": lambda: "double",
     "median": lambda column: f"percentile_cont(0.5) within group (order by {column})",
     "hex8_to_int": lambda hex_text: f"cast(concat('0x', {hex_text}) as ubigint)",
+    "regexp_replace_all": lambda expr, pattern, replacement: f"regexp_replace({expr}, {pattern}, {replacement}, 'g')",
 }
 
 

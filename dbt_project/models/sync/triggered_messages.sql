@@ -12,6 +12,12 @@
     re-run never adds a second row for it. Messages whose template needs a booking link carry the literal
     {{ '{{' }}booking_link}} and point (booking_link_key) at their own calendly row.
 
+    Escaped for the destination at render time, because names, companies and event properties are typed
+    by anyone: Intercom bodies are HTML (the template's text escaped and its Markdown links made links,
+    then every value HTML-escaped, link targets kept only when they are plain http(s) URLs), Appcues and
+    Calendly bodies are JSON (values as JSON string content), the Slack invite row's text is mrkdwn.
+    Subjects are plain text and keep the values as they are. The AI playbook is already sanitised HTML.
+
     Incremental, because rendering every message of the history is the costliest step of a daily run: a
     run first deletes the partition window's rows (the pre-hook; without window vars, every row), then
     renders each situation that has no row, i.e. the window's and any older one that late data added.
@@ -53,12 +59,19 @@
     'survey': 'candidates.survey',
     'nps_score': 'candidates.nps_score',
 } %}
+{#- Placeholders that are link targets: in an HTML body only a plain http(s) URL is kept. -#}
+{%- set url_keys = ['video_url', 'case_study_url', 'feature_video_url'] %}
 {%- set placeholders = values.keys() | list %}
 {%- set first_half = {} %}
 {%- set second_half = {} %}
+{%- set first_half_raw = {} %}
+{%- set second_half_raw = {} %}
 {%- for key in placeholders %}
-    {%- if loop.index <= (placeholders | length) // 2 %}{% do first_half.update({key: 'value_' ~ key}) %}
-    {%- else %}{% do second_half.update({key: 'value_' ~ key}) %}{% endif %}
+    {%- if loop.index <= (placeholders | length) // 2 %}
+        {%- do first_half.update({key: 'value_' ~ key}) %}{% do first_half_raw.update({key: 'raw_' ~ key}) %}
+    {%- else %}
+        {%- do second_half.update({key: 'value_' ~ key}) %}{% do second_half_raw.update({key: 'raw_' ~ key}) %}
+    {%- endif %}
 {%- endfor %}
 
 with
@@ -189,7 +202,11 @@ message_values as (
         templates.priority,
         templates.needs_booking_link,
         templates.subject as template_subject,
-        templates.body as template_body,
+        -- Intercom renders bodies as HTML: the seed's text escaped, its Markdown links made real links.
+        case
+            when templates.channel in {{ html_channels() }} then {{ template_as_html('templates.body') }}
+            else templates.body
+        end as template_body,
         booking.body as booking_template,
         playbooks.subject as playbook_subject,
         playbooks.html as playbook_html,
@@ -197,7 +214,13 @@ message_values as (
             as playbook_version,
         coalesce(templates.calendly_event_type, roster.calendly_event_type) as calendly_event_type,
         {%- for key, expr in values.items() %}
-            {{ expr }} as value_{{ key }}{% if not loop.last %},{% endif %}
+            {{ expr }} as raw_{{ key }},
+            -- escaped for the row's destination (bodies); subjects take raw_ (plain text)
+            {{ escape_for_channel(
+                'templates.channel',
+                'coalesce(' ~ as_text(expr) ~ ", '')",
+                'url' if key in url_keys else 'text',
+            ) }} as value_{{ key }}{% if not loop.last %},{% endif %}
         {%- endfor %}
 
     from candidates
@@ -229,7 +252,7 @@ half_rendered as (
 
     select
         *,
-        {{ render_template('template_subject', first_half) }} as subject_draft,
+        {{ render_template('template_subject', first_half_raw) }} as subject_draft,
         {{ render_template('template_body', first_half) }} as body_draft
 
     from message_values
@@ -243,7 +266,7 @@ rendered as (
         user_id,
         trigger,
         channel,
-        coalesce(playbook_subject, {{ render_template('subject_draft', second_half) }}) as subject,
+        coalesce(playbook_subject, {{ render_template('subject_draft', second_half_raw) }}) as subject,
         coalesce(playbook_html, {{ render_template('body_draft', second_half) }}) as body,
         needs_booking_link,
         {{ dbt.hash(dbt.concat(["'booking_link|'", 'user_id', "'|'", 'trigger', "':'", 'discriminator'])) }}
@@ -251,7 +274,7 @@ rendered as (
         {{ render_template('booking_template', {
             'calendly_event_type': 'calendly_event_type',
             'for_trigger': 'trigger',
-        }) }} as booking_body,
+        }, "'calendly'") }} as booking_body,
         priority,
         due_at,
         reason,
