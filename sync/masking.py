@@ -18,6 +18,8 @@ import logging
 import re
 import threading
 
+from dagster_project.core.display import terminal_text
+
 _EMAIL = re.compile(r"(?P<local>[A-Za-z0-9._%+\-]+)@(?P<domain>[A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
 # Bearer/Basic credentials echoed back in an error message or a repr of headers.
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}")
@@ -71,7 +73,7 @@ def scrub(text: object, limit: int | None = 500) -> str:
             out = out.replace(secret, "***")
     out = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} ***", out)
     out = _SLACK_TOKEN.sub("xox?-***", out)
-    out = mask_emails(out)
+    out = terminal_text(mask_emails(out))  # a user id's escape sequences never reach a terminal
     if limit is not None and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from .privacy import safe_base_url, scrub_error
 from .tables import insert_rows
 
 if TYPE_CHECKING:  # openai (~500 modules) is imported when a call is made, not when LLM is off
@@ -111,7 +112,7 @@ class LLMSettings:
         if not self.enabled:
             return "LLM off (no OPENAI_API_KEY / OPENAI_BASE_URL): rule decisions only"
         return (
-            f"LLM on: model {self.model} at {self.base_url or 'api.openai.com'}, {self.concurrency} in flight"
+            f"LLM on: model {self.model} at {safe_base_url(self.base_url) or 'api.openai.com'}, {self.concurrency} in flight"
         )
 
 
@@ -355,12 +356,12 @@ class LLMClient:
             if message is None:
                 status, error = "empty_response", "no choices in the response"
             elif getattr(message, "refusal", None):
-                status, error = "refused", str(message.refusal)[:300]
+                status, error = "refused", scrub_error(message.refusal, [s.api_key])
             else:
                 content = message.content or ""
         except Exception as exc:  # every failure becomes a status; the caller falls back to rules
             status = failure_code(exc)
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            error = scrub_error(f"{type(exc).__name__}: {exc}", [s.api_key])
         cost, note = price_call(s.model, prompt_tokens, completion_tokens, s.prices)
         record = CallRecord(
             call_id=str(uuid.uuid4()),

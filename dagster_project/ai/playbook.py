@@ -41,7 +41,7 @@ import duckdb
 from ..core.parameters import read_parameters, require
 from .client import LLMRequest, LLMSettings
 from .common import parse_json_object
-from .privacy import clean_text
+from .privacy import clean_text, redact
 from .runner import AIStep, chat_request, inputs_exist, step_function
 from .sanitize import sanitize_html, text_fragment
 
@@ -335,24 +335,30 @@ class PlaybookInputs:
 
     def prompt(self) -> dict[str, Any]:
         days = self.params.playbook_day
+
+        def free(value: object, max_len: int) -> str:
+            # typed by anyone (signup form, event properties): redacted and capped like the journey prompt
+            return clean_text(redact(str(value), [self.name]), max_len)
+
+        benchmark = {**self.benchmark.as_prompt(), "scope": free(self.benchmark.scope, 60)}
         return {
             "days_of_usage": days,
-            "industry": clean_text(self.industry, 40).lower(),
-            "plan": clean_text(self.plan, 20).lower(),
-            "company_size": clean_text(self.company_size, 20),
+            "industry": free(self.industry, 40).lower(),
+            "plan": free(self.plan, 20).lower(),
+            "company_size": free(self.company_size, 20),
             "team_size": self.team_size,
             "teammates_invited": self.invites,
             "active_days": self.active_days,
-            "features_used": [clean_text(f, 40) for f in self.features_used],
+            "features_used": [free(f, 40) for f in self.features_used],
             "records_imported": self.records_imported,
-            "integrations_active": [clean_text(i, 40) for i in self.integrations],
-            "top_actions": [{"action": a, "count": n} for a, n in self.top_actions],
+            "integrations_active": [free(i, 40) for i in self.integrations],
+            "top_actions": [{"action": free(a, 60), "count": n} for a, n in self.top_actions],
             f"queries_in_first_{days}_days": self.queries_14d,
             "candidate_features": [
                 {"id": f, "name": ADVANCED_FEATURES[f][0], "what_it_does": ADVANCED_FEATURES[f][1]}
                 for f in self.candidates
             ],
-            "benchmark": self.benchmark.as_prompt(),
+            "benchmark": benchmark,
         }
 
     @property

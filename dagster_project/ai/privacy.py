@@ -58,3 +58,27 @@ def redact(text: str, names: Iterable[str | None] = (), companies: Iterable[str 
 
 def contains_email(text: str) -> bool:
     return bool(EMAIL.search(text))
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_API_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{6,}")
+
+
+def safe_base_url(url: str | None) -> str | None:
+    """A base URL fit for a log line: credentials (``https://user:secret@host``) and the query removed."""
+    if not url:
+        return url
+    return _USERINFO.sub(r"\1***@", url).split("?", 1)[0]
+
+
+def scrub_error(text: object, secrets: Iterable[str | None] = (), max_len: int = 300) -> str:
+    """An LLM client's error text fit to store in ai.llm_calls: the key, URL credentials, bearer tokens and
+    emails removed, control characters gone, capped. Error texts echo requests, URLs and sometimes the key."""
+    out = "" if text is None else str(text)
+    for secret in sorted((s for s in secrets if s and len(s) >= 6), key=len, reverse=True):
+        out = out.replace(secret, "***")
+    out = _USERINFO.sub(r"\1***@", out)
+    out = _BEARER.sub(lambda m: f"{m.group(1)} ***", out)
+    out = EMAIL.sub("[email]", _API_KEY.sub("sk-***", out))
+    return clean_text(out, max_len)
