@@ -84,7 +84,7 @@ def test_a_late_event_inside_a_messaged_silence_mints_no_new_key(
     before = _customer_keys(db_path)
 
     late_day = warehouse.end + timedelta(days=1)
-    late_at = silent_since + LATE_OFFSET
+    late_at = (silent_since + LATE_OFFSET).replace(microsecond=0)  # Mixpanel times are whole seconds
     (landing / "mixpanel").mkdir(parents=True)
     line = {
         "event": "user.logged_in",
