@@ -100,7 +100,7 @@ def sync(
     except SyncConfigError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    except duckdb.IOException as exc:
+    except (duckdb.IOException, warehouse.WarehouseLockedError) as exc:
         err_console.print(f"[red]cannot open {path}: {scrub(exc)}[/red] (is another sync or the pipeline writing it?)")
         raise typer.Exit(1) from exc
     print_summaries(summaries)
@@ -189,7 +189,7 @@ def _list(path: Path, destination: str | None) -> list[dict[str, object]]:
         return []
     try:
         con = warehouse.connect(path, read_only=True)
-    except duckdb.IOException as exc:
+    except (duckdb.IOException, warehouse.WarehouseLockedError) as exc:
         err_console.print(f"[red]{path} is busy (a sync or the pipeline is writing it); try again.[/red]")
         raise typer.Exit(1) from exc
     try:
@@ -216,7 +216,7 @@ def resolve(
         raise typer.Exit(2)
     try:
         con = warehouse.connect(path)
-    except duckdb.IOException as exc:
+    except (duckdb.IOException, warehouse.WarehouseLockedError) as exc:
         err_console.print(f"[red]{path} is busy (a sync or the pipeline is writing it); try again.[/red]")
         raise typer.Exit(1) from exc
     try:

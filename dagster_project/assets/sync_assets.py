@@ -88,7 +88,8 @@ def _build(destination: str) -> AssetsDefinition:
             f" sent={summary.sent} unchanged={summary.unchanged} failed={summary.failed}"
             f" invalid={summary.invalid} in_doubt={summary.in_doubt}")
         if summary.status != "completed":
-            raise Failure(description=f"sync to {destination} stopped early: {summary.error}", metadata=metadata)
+            raise Failure(description=f"sync to {destination} did not complete ({summary.status}): {summary.error}",
+                          metadata=metadata)
         return MaterializeResult(metadata=metadata)
 
     return _asset

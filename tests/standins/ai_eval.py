@@ -34,7 +34,8 @@ def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
     """
     steps = (assign_tracks, generate_playbooks, classify_feedback)
     with tempfile.TemporaryDirectory(prefix="ai-eval-") as tmp, StandIn() as server:
-        copy = Path(tmp) / "warehouse.duckdb"
+        # The same file name: dbt's views name the database after the file's stem.
+        copy = Path(tmp) / Path(db_path).name
         shutil.copyfile(db_path, copy)
         with temporary_env({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}):
             settings = LLMSettings.from_env()
