@@ -209,6 +209,69 @@ def _trunc_days(rng: np.random.Generator, sizes: np.ndarray, n: int) -> set[int]
     return {int(eligible[i]) for i in _pick(rng, len(eligible), n)}
 
 
+# Factory salt per source, so two sources never plant the same "fresh" id.
+_MALFORMED_SALT = {"segment": 11, "rudderstack": 12, "mixpanel": 13, "signups": 21, "tickets": 22, "nps": 23}
+
+
+@dataclass
+class _Run:
+    """What every source writer shares in one ``generate()`` call, passed as one argument."""
+
+    con: duckdb.DuckDBPyConnection
+    cols: dict[str, np.ndarray]
+    win: Window
+    ledger: Ledger
+    writer: Writer
+    r_mal: np.random.Generator
+    users: Any
+    rate: float
+    report: Progress
+
+
+def _plan_malformed(
+    run: _Run, source: str, sizes: np.ndarray
+) -> tuple[dict[int, list[tuple[str, bytes]]], set[int]]:
+    """One source's malformed lines by day and the days that get a truncated extra file.
+
+    Every writer draws these from ``r_mal`` in this order (lines, then truncated days), so the
+    planted set depends only on the seed and the day sizes."""
+    counts = allocate(source, int(sizes.sum()), run.rate, run.r_mal)
+    factory = Factory(source, run.r_mal, run.users, salt=_MALFORMED_SALT[source])
+    mal = plan_lines(factory, counts, sizes, run.win.start_ms)
+    return mal, _trunc_days(run.r_mal, sizes, counts.get("truncated_gzip", 0))
+
+
+def _rows_by_received_day(
+    cols: dict[str, np.ndarray], dest: int, win: Window
+) -> tuple[np.ndarray, np.ndarray]:
+    """The calls one pipeline delivered, in received order, and their per-day row boundaries
+    (Segment and RudderStack file by received time, not event time)."""
+    rows = np.flatnonzero(cols["dest"] == dest)
+    rows = rows[np.lexsort((rows, cols["recv"][rows]))]
+    return rows, _day_slices((cols["recv"][rows] - win.start_ms) // DAY_MS, len(win.days))
+
+
+def _extras_member(
+    rng: np.random.Generator, extras: list[bytes], bad: list[tuple[str, bytes]]
+) -> list[bytes]:
+    """A day file's second gzip member: its copies and malformed lines, shuffled together so a loader
+    cannot tell them apart by position."""
+    lines = extras + [line + b"\n" for _, line in bad]
+    return [lines[i] for i in rng.permutation(len(lines))]
+
+
+def _late_ms(rng: np.random.Generator, day_ms: int) -> int:
+    """A file-name time late in the day (the truncated extra file lands after the regular ones)."""
+    return day_ms + DAY_MS - 1000 - int(rng.integers(0, 50_000))
+
+
+def _close_day(
+    ledger: Ledger, source: str, d: int, unique: int, dups: int, bad: list[tuple[str, bytes]]
+) -> None:
+    """Count a day's unique lines, planted copies and malformed lines (by reason) in the ledger."""
+    ledger.add(source, d, unique=unique, dups=dups, malformed=[r for r, _ in bad])
+
+
 # --------------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------------
@@ -281,21 +344,14 @@ def generate(
     ledger = Ledger(win.days)
     writer = Writer(out, compress_level)
     try:
-        cross_carry = _write_segment(
-            con, cols, win, ledger, writer, r_seg, r_mal, people, malformed_rate, report
-        )
-        _write_rudderstack(
-            con, cols, win, ledger, writer, r_rs, r_mal, people, malformed_rate, cross_carry, report
-        )
-        mp_stats = _write_mixpanel(
-            con, cols, win, ledger, writer, r_mp, r_mal, people, malformed_rate, report
-        )
-        sign = signup_lines(people, sim.signup_ms, r_plain)
-        _write_plain("signups", sign, win, ledger, writer, r_plain, r_mal, people, malformed_rate, report)
+        run = _Run(con, cols, win, ledger, writer, r_mal, people, malformed_rate, report)
+        _write_rudderstack(run, r_rs, cross=_write_segment(run, r_seg))
+        mp_stats = _write_mixpanel(run, r_mp)
+        _write_plain(run, "signups", signup_lines(people, sim.signup_ms, r_plain), r_plain)
         tick, ticket_stats = ticket_lines(people, sim.tickets)
-        _write_plain("tickets", tick, win, ledger, writer, r_plain, r_mal, people, malformed_rate, report)
+        _write_plain(run, "tickets", tick, r_plain)
         nps, nps_stats = nps_lines(people, sim.nps, int(r_ids.integers(0, 2**62)))
-        _write_plain("nps", nps, win, ledger, writer, r_plain, r_mal, people, malformed_rate, report)
+        _write_plain(run, "nps", nps, r_plain)
     finally:
         writer.close()
         con.close()
@@ -478,33 +534,17 @@ _SEG_COLS = (
 # --------------------------------------------------------------------------------------------------
 # Segment + RudderStack
 # --------------------------------------------------------------------------------------------------
-def _write_segment(
-    con: duckdb.DuckDBPyConnection,
-    cols: dict[str, np.ndarray],
-    win: Window,
-    ledger: Ledger,
-    writer: Writer,
-    rng: np.random.Generator,
-    r_mal: np.random.Generator,
-    users: Any,
-    rate: float,
-    report: Progress,
-) -> dict[int, list[bytes]]:
+def _write_segment(run: _Run, rng: np.random.Generator) -> dict[int, list[bytes]]:
     """Segment S3 destination layout: one folder per received day (epoch ms), AM and PM batch files.
 
     The day's last file gets a second gzip member with same-day duplicate copies, copies redelivered
     from the previous day, and the day's malformed lines. Returns the cross-pipeline copies that
     RudderStack must redeliver the next day."""
+    con, cols, win, ledger, writer = run.con, run.cols, run.win, run.ledger, run.writer
     n_days = len(win.days)
-    rows = np.flatnonzero(cols["dest"] == DEST_SEGMENT)
-    rows = rows[np.lexsort((rows, cols["recv"][rows]))]
-    day_of = (cols["recv"][rows] - win.start_ms) // DAY_MS
-    bounds = _day_slices(day_of, n_days)
+    rows, bounds = _rows_by_received_day(cols, DEST_SEGMENT, win)
     sizes = np.diff(bounds)
-    mal_counts = allocate("segment", int(sizes.sum()), rate, r_mal)
-    factory = Factory("segment", r_mal, users, salt=11)
-    mal = plan_lines(factory, mal_counts, sizes, win.start_ms)
-    trunc_days = _trunc_days(r_mal, sizes, mal_counts.get("truncated_gzip", 0))
+    mal, trunc_days = _plan_malformed(run, "segment", sizes)
     f_same, f_next, f_cross = (_forced_day(rng, sizes, ex) for ex in (False, True, True))
     redeliver: dict[int, list[bytes]] = {}
     cross: dict[int, list[bytes]] = {}
@@ -529,8 +569,7 @@ def _write_segment(
             if len(xs):
                 cross[d + 1] = body.lines(xs)
         bad = mal.get(d, [])
-        extras += [line + b"\n" for _, line in bad]
-        extras = [extras[i] for i in rng.permutation(len(extras))]
+        extras = _extras_member(rng, extras, bad)
         day_ms = win.day_ms(d)
         folder = f"segment/segment-logs/{SEGMENT_SOURCE_ID}/{day_ms}"
         recv = cols["recv"][rows[lo:hi]]
@@ -547,11 +586,11 @@ def _write_segment(
                 members.append(extras)
             writer.submit(f"{folder}/{name_ms}.{_hash8(rng)}.gz", members)
             ledger.add("segment", d, files=1)
-        ledger.add("segment", d, unique=k, dups=dups, malformed=[r for r, _ in bad])
+        _close_day(ledger, "segment", d, k, dups, bad)
         if d in trunc_days:
-            _truncated_copy(body, rng, writer, ledger, "segment", d,
-                            f"{folder}/{day_ms + DAY_MS - 1000 - int(rng.integers(0, 50_000))}.{_hash8(rng)}.gz")  # fmt: skip
-        report("segment", d + 1, n_days)
+            late = _late_ms(rng, day_ms)
+            _truncated_copy(body, rng, writer, ledger, "segment", d, f"{folder}/{late}.{_hash8(rng)}.gz")
+        run.report("segment", d + 1, n_days)
     return cross
 
 
@@ -566,30 +605,14 @@ def _truncated_copy(
     ledger.add(source, d, files=1, dups=t.complete_lines, malformed=["truncated_gzip"])
 
 
-def _write_rudderstack(
-    con: duckdb.DuckDBPyConnection,
-    cols: dict[str, np.ndarray],
-    win: Window,
-    ledger: Ledger,
-    writer: Writer,
-    rng: np.random.Generator,
-    r_mal: np.random.Generator,
-    users: Any,
-    rate: float,
-    cross: dict[int, list[bytes]],
-    report: Progress,
-) -> None:
+def _write_rudderstack(run: _Run, rng: np.random.Generator, cross: dict[int, list[bytes]]) -> None:
     """RudderStack S3 layout (server-side source): one file per received day, same duplicate scheme,
     plus exact copies of Segment calls redelivered through this pipeline one day later."""
+    con, cols, win, ledger, writer = run.con, run.cols, run.win, run.ledger, run.writer
     n_days = len(win.days)
-    rows = np.flatnonzero(cols["dest"] == DEST_RUDDERSTACK)
-    rows = rows[np.lexsort((rows, cols["recv"][rows]))]
-    day_of = (cols["recv"][rows] - win.start_ms) // DAY_MS
-    bounds = _day_slices(day_of, n_days)
+    rows, bounds = _rows_by_received_day(cols, DEST_RUDDERSTACK, win)
     sizes = np.diff(bounds)
-    mal_counts = allocate("rudderstack", int(sizes.sum()), rate, r_mal)
-    mal = plan_lines(Factory("rudderstack", r_mal, users, salt=12), mal_counts, sizes, win.start_ms)
-    trunc_days = _trunc_days(r_mal, sizes, mal_counts.get("truncated_gzip", 0))
+    mal, trunc_days = _plan_malformed(run, "rudderstack", sizes)
     f_same, f_next = (_forced_day(rng, sizes, ex) for ex in (False, True))
     redeliver: dict[int, list[bytes]] = {}
     for d in range(n_days):
@@ -604,8 +627,7 @@ def _write_rudderstack(
             if len(nxt):
                 redeliver[d + 1] = body.lines(nxt)
         bad = mal.get(d, [])
-        extras += [line + b"\n" for _, line in bad]
-        extras = [extras[i] for i in rng.permutation(len(extras))]
+        extras = _extras_member(rng, extras, bad)
         day_ms = win.day_ms(d)
         mmddyyyy = win.days[d].strftime("%m-%d-%Y")
         folder = f"rudderstack/rudder-logs/{RUDDER_SOURCE_ID}/{mmddyyyy}"
@@ -613,33 +635,21 @@ def _write_rudderstack(
             name_ms = int(cols["recv"][rows[lo]]) if k else day_ms + 1000
             writer.submit(f"{folder}/{name_ms}.{RUDDER_SOURCE_ID}.json.gz", [body.span(0, k), extras])
             ledger.add("rudderstack", d, files=1)
-        ledger.add("rudderstack", d, unique=k, dups=dups, malformed=[r for r, _ in bad])
+        _close_day(ledger, "rudderstack", d, k, dups, bad)
         if d in trunc_days:
-            rel = (
-                f"{folder}/{day_ms + DAY_MS - 1000 - int(rng.integers(0, 50_000))}.{RUDDER_SOURCE_ID}.json.gz"
-            )
+            rel = f"{folder}/{_late_ms(rng, day_ms)}.{RUDDER_SOURCE_ID}.json.gz"
             _truncated_copy(body, rng, writer, ledger, "rudderstack", d, rel)
-        report("rudderstack", d + 1, n_days)
+        run.report("rudderstack", d + 1, n_days)
 
 
 # --------------------------------------------------------------------------------------------------
 # Mixpanel
 # --------------------------------------------------------------------------------------------------
-def _write_mixpanel(
-    con: duckdb.DuckDBPyConnection,
-    cols: dict[str, np.ndarray],
-    win: Window,
-    ledger: Ledger,
-    writer: Writer,
-    rng: np.random.Generator,
-    r_mal: np.random.Generator,
-    users: Any,
-    rate: float,
-    report: Progress,
-) -> dict[str, int]:
+def _write_mixpanel(run: _Run, rng: np.random.Generator) -> dict[str, int]:
     """Mixpanel raw export, one file per event day: ~40% of identified track calls forwarded by
     Segment / RudderStack ($insert_id = messageId), plus Mixpanel-only events; ``time`` in seconds,
     or in milliseconds on ~10% of lines; exact duplicate lines in a second member."""
+    con, cols, win, ledger, writer = run.con, run.cols, run.win, run.ledger, run.writer
     n_days = len(win.days)
     track = (cols["kind"] == KIND_TRACK) & ~cols["anon"]
     fwd = track & (cols["dest"] != DEST_MIXPANEL) & (rng.random(len(track)) < MIXPANEL_FORWARD_SHARE)
@@ -654,9 +664,7 @@ def _write_mixpanel(
     day_of = (mcols["ts"] - win.start_ms) // DAY_MS
     bounds = _day_slices(day_of, n_days)
     sizes = np.diff(bounds)
-    mal_counts = allocate("mixpanel", int(sizes.sum()), rate, r_mal)
-    mal = plan_lines(Factory("mixpanel", r_mal, users, salt=13), mal_counts, sizes, win.start_ms)
-    trunc_days = _trunc_days(r_mal, sizes, mal_counts.get("truncated_gzip", 0))
+    mal, trunc_days = _plan_malformed(run, "mixpanel", sizes)
     f_same = _forced_day(rng, sizes, False)
     names = ("u", "code", "pint", "pstr", "cpage", "h1", "h2", "ts", "proc", "dest", "mp_ms")
     for d in range(n_days):
@@ -667,16 +675,15 @@ def _write_mixpanel(
         extras = body.lines(same)
         dups = len(extras)
         bad = mal.get(d, [])
-        extras += [line + b"\n" for _, line in bad]
-        extras = [extras[i] for i in rng.permutation(len(extras))]
+        extras = _extras_member(rng, extras, bad)
         iso = win.days[d].isoformat()
         if k or extras:
             writer.submit(f"mixpanel/{iso}.jsonl.gz", [body.span(0, k), extras])
             ledger.add("mixpanel", d, files=1)
-        ledger.add("mixpanel", d, unique=k, dups=dups, malformed=[r for r, _ in bad])
+        _close_day(ledger, "mixpanel", d, k, dups, bad)
         if d in trunc_days:
             _truncated_copy(body, rng, writer, ledger, "mixpanel", d, f"mixpanel/{iso}-9.jsonl.gz")
-        report("mixpanel", d + 1, n_days)
+        run.report("mixpanel", d + 1, n_days)
     dest = mcols["dest"]
     return {
         "forwarded_from_segment": int((dest == DEST_SEGMENT).sum()),
@@ -689,20 +696,10 @@ def _write_mixpanel(
 # --------------------------------------------------------------------------------------------------
 # Plain JSON-lines sources
 # --------------------------------------------------------------------------------------------------
-def _write_plain(
-    source: str,
-    items: list[tuple[int, bytes]],
-    win: Window,
-    ledger: Ledger,
-    writer: Writer,
-    rng: np.random.Generator,
-    r_mal: np.random.Generator,
-    users: Any,
-    rate: float,
-    report: Progress,
-) -> None:
+def _write_plain(run: _Run, source: str, items: list[tuple[int, bytes]], rng: np.random.Generator) -> None:
     """``<source>/<day>.jsonl``: lines by event day; retries (exact copies) a few lines after the
     original or in the next day's file; malformed lines and the odd blank line interleaved."""
+    win, ledger, writer = run.win, run.ledger, run.writer
     n_days = len(win.days)
     order = sorted(range(len(items)), key=lambda i: (items[i][0], i))
     per_day: list[list[bytes]] = [[] for _ in range(n_days)]
@@ -710,9 +707,7 @@ def _write_plain(
         ms, line = items[i]
         per_day[int((ms - win.start_ms) // DAY_MS)].append(line + b"\n")
     sizes = np.array([len(x) for x in per_day])
-    salt = {"signups": 21, "tickets": 22, "nps": 23}[source]
-    mal = plan_lines(Factory(source, r_mal, users, salt=salt), allocate(source, int(sizes.sum()), rate, r_mal),
-                     sizes, win.start_ms)  # fmt: skip
+    mal, _ = _plan_malformed(run, source, sizes)  # plain files are never truncated
     f_same = _forced_day(rng, sizes, False)
     f_next = _forced_day(rng, sizes, True) if source == "signups" else -1
     carry: list[bytes] = []
@@ -736,8 +731,8 @@ def _write_plain(
             keyed.sort(key=lambda x: x[0])
             writer.submit(f"{source}/{win.days[d].isoformat()}.jsonl", raw=b"".join(ln for _, ln in keyed))
             ledger.add(source, d, files=1)
-        ledger.add(source, d, unique=k, dups=dups, malformed=[r for r, _ in bad])
-        report(source, d + 1, n_days)
+        _close_day(ledger, source, d, k, dups, bad)
+        run.report(source, d + 1, n_days)
 
 
 __all__ = ["REASONS", "SOURCES", "generate"]
