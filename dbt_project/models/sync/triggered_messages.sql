@@ -10,7 +10,8 @@
 {#- One row per message that should exist, rendered from the template seed. message_key is a hash of
     (trigger, user_id, the situation's discriminator), so the same situation always gets the same key and a
     re-run never adds a second row for it. Messages whose template needs a booking link carry the literal
-    {{ '{{' }}booking_link}} and point (booking_link_key) at their own calendly row.
+    {{ '{{' }}booking_link}} and point (booking_link_key) at their own calendly row. The joins that gather each
+    situation's template and values are int_messages__to_render's; this model escapes and renders.
 
     Escaped for the destination at render time, because names, companies and event properties are typed
     by anyone: Intercom bodies are HTML (the template's text escaped and its Markdown links made links,
@@ -24,44 +25,10 @@
     A situation keeps its as_of_date, so rows outside the window stay as they were rendered; changed
     templates reach old rows with `--full-refresh` (docs/rules.md). -#}
 
-{#- Placeholder -> the SQL giving its value (columns of `message_values`). -#}
-{%- set values = {
-    'name': 'profiles.name',
-    'company': 'profiles.company',
-    'plan': 'history.plan',
-    'industry': 'history.industry',
-    'track': 'history.effective_track',
-    'effective_track': 'history.effective_track',
-    'product_name': "'" ~ var('product_name') ~ "'",
-    'first_action_track': 'track_content.first_action',
-    'video_title': 'track_content.video_title',
-    'video_url': 'track_content.video_url',
-    'appcues_flow_id': 'track_content.appcues_flow_id',
-    'content_difficulty': 'history.difficulty_level',
-    'similar_company': 'coalesce(industry_content.similar_company, default_content.similar_company)',
-    'industry_tool': 'coalesce(industry_content.industry_tool, default_content.industry_tool)',
-    'metric': 'coalesce(industry_content.success_metric, default_content.success_metric)',
-    'industry_benchmark': 'coalesce(industry_content.industry_benchmark, default_content.industry_benchmark)',
-    'results_stat': 'coalesce(industry_content.results_stat, default_content.results_stat)',
-    'case_study_url': 'coalesce(industry_content.case_study_url, default_content.case_study_url)',
-    'integration_name': 'candidates.integration_name',
-    'unused_feature': 'candidates.unused_feature',
-    'feature_video_url': 'candidates.feature_video_url',
-    'csm_name': 'roster.csm_name',
-    'onboarding_score': 'history.onboarding_score',
-    'next_action_label': "replace(history.next_action, '_', ' ')",
-    'records_imported': 'history.records_imported',
-    'integration_count': 'history.integration_count',
-    'team_size': 'history.team_size',
-    'churn_risk': 'history.churn_risk',
-    'days_since_last_login': 'history.days_since_last_login',
-    'unresolved_tickets': 'history.unresolved_tickets',
-    'survey': 'candidates.survey',
-    'nps_score': 'candidates.nps_score',
-} %}
+{#- Placeholders: the keys of message_placeholders (their raw values are int_messages__to_render's raw_<key>). -#}
+{%- set placeholders = message_placeholders().keys() | list %}
 {#- Placeholders that are link targets: in an HTML body only a plain http(s) URL is kept. -#}
 {%- set url_keys = ['video_url', 'case_study_url', 'feature_video_url'] %}
-{%- set placeholders = values.keys() | list %}
 {%- set first_half = {} %}
 {%- set second_half = {} %}
 {%- set first_half_raw = {} %}
@@ -76,9 +43,10 @@
 
 with
 
-all_candidates as (
+-- Every situation with its template, decision row, profile and content (the joins).
+to_render as (
 
-    select * from {{ ref('int_messages__candidates') }}
+    select * from {{ ref('int_messages__to_render') }}
 
 ),
 
@@ -94,157 +62,49 @@ rendered_keys as (
 
 ),
 
--- The situations to render: those without a row (see the header).
-candidates as (
-
-    select all_candidates.*
-    from all_candidates
-    left join rendered_keys
-        on
-            {{ message_key('all_candidates.trigger', 'all_candidates.user_id', 'all_candidates.discriminator') }}
-            = rendered_keys.message_key
-    where rendered_keys.message_key is null
-
-),
-
-history as (
-
-    select * from {{ ref('user_onboarding_daily') }}
-
-),
-
-profiles as (
-
-    select user_id, name, company from {{ ref('int_users__profiles') }}
-
-),
-
-templates as (
-
-    select * from {{ ref('onboarding_message_templates') }}
-    where channel <> 'csm_alert'
-
-),
-
-track_content as (
-
-    select * from {{ ref('onboarding_track_content') }}
-
-),
-
-industry_content as (
-
-    select * from {{ ref('onboarding_industry_content') }}
-
-),
-
-roster as (
-
-    select csm_id, csm_name, calendly_event_type from {{ ref('csm_roster') }}
-
-),
-
--- Experiments: a variant may switch a user's templates to those of its template_variant.
-overrides as (
-
-    select user_id, template_variant from {{ ref('int_experiments__user_overrides') }}
-
-),
-
--- The day-14 playbook written by the AI step (LLM or its template fallback), sanitised HTML.
-playbooks as (
-
-    select user_id, subject, html, status, prompt_version from {{ ref('stg_ai__playbooks') }}
-
-),
-
-template_choices as (
-
-    select
-        candidates.trigger,
-        candidates.user_id,
-        candidates.discriminator,
-        templates.template_id,
-        row_number() over (
-            partition by candidates.trigger, candidates.user_id, candidates.discriminator
-            order by
-                case when templates.template_variant is null then 1 else 0 end,
-                case when templates.track is null then 1 else 0 end
-        ) as preference
-
-    from candidates
-    inner join history
-        on
-            candidates.user_id = history.user_id
-            and candidates.as_of_date = history.as_of_date
-    left join overrides on candidates.user_id = overrides.user_id
-    inner join templates
-        on
-            candidates.trigger = templates.trigger
-            and (templates.track is null or history.effective_track = templates.track)
-            and (templates.template_variant is null or overrides.template_variant = templates.template_variant)
-
-),
-
+-- The situations to render: those without a row (see the header), with every value escaped.
 message_values as (
 
     select
-        candidates.trigger,
-        candidates.user_id,
-        candidates.discriminator,
-        candidates.due_at,
-        candidates.reason,
-        candidates.as_of_date,
-        history.rule_version,
-        templates.template_id,
-        templates.template_version,
-        templates.channel,
-        templates.priority,
-        templates.needs_booking_link,
-        templates.subject as template_subject,
+        to_render.trigger,
+        to_render.user_id,
+        to_render.discriminator,
+        to_render.due_at,
+        to_render.reason,
+        to_render.as_of_date,
+        to_render.rule_version,
+        to_render.template_id,
+        to_render.template_version,
+        to_render.channel,
+        to_render.priority,
+        to_render.needs_booking_link,
+        to_render.template_subject,
         -- Intercom renders bodies as HTML: the seed's text escaped, its Markdown links made real links.
         case
-            when templates.channel in {{ html_channels() }} then {{ template_as_html('templates.body') }}
-            else templates.body
+            when to_render.channel in {{ html_channels() }} then {{ template_as_html('to_render.template_body') }}
+            else to_render.template_body
         end as template_body,
-        booking.body as booking_template,
-        playbooks.subject as playbook_subject,
-        playbooks.html as playbook_html,
-        {{ dbt.concat(["'ai.playbooks '", 'playbooks.status', "' '", 'playbooks.prompt_version']) }}
-            as playbook_version,
-        coalesce(templates.calendly_event_type, roster.calendly_event_type) as calendly_event_type,
-        {%- for key, expr in values.items() %}
-            {{ expr }} as raw_{{ key }},
+        to_render.booking_template,
+        to_render.playbook_subject,
+        to_render.playbook_html,
+        to_render.playbook_version,
+        to_render.calendly_event_type,
+        {%- for key in placeholders %}
+            to_render.raw_{{ key }},
             -- escaped for the row's destination (bodies); subjects take raw_ (plain text)
             {{ escape_for_channel(
-                'templates.channel',
-                'coalesce(' ~ as_text(expr) ~ ", '')",
+                'to_render.channel',
+                'coalesce(' ~ as_text('to_render.raw_' ~ key) ~ ", '')",
                 'url' if key in url_keys else 'text',
             ) }} as value_{{ key }}{% if not loop.last %},{% endif %}
         {%- endfor %}
 
-    from candidates
-    inner join template_choices
+    from to_render
+    left join rendered_keys
         on
-            candidates.trigger = template_choices.trigger
-            and candidates.user_id = template_choices.user_id
-            and candidates.discriminator = template_choices.discriminator
-            and template_choices.preference = 1
-    inner join templates on template_choices.template_id = templates.template_id
-    inner join history
-        on
-            candidates.user_id = history.user_id
-            and candidates.as_of_date = history.as_of_date
-    inner join profiles on candidates.user_id = profiles.user_id
-    left join track_content on history.effective_track = track_content.track
-    left join industry_content on history.industry = industry_content.industry
-    left join industry_content as default_content on 'default' = default_content.industry
-    left join roster on history.csm_id = roster.csm_id
-    left join templates as booking on booking.trigger = 'booking_link'
-    left join playbooks
-        on
-            candidates.user_id = playbooks.user_id
-            and candidates.trigger = 'playbook_day_14'
+            {{ message_key('to_render.trigger', 'to_render.user_id', 'to_render.discriminator') }}
+            = rendered_keys.message_key
+    where rendered_keys.message_key is null
 
 ),
 
