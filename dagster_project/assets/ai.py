@@ -14,6 +14,7 @@ from typing import Any
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
@@ -55,52 +56,42 @@ def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: str
     return MaterializeResult(metadata=_metadata(metadata))
 
 
-@asset(
-    key=AssetKey(["ai", "track_assignments"]),
-    group_name="ai",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    deps=[PROFILES, RULE_TRACKS],
-    kinds={"python", "duckdb", "openai"},
-    description=(
-        "ai.track_assignments: LLM onboarding track per new user (seed 1.2), validated and cached by "
-        "profile signature; fallbacks carry their reason. No row = rule track."
-    ),
+def _ai_asset(step: str, deps: list[AssetKey], description: str) -> AssetsDefinition:
+    """The asset ``ai.<step>``: the three AI steps differ only in what they read and say, so they share
+    one definition (group, partitions, single-run backfill, kinds) and one body (``_run``)."""
+
+    @asset(
+        key=AssetKey(["ai", step]),
+        group_name="ai",
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        deps=deps,
+        kinds={"python", "duckdb", "openai"},
+        description=description,
+    )
+    def _materialize(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        return _run(context, warehouse, step)
+
+    return _materialize
+
+
+ai_track_assignments = _ai_asset(
+    "track_assignments",
+    [PROFILES, RULE_TRACKS],
+    "ai.track_assignments: LLM onboarding track per new user (seed 1.2), validated and cached by "
+    "profile signature; fallbacks carry their reason. No row = rule track.",
 )
-def ai_track_assignments(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    return _run(context, warehouse, "track_assignments")
-
-
-@asset(
-    key=AssetKey(["ai", "playbooks"]),
-    group_name="ai",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    deps=[PROFILES, EVENTS, PARAMETERS],
-    kinds={"python", "duckdb", "openai"},
-    description=(
-        "ai.playbooks: the day-14 'Weeks 3-4 Playbook' HTML email per user (seed 4.1), LLM-written or "
-        "template; sanitised; benchmark percentiles from SQL."
-    ),
+ai_playbooks = _ai_asset(
+    "playbooks",
+    [PROFILES, EVENTS, PARAMETERS],
+    "ai.playbooks: the day-14 'Weeks 3-4 Playbook' HTML email per user (seed 4.1), LLM-written or "
+    "template; sanitised; benchmark percentiles from SQL.",
 )
-def ai_playbooks(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    return _run(context, warehouse, "playbooks")
-
-
-@asset(
-    key=AssetKey(["ai", "feedback_themes"]),
-    group_name="ai",
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    deps=[NPS, PROFILES],
-    kinds={"python", "duckdb", "openai"},
-    description=(
-        "ai.feedback_themes: NPS detractor comments and day-30 'what nearly made you quit' answers, "
-        "one theme from a fixed taxonomy plus a one-line summary (keyword fallback)."
-    ),
+ai_feedback_themes = _ai_asset(
+    "feedback_themes",
+    [NPS, PROFILES],
+    "ai.feedback_themes: NPS detractor comments and day-30 'what nearly made you quit' answers, "
+    "one theme from a fixed taxonomy plus a one-line summary (keyword fallback).",
 )
-def ai_feedback_themes(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    return _run(context, warehouse, "feedback_themes")
-
 
 ai_assets = [ai_track_assignments, ai_playbooks, ai_feedback_themes]

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, BackfillPolicy
+from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ..core.settings import temporary_env
@@ -78,30 +78,26 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     yield from invocation.stream()
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select=FOUNDATION,
-    name="dbt_foundation",
-    dagster_dbt_translator=OnboardingTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-)
-def dbt_foundation(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _build(context, dbt, warehouse)
+def _dbt_step(name: str, **selection: str) -> AssetsDefinition:
+    """One dbt build step over part of the project (``select=`` or ``exclude=``): both steps share the
+    translator, partitions, single-run backfill and build; only the selection differs."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name=name,
+        dagster_dbt_translator=OnboardingTranslator(),
+        partitions_def=daily_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        **selection,
+    )
+    def _step(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _build(context, dbt, warehouse)
+
+    return _step
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    exclude=FOUNDATION,
-    name="dbt_decisions",
-    dagster_dbt_translator=OnboardingTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-)
-def dbt_decisions(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from _build(context, dbt, warehouse)
-
+dbt_foundation = _dbt_step("dbt_foundation", select=FOUNDATION)
+dbt_decisions = _dbt_step("dbt_decisions", exclude=FOUNDATION)
 
 dbt_asset_defs = [dbt_foundation, dbt_decisions]
