@@ -1,6 +1,11 @@
 {#- Slack #csm-alerts (5.2, 5.3, NPS tip): one alert per emergency risk episode, per escalation (nudge
     not improved after var escalation_wait_days days) and per NPS detractor answer, with the seed's fields
-    and a rendered plain-text fallback. A pure function of the decision history. -#}
+    and a rendered plain-text fallback. A pure function of the decision history.
+
+    Keyed like the customer messages (int_messages__situation_keys): a risk episode's alerts take the
+    discriminator its message situation (csm_outreach for an emergency episode, risk_nudge for the nudge
+    episode an escalation follows) was first keyed with, not the episode's first day as the data says
+    today, so late data that moves the episode's start cannot page the CSM a second time. -#}
 
 with
 
@@ -14,6 +19,15 @@ candidates as (
 
     select * from {{ ref('int_messages__candidates') }}
     where trigger = 'nps_detractor_outreach'
+
+),
+
+-- Each risk episode's key discriminator, by the day the episode started (its situation's as_of_date).
+episode_keys as (
+
+    select trigger, user_id, as_of_date as started_on, discriminator
+    from {{ ref('int_messages__candidates') }}
+    where trigger in ('csm_outreach', 'risk_nudge')
 
 ),
 
@@ -40,35 +54,45 @@ alerts as (
 
     select
         'churn_risk' as alert_type,
-        user_id,
-        as_of_date,
-        {{ as_text('risk_episode_started_on') }} as discriminator,
+        history.user_id,
+        history.as_of_date,
+        coalesce(episode_keys.discriminator, {{ as_text('history.risk_episode_started_on') }}) as discriminator,
         {{ dbt.concat([
-            "'churn risk '", as_text('churn_risk'),
-            "' >= " ~ var('risk_action_bands')[0]['min'] ~ ", factors '", 'risk_factors'
+            "'churn risk '", as_text('history.churn_risk'),
+            "' >= " ~ var('risk_action_bands')[0]['min'] ~ ", factors '", 'history.risk_factors'
         ]) }} as reason,
         cast(null as {{ dbt.type_string() }}) as survey,
         cast(null as {{ dbt.type_int() }}) as nps_score,
         cast(null as {{ dbt.type_string() }}) as nps_comment
     from history
-    where is_new_risk_episode and risk_action = 'emergency_outreach'
+    left join episode_keys
+        on
+            episode_keys.trigger = 'csm_outreach'
+            and history.user_id = episode_keys.user_id
+            and history.risk_episode_started_on = episode_keys.started_on
+    where history.is_new_risk_episode and history.risk_action = 'emergency_outreach'
 
     union all
 
     select
         'escalation' as alert_type,
-        user_id,
-        as_of_date,
-        {{ as_text('risk_episode_started_on') }} as discriminator,
+        history.user_id,
+        history.as_of_date,
+        coalesce(episode_keys.discriminator, {{ as_text('history.risk_episode_started_on') }}) as discriminator,
         {{ dbt.concat([
-            "'churn risk '", as_text('churn_risk'), "' not improved since the nudge on '",
-            as_text('risk_episode_started_on'), "' (was '", as_text('risk_at_episode_start'), "')'"
+            "'churn risk '", as_text('history.churn_risk'), "' not improved since the nudge on '",
+            as_text('history.risk_episode_started_on'), "' (was '", as_text('history.risk_at_episode_start'), "')'"
         ]) }} as reason,
         cast(null as {{ dbt.type_string() }}) as survey,
         cast(null as {{ dbt.type_int() }}) as nps_score,
         cast(null as {{ dbt.type_string() }}) as nps_comment
     from history
-    where is_escalated
+    left join episode_keys
+        on
+            episode_keys.trigger = 'risk_nudge'
+            and history.user_id = episode_keys.user_id
+            and history.risk_episode_started_on = episode_keys.started_on
+    where history.is_escalated
 
     union all
 
