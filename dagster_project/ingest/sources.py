@@ -63,6 +63,45 @@ def _future(alias: str) -> Check:
     )
 
 
+def _event_time_checks(alias: str, raw: str, problem: str) -> tuple[Check, Check]:
+    """The event time must parse (bad_timestamp, quoting the raw JSON value ``raw``) and must not lie
+    in the future: the last two checks of every source whose time is an ISO string."""
+    return (
+        Check(f"{alias} is null", _r("bad_timestamp", f"{problem}: ") + f" || coalesce({raw}, 'null')"),
+        _future(alias),
+    )
+
+
+def _flat_source(
+    name: str,
+    table: str,
+    columns: tuple[str, ...],
+    *,
+    typed: dict[str, str],
+    required: tuple[str, ...],
+    checks: tuple[Check, ...],
+    key: tuple[str, ...],
+    event_time: str,
+) -> SourceSpec:
+    """A flat webhook source (tickets, NPS): each raw column is the top-level field of the same name,
+    read as ``j_<column>`` and kept as text unless ``typed`` gives its SQL. The checks run in the
+    order every source uses: required fields, the source's own ``checks``, then the event time."""
+    return SourceSpec(
+        name=name,
+        table=table,
+        paths={f"j_{c}": f"$.{c}" for c in columns},
+        derived={c: typed.get(c, text(f"j_{c}")) for c in columns},
+        checks=(
+            *(Check(missing(f"j_{c}"), _r("missing_field", c)) for c in required),
+            *checks,
+            *_event_time_checks(event_time, f"j_{event_time}", f"{event_time} is missing or unparseable"),
+        ),
+        columns=columns,
+        key=key,
+        event_time=event_time,
+    )
+
+
 SEGMENT = SourceSpec(
     name="segment",
     table="segment_events",
@@ -112,12 +151,7 @@ SEGMENT = SourceSpec(
         Check(not_object("properties"), _r("wrong_type", "properties must be an object")),
         Check(not_object("traits"), _r("wrong_type", "traits must be an object")),
         Check(not_object("context"), _r("wrong_type", "context must be an object")),
-        Check(
-            "event_ts is null",
-            _r("bad_timestamp", "timestamp is missing or not ISO-8601: ")
-            + " || coalesce(j_timestamp, 'null')",
-        ),
-        _future("event_ts"),
+        *_event_time_checks("event_ts", "j_timestamp", "timestamp is missing or not ISO-8601"),
     ),
     columns=(
         "message_id",
@@ -243,92 +277,44 @@ SIGNUPS = SourceSpec(
         ),
         Check("user_id is null", _r("missing_field", "the user id")),
         Check(not_object("metadata"), _r("wrong_type", "the profile metadata must be an object")),
-        Check(
-            "created_at is null",
-            _r("bad_timestamp", "the signup time is missing or unparseable: ")
-            + " || coalesce(j_created, 'null')",
-        ),
-        _future("created_at"),
+        *_event_time_checks("created_at", "j_created", "the signup time is missing or unparseable"),
     ),
     columns=("provider", "user_id", "email", "name", "created_at", "metadata", "payload"),
     key=("user_id",),
     event_time="created_at",
 )
 
-TICKETS = SourceSpec(
-    name="tickets",
-    table="support_tickets",
-    paths={
-        "j_ticket_id": "$.ticket_id",
-        "j_user_id": "$.user_id",
-        "j_status": "$.status",
-        "j_occurred_at": "$.occurred_at",
-        "j_subject": "$.subject",
-        "j_channel": "$.channel",
-    },
-    derived={
-        "ticket_id": text("j_ticket_id"),
-        "user_id": text("j_user_id"),
-        "status": text("j_status"),
-        "occurred_at": iso_ts("j_occurred_at"),
-        "subject": text("j_subject"),
-        "channel": text("j_channel"),
-    },
+TICKETS = _flat_source(
+    "tickets",
+    "support_tickets",
+    ("ticket_id", "user_id", "status", "occurred_at", "subject", "channel"),
+    typed={"occurred_at": iso_ts("j_occurred_at")},
+    required=("ticket_id", "user_id", "status"),
     checks=(
-        Check(missing("j_ticket_id"), _r("missing_field", "ticket_id")),
-        Check(missing("j_user_id"), _r("missing_field", "user_id")),
-        Check(missing("j_status"), _r("missing_field", "status")),
         Check(
             "json_type(j_status) <> 'VARCHAR' or status not in ('opened', 'resolved')",
             _r("wrong_type", "status must be opened or resolved"),
         ),
-        Check(
-            "occurred_at is null",
-            _r("bad_timestamp", "occurred_at is missing or unparseable: ")
-            + " || coalesce(j_occurred_at, 'null')",
-        ),
-        _future("occurred_at"),
     ),
-    columns=("ticket_id", "user_id", "status", "occurred_at", "subject", "channel"),
     key=("ticket_id", "status"),
     event_time="occurred_at",
 )
 
-NPS = SourceSpec(
-    name="nps",
-    table="nps_responses",
-    paths={
-        "j_response_id": "$.response_id",
-        "j_user_id": "$.user_id",
-        "j_survey": "$.survey",
-        "j_score": "$.score",
-        "j_comment": "$.comment",
-        "j_submitted_at": "$.submitted_at",
-    },
-    derived={
-        "response_id": text("j_response_id"),
-        "user_id": text("j_user_id"),
-        "survey": text("j_survey"),
+NPS = _flat_source(
+    "nps",
+    "nps_responses",
+    ("response_id", "user_id", "survey", "score", "comment", "submitted_at"),
+    typed={
         "score": "case when json_type(j_score) in ('BIGINT', 'UBIGINT') then try_cast(j_score ->> '$' as integer) end",
-        "comment": text("j_comment"),
         "submitted_at": iso_ts("j_submitted_at"),
     },
+    required=("response_id", "user_id", "score"),
     checks=(
-        Check(missing("j_response_id"), _r("missing_field", "response_id")),
-        Check(missing("j_user_id"), _r("missing_field", "user_id")),
-        Check(missing("j_score"), _r("missing_field", "score")),
         Check(
             "score is null or score < 0 or score > 10",
             _r("wrong_type", "score must be an integer from 0 to 10, got ") + " || j_score",
         ),
-        Check(
-            "submitted_at is null",
-            _r("bad_timestamp", "submitted_at is missing or unparseable: ")
-            + " || coalesce(j_submitted_at, 'null')",
-        ),
-        _future("submitted_at"),
     ),
-    columns=("response_id", "user_id", "survey", "score", "comment", "submitted_at"),
     key=("response_id",),
     event_time="submitted_at",
 )
@@ -341,6 +327,10 @@ SPECS: dict[str, SourceSpec] = {
     "tickets": TICKETS,
     "nps": NPS,
 }
+
+
+# The columns of `lines_in` that every stage of the query passes through unchanged.
+_CARRIED = ("_item", "_source", "_partition_day", "_file", "_line", "line")
 
 
 def classify_sql(spec: SourceSpec, max_line_bytes: int) -> str:
@@ -359,15 +349,11 @@ def classify_sql(spec: SourceSpec, max_line_bytes: int) -> str:
     )
     last = f"d{len(spec.derived)}"
     checks = "\n            ".join(f"when {c.condition} then {c.reason}" for c in spec.checks)
+    carried = ",\n        ".join(_CARRIED)
     return f"""
 with shaped as (
     select
-        _item,
-        _source,
-        _partition_day,
-        _file,
-        _line,
-        line,
+        {carried},
         case
             when strlen(line) > {max_line_bytes}
                 then 'oversized: the line is ' || strlen(line) || ' bytes (limit {max_line_bytes})'
@@ -380,12 +366,7 @@ with shaped as (
 ),
 d0 as (
     select
-        _item,
-        _source,
-        _partition_day,
-        _file,
-        _line,
-        line,
+        {carried},
         shape_reason,
         {picks}
     from (
