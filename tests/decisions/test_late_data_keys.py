@@ -5,6 +5,10 @@ timed one hour into a silence that already has its re-engagement message. The si
 the late event, so its data-derived discriminator (silent_since) moves; the daily run of the new day
 must still give it the key it had (int_messages__situation_keys), and every key the run adds must be a
 situation of the new day, never a second one for a past situation the customer may have been sent.
+
+The same for the CSMs' Slack alerts (marts.csm_alerts): a late login inside the first days of an
+emergency risk episode moves the episode's start, once a backfill decides those days again; the
+episode's alert keeps the key it was first given, and no alert key appears for a past day.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -126,4 +130,117 @@ def test_a_late_event_inside_a_messaged_silence_mints_no_new_key(
     added = {key: row for key, row in after.items() if key not in before}
     assert all(as_of == late_day for (_t, _u, _d, as_of) in added.values()), sorted(
         (t, u, d, str(a)) for (t, u, d, a) in added.values() if a != late_day
+    )
+
+
+# The late login of the risk case: noon of the episode's first day (UTC, the decision days' zone).
+LOGIN_AT = timedelta(hours=12)
+NO_LOGIN_DAYS = 3  # churn_risk_factors.no_login_3_days.days
+NO_LOGIN_WEIGHT = 0.25  # its weight
+EMERGENCY_MIN = 0.7  # risk_action_bands: emergency_outreach
+
+
+def _alert_keys(db_path: Path) -> dict[str, tuple]:
+    rows = _query(db_path, "select alert_key, alert_type, user_id, as_of_date from marts.csm_alerts")
+    return {key: rest for key, *rest in rows}
+
+
+def _emergency_episode_to_move(db_path: Path, last_day: date) -> tuple[str, date]:
+    """A user and the first day S of an alerted emergency episode that a login at noon of S moves to
+    S + 3 days, whatever else is true of the user: S, S+1 and S+2 are at emergency only through the
+    no-login factor (idle 3 days or more, risk below the band plus its weight), and S+3 is at emergency
+    with the user idle 3 days or more, which a login on S still leaves them. The latest such S, so the
+    backfill that decides its days again is short."""
+    rows = _query(
+        db_path,
+        f"""
+        with days as (
+            select user_id, as_of_date, churn_risk, risk_action, is_new_risk_episode,
+                   days_since_last_login >= {NO_LOGIN_DAYS} as idle
+            from marts.user_onboarding_daily
+        )
+        select s.user_id, s.as_of_date
+        from days as s
+        where s.is_new_risk_episode and s.risk_action = 'emergency_outreach'
+          and s.as_of_date + {NO_LOGIN_DAYS} <= cast(? as date)
+          and (
+              select count(*) from days as d
+              where d.user_id = s.user_id and d.as_of_date between s.as_of_date and s.as_of_date + 2
+                and d.idle and d.churn_risk < {EMERGENCY_MIN + NO_LOGIN_WEIGHT}
+          ) = 3
+          and exists (
+              select 1 from days as d
+              where d.user_id = s.user_id and d.as_of_date = s.as_of_date + {NO_LOGIN_DAYS}
+                and d.idle and d.risk_action = 'emergency_outreach'
+          )
+          and exists (
+              select 1 from marts.csm_alerts as a
+              where a.user_id = s.user_id and a.alert_type = 'churn_risk' and a.as_of_date = s.as_of_date
+          )
+        order by s.as_of_date desc, s.user_id
+        limit 1
+        """,
+        [last_day.isoformat()],
+    )
+    assert rows, "the generated warehouse has no alerted emergency episode a login can move"
+    return rows[0][0], rows[0][1]
+
+
+def test_a_late_login_that_moves_a_risk_episode_mints_no_new_alert_key(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    from dagster_project.pipeline import run_pipeline
+
+    db_path, landing = tmp_path / "warehouse.duckdb", tmp_path / "landing"
+    shutil.copyfile(warehouse.db_path, db_path)
+    wal = Path(f"{warehouse.db_path}.wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(f"{db_path}.wal"))
+    # The backfill loads its days again: it needs their files, plus the late one.
+    shutil.copytree(warehouse.landing, landing)
+
+    user_id, started_on = _emergency_episode_to_move(db_path, warehouse.end)
+    before = _alert_keys(db_path)
+    episode_alerts_before = {k for k, (t, u, _a) in before.items() if t == "churn_risk" and u == user_id}
+
+    late_day = warehouse.end + timedelta(days=1)
+    late_at = datetime.combine(started_on, datetime.min.time()) + LOGIN_AT
+    seconds = int((late_at - datetime(1970, 1, 1)).total_seconds())
+    line = {
+        "event": "user.logged_in",
+        "properties": {
+            "time": seconds,
+            "distinct_id": user_id,
+            "$insert_id": f"late-login-{user_id}",
+            "mp_processing_time_ms": (late_day - date(1970, 1, 1)).days * 86_400_000,
+        },
+    }
+    with gzip.open(landing / "mixpanel" / f"{late_day.isoformat()}.jsonl.gz", "wt") as out:
+        out.write(json.dumps(line) + "\n")
+
+    # The late day's run, then a backfill from the episode's first day decides those days again.
+    with pointed_at(db_path, landing):
+        result = run_pipeline(started_on, late_day)
+    assert result.success, result.failures
+
+    # The late login moved the episode: it now starts three days later...
+    starts = _query(
+        db_path,
+        """
+        select as_of_date from marts.user_onboarding_daily
+        where user_id = ? and is_new_risk_episode and risk_action = 'emergency_outreach'
+          and as_of_date between ? and ?
+        """,
+        [user_id, started_on, started_on + timedelta(days=NO_LOGIN_DAYS)],
+    )
+    assert starts == [(started_on + timedelta(days=NO_LOGIN_DAYS),)], (user_id, started_on, starts)
+    # ... but its alert keeps the key it was first given (a new key would page the CSM again).
+    after = _alert_keys(db_path)
+    episode_alerts_after = {k for k, (t, u, _a) in after.items() if t == "churn_risk" and u == user_id}
+    assert episode_alerts_after == episode_alerts_before
+    assert {after[k][2] for k in episode_alerts_before} == {started_on + timedelta(days=NO_LOGIN_DAYS)}
+    # Every alert key the run added is of the new day, none a second key for a past situation.
+    added = {key: row for key, row in after.items() if key not in before}
+    assert all(as_of == late_day for (_t, _u, as_of) in added.values()), sorted(
+        (t, u, str(a)) for (t, u, a) in added.values() if a != late_day
     )
