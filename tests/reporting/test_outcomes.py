@@ -116,10 +116,13 @@ def _build_inputs(con) -> None:
 
 @pytest.fixture(scope="module")
 def outcomes(dbt_harness):
+    # onboarding_outcomes reads its per-user activity from the intermediate view int_outcomes__user_activity.
+    activity_sql = dbt_harness.compile_model("int_outcomes__user_activity")
     outcomes_sql = dbt_harness.compile_model("onboarding_outcomes")
     tracks_sql = dbt_harness.compile_model("track_outcomes")
     with dbt_harness.connect() as con:
         _build_inputs(con)
+        con.execute(f"create or replace view intermediate.int_outcomes__user_activity as {activity_sql}")
         con.execute(f"create or replace table marts.onboarding_outcomes as {outcomes_sql}")
         cursor = con.execute("select * from marts.onboarding_outcomes")
         names = [d[0] for d in cursor.description]
