@@ -49,14 +49,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import duckdb
 
@@ -89,6 +90,8 @@ SAMPLES = 5
 LOGGED_FAILURES = 20
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 __all__ = ["RunSummary", "SyncBusy", "parse_destinations", "run_sync", "run_sync_async"]
 
@@ -141,16 +144,17 @@ def parse_destinations(values: str | Iterable[str] | None) -> list[str]:
     return [name for name in DESTINATIONS if name in wanted]
 
 
-def run_sync(
-    db_path: str | Path,
-    destinations: str | Iterable[str] | None = None,
-    dry_run: bool | None = None,
-    *,
-    settings: SyncSettings | None = None,
-    now: datetime | None = None,
-) -> list[RunSummary]:
-    """Sync the marts in ``db_path`` to the destinations; see the module docstring."""
-    return asyncio.run(run_sync_async(db_path, destinations, dry_run, settings=settings, now=now))
+def _blocking(coro_fn: Callable[P, Coroutine[Any, Any, R]], name: str, doc: str) -> Callable[P, R]:
+    """``coro_fn`` for callers without an event loop (CLI, Dagster): the same parameters, run to the
+    end on a fresh loop, so the blocking and the async entry points cannot drift apart."""
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return asyncio.run(coro_fn(*args, **kwargs))
+
+    functools.update_wrapper(call, coro_fn, assigned=("__module__",))  # inspect.signature: coro_fn's
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = doc
+    return call
 
 
 async def run_sync_async(
@@ -161,6 +165,7 @@ async def run_sync_async(
     settings: SyncSettings | None = None,
     now: datetime | None = None,
 ) -> list[RunSummary]:
+    """Sync the marts in ``db_path`` to the destinations; see the module docstring."""
     settings = settings or SyncSettings.from_env()
     names = parse_destinations(destinations)
     if dry_run is False:
@@ -189,6 +194,11 @@ async def run_sync_async(
             con.close()
     finally:
         lock.release()
+
+
+run_sync = _blocking(
+    run_sync_async, "run_sync", "Sync the marts in ``db_path`` to the destinations; see the module docstring."
+)
 
 
 async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, settings: SyncSettings,
@@ -335,6 +345,19 @@ def _latest_decision_end(con: duckdb.DuckDBPyConnection, stream: OutboxStream) -
     return datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
 
 
+def _convert(rows: Iterable[tuple[str, dict[str, Any]]], convert: Callable[[dict[str, Any]], T],
+             invalid: list[tuple[str | None, str]]) -> Iterator[tuple[str, T]]:
+    """``(key, convert(row))`` per row; a row the destination would reject (``InvalidRow``) goes to
+    ``invalid`` with its reason instead, so both kinds of stream record rejects the same way."""
+    for key, row in rows:
+        try:
+            converted = convert(row)
+        except InvalidRow as exc:
+            invalid.append((key, str(exc)))
+            continue
+        yield key, converted
+
+
 def _record_invalid(ctx: StreamContext, run_id: str, destination: str, stream: str,
                     invalid: Sequence[tuple[str | None, str]], ss: StreamSummary, *, attribute: bool) -> None:
     ss.invalid = len(invalid)
@@ -377,12 +400,7 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
     state = ledger.load_attribute_state(ctx.con, destination, stream.name)
     changes: list[AttributeChange] = []
     back_in_line: list[tuple[str, str | None]] = []
-    for key, row in rows:
-        try:
-            values = stream.map_values(row)
-        except InvalidRow as exc:
-            invalid.append((key, str(exc)))
-            continue
+    for key, values in _convert(rows, stream.map_values, invalid):
         digest = ledger.values_hash(values)
         prev = state.get(key)
         has_remote = bool(prev and prev.remote_id)
@@ -527,14 +545,8 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
                                           None, reason) for key in late])
     rows, invalid = _read(con, query, stream.key_column, {"cutoff": cutoff} if cutoff is not None else None,
                           keep_one_by=stream.due_column if stream.must_arrive else None)
-    messages: list[ledger.OutboxMessage] = []
-    for key, row in rows:
-        try:
-            message = stream.build(row)
-        except InvalidRow as exc:
-            invalid.append((key, str(exc)))
-            continue
-        messages.append(dataclasses.replace(message, key=key, due_at=_naive_utc(message.due_at)))
+    messages = [dataclasses.replace(message, key=key, due_at=_naive_utc(message.due_at))
+                for key, message in _convert(rows, stream.build, invalid)]
     _record_invalid(ctx, run_id, destination, stream.name, invalid, ss, attribute=False)
     statuses = ledger.enqueue(con, destination, stream.name, stream.delivery.value, messages)
     ss.unchanged = sum(1 for status in statuses.values() if status == "sent")

@@ -26,8 +26,8 @@ from sync.adapters.base import (
     OutboxStream,
     StreamContext,
     bounded_str,
-    clean_str,
     priority_rank,
+    required_user_id,
     to_int,
 )
 from sync.ledger import OutboxMessage
@@ -83,9 +83,7 @@ class AppcuesFlowUpdates(OutboxStream):
         return f"select message_key, user_id, body, priority, due_at from {self.mart} where channel = 'appcues'"
 
     def build(self, row: dict[str, Any]) -> OutboxMessage:
-        user_id = clean_str(row.get("user_id"))
-        if user_id is None:
-            raise InvalidRow("no user_id")
+        user_id = required_user_id(row)
         try:
             attributes = json.loads(row.get("body") or "")
         except (TypeError, ValueError) as exc:
@@ -113,11 +111,14 @@ class AppcuesFlowUpdates(OutboxStream):
 class AppcuesAdapter(Adapter):
     name: ClassVar[str] = "appcues"
 
-    def make_transport(self) -> Transport:
+    def headers(self) -> dict[str, str]:
+        return {"Accept": "application/json"}
+
+    def auth(self) -> httpx.Auth:
         s = self.sync_settings.appcues
-        assert s.api_key is not None and s.api_secret is not None
-        return Transport(s.transport, name=self.name, headers={"Accept": "application/json"},
-                         auth=httpx.BasicAuth(s.api_key.get_secret_value(), s.api_secret.get_secret_value()))
+        if s.api_key is None or s.api_secret is None:  # never: without them Appcues runs dry
+            raise RuntimeError("no Appcues key and secret: a destination without credentials must not send")
+        return httpx.BasicAuth(s.api_key.get_secret_value(), s.api_secret.get_secret_value())
 
     def streams(self) -> list[AttributeStream | OutboxStream]:
         s = self.sync_settings.appcues

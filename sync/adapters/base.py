@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import duckdb
+import httpx
+from pydantic import SecretStr
 
 from sync.ledger import OutboxMessage
 from sync.masking import mask_name, scrub
@@ -156,8 +158,25 @@ class Adapter(ABC):
         missing = self.settings.missing_credentials()
         return f"no credentials ({', '.join(missing)} not set)" if missing else None
 
+    def make_transport(self) -> Transport:
+        """The destination's HTTP client, from its transport settings and credentials; the engine asks
+        for it only when the destination is live (``dry_reason`` is ``None``)."""
+        return Transport(self.settings.transport, name=self.name, headers=self.headers(), auth=self.auth())
+
     @abstractmethod
-    def make_transport(self) -> Transport: ...
+    def headers(self) -> dict[str, str]:
+        """Headers sent on every request (credentials, API version, accepted type)."""
+
+    def auth(self) -> httpx.Auth | None:
+        """Credentials sent as HTTP auth rather than as a header (Appcues' basic auth)."""
+        return None
+
+    @staticmethod
+    def bearer(token: SecretStr | None) -> dict[str, str]:
+        """The ``Authorization`` header for a bearer token (Intercom, Slack, Calendly)."""
+        if token is None:  # never: a destination without its token runs dry and makes no transport
+            raise RuntimeError("no token: a destination without credentials must not send")
+        return {"Authorization": f"Bearer {token.get_secret_value()}"}
 
     @abstractmethod
     def streams(self) -> list[AttributeStream | OutboxStream]: ...
@@ -170,6 +189,14 @@ def clean_str(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def required_user_id(row: dict[str, Any]) -> str:
+    """The row's user, which every per-user message needs: InvalidRow ("no user_id") when blank."""
+    user_id = clean_str(row.get("user_id"))
+    if user_id is None:
+        raise InvalidRow("no user_id")
+    return user_id
 
 
 def to_epoch(value: Any) -> int | None:

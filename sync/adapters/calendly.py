@@ -21,13 +21,12 @@ from sync.adapters.base import (
     AttributeStream,
     OutboxStream,
     StreamContext,
-    clean_str,
     priority_rank,
+    required_user_id,
 )
 from sync.ledger import OutboxMessage
-from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, classify_response
+from sync.outcomes import Delivery, OutboxEntry, Outcome, classify_response
 from sync.settings import CalendlySettings
-from sync.transport import Transport
 
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 
@@ -45,9 +44,7 @@ class CalendlyLinks(OutboxStream):
         return f"select message_key, user_id, priority, due_at from {self.mart} where channel = 'calendly'"
 
     def build(self, row: dict[str, Any]) -> OutboxMessage:
-        user_id = clean_str(row.get("user_id"))
-        if user_id is None:
-            raise InvalidRow("no user_id")
+        user_id = required_user_id(row)
         # Links are created as soon as possible: the messages that embed them have their own due_at.
         return OutboxMessage(row["message_key"], user_id, {}, None, priority_rank(row.get("priority")))
 
@@ -77,11 +74,8 @@ class CalendlyLinks(OutboxStream):
 class CalendlyAdapter(Adapter):
     name: ClassVar[str] = "calendly"
 
-    def make_transport(self) -> Transport:
-        s = self.sync_settings.calendly
-        assert s.token is not None
-        return Transport(s.transport, name=self.name, headers={
-            "Authorization": f"Bearer {s.token.get_secret_value()}", "Accept": "application/json"})
+    def headers(self) -> dict[str, str]:
+        return {**self.bearer(self.sync_settings.calendly.token), "Accept": "application/json"}
 
     def streams(self) -> list[AttributeStream | OutboxStream]:
         return [CalendlyLinks(self.sync_settings.calendly)]

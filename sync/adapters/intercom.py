@@ -35,6 +35,7 @@ from sync.adapters.base import (
     bounded_str,
     clean_str,
     priority_rank,
+    required_user_id,
     to_epoch,
     to_float,
     to_int,
@@ -227,9 +228,7 @@ class IntercomMessages(OutboxStream):
         channel = row.get("channel")
         if channel not in MESSAGE_CHANNELS:
             raise InvalidRow(f"unknown channel {channel!r}")
-        user_id = clean_str(row.get("user_id"))
-        if user_id is None:
-            raise InvalidRow("no user_id")
+        user_id = required_user_id(row)
         message_type = MESSAGE_CHANNELS[channel]
         body = row.get("body")
         if not isinstance(body, str) or not body.strip():
@@ -312,14 +311,12 @@ class IntercomMessages(OutboxStream):
 class IntercomAdapter(Adapter):
     name: ClassVar[str] = "intercom"
 
-    def make_transport(self) -> Transport:
-        s = self.sync_settings.intercom
-        assert s.access_token is not None
-        return Transport(s.transport, name=self.name, headers={
-            "Authorization": f"Bearer {s.access_token.get_secret_value()}",
+    def headers(self) -> dict[str, str]:
+        return {
+            **self.bearer(self.sync_settings.intercom.access_token),
             "Intercom-Version": API_VERSION,
             "Accept": "application/json",
-        })
+        }
 
     def streams(self) -> list[AttributeStream | OutboxStream]:
         s = self.sync_settings

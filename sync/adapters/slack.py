@@ -40,13 +40,14 @@ from sync.adapters.base import (
     StreamContext,
     clean_str,
     priority_rank,
+    required_user_id,
 )
 from sync.escaping import slack_text
 from sync.ledger import OutboxMessage
 from sync.masking import mask_email
 from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, OutcomeKind, classify_response
 from sync.settings import SlackSettings
-from sync.transport import SlidingWindowLimiter, Transport
+from sync.transport import SlidingWindowLimiter
 
 RETRYABLE_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error",
                               "service_unavailable", "request_timeout"})
@@ -266,9 +267,7 @@ class SlackInvites(OutboxStream):
                 " where t.channel = 'slack'")
 
     def build(self, row: dict[str, Any]) -> OutboxMessage:
-        user_id = clean_str(row.get("user_id"))
-        if user_id is None:
-            raise InvalidRow("no user_id")
+        user_id = required_user_id(row)
         if row.get("contact_rows", 0) > 1:
             raise InvalidRow("user has several rows in intercom_contacts; invitee email is ambiguous")
         email = clean_str(row.get("email"))
@@ -298,11 +297,8 @@ class SlackInvites(OutboxStream):
 class SlackAdapter(Adapter):
     name: ClassVar[str] = "slack"
 
-    def make_transport(self) -> Transport:
-        s = self.sync_settings.slack
-        assert s.bot_token is not None
-        return Transport(s.transport, name=self.name,
-                         headers={"Authorization": f"Bearer {s.bot_token.get_secret_value()}"})
+    def headers(self) -> dict[str, str]:
+        return self.bearer(self.sync_settings.slack.bot_token)
 
     def streams(self) -> list[AttributeStream | OutboxStream]:
         s = self.sync_settings.slack
