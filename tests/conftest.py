@@ -156,7 +156,12 @@ def _uses_slow_fixture(item: pytest.Item) -> bool:
     return False
 
 
+# Fixtures that start dbt (a parse or a build, 25-40 s on two cores before the first test runs): the
+# AI steps' template warehouse and the reporting tests' dbt harness.
+DBT_FIXTURES = {"dbt_template", "dbt_harness"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if _uses_slow_fixture(item):
+        if _uses_slow_fixture(item) or DBT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

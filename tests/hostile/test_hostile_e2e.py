@@ -26,6 +26,8 @@ from rich.console import Console
 
 from tests.conftest import pointed_at
 
+pytestmark = pytest.mark.slow  # a whole pipeline run over hostile landing files, then a sync to the stand-ins (~3 min)
+
 END = date(2026, 10, 20)
 DAYS = 21
 # Each name also starts a word with an escape sequence: the plan masks names to initials ("\x1b***"), so

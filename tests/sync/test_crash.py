@@ -31,6 +31,8 @@ from tests.standins import StandinSet, start_all
 from tests.standins.marts import alert, contact, message, profile
 from tests.sync.conftest import FAST, Warehouse
 
+pytestmark = pytest.mark.slow  # 20 SIGKILLed sync processes (~60 s)
+
 KILLS = 20
 MAX_ITERATIONS = 80
 runner = CliRunner()
