@@ -55,17 +55,7 @@ key_matches as (
         end as distance
     from situations
     inner join known_keys
-        on
-            situations.trigger = known_keys.trigger
-            and situations.user_id = known_keys.user_id
-            and (
-                situations.discriminator = known_keys.discriminator
-                or (
-                    situations.match_seconds > 0
-                    and abs({{ seconds_between('known_keys.anchor_at', 'situations.anchor_at') }})
-                    < situations.match_seconds
-                )
-            )
+        on {{ same_situation('situations', 'known_keys') }}
 
 ),
 
