@@ -1,8 +1,6 @@
 """The daily job, its schedule, and the sensor that notices new landing files."""
 
-import hashlib
 import json
-from pathlib import Path
 
 from dagster import (
     AssetSelection,
@@ -20,7 +18,7 @@ from dagster import (
 )
 
 from ..core.settings import Settings
-from ..ingest.files import SOURCES, iter_landing_files
+from ..ingest.files import landing_fingerprints
 from ..partitions import daily_partitions
 
 daily_job = define_asset_job(
@@ -39,20 +37,6 @@ daily_schedule = build_schedule_from_partitioned_job(
 MAX_ATTEMPTS = 3
 RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster gives a run launched from a sensor's run key
 _FAILED = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
-
-
-def _fingerprints(landing: Path, partitions: set[str]) -> dict[str, str]:
-    """Per landing day that is a partition: a hash of its files' names, sizes and mtimes."""
-    current: dict[str, list[str]] = {}
-    for source in SOURCES:
-        for f in iter_landing_files(landing, source):
-            day = f.day.isoformat()
-            if day in partitions:  # today is not a partition until it has ended: not seen yet
-                st = f.path.stat()
-                current.setdefault(day, []).append(f"{f.relative}:{st.st_size}:{st.st_mtime_ns}")
-    return {
-        day: hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest() for day, files in current.items()
-    }
 
 
 def _run_status(instance: DagsterInstance, run_key: str) -> DagsterRunStatus | None:
@@ -79,7 +63,7 @@ def landing_files_sensor(context: SensorEvaluationContext):
     """
     landing = Settings.from_env().landing
     done, requested = _read_cursor(context.cursor)
-    fingerprints = _fingerprints(landing, set(daily_partitions.get_partition_keys()))
+    fingerprints = landing_fingerprints(landing, set(daily_partitions.get_partition_keys()))
     requests: list[RunRequest] = []
     notes: list[str] = []
     for day, fp in sorted(fingerprints.items()):

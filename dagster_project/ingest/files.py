@@ -6,6 +6,7 @@ so a Dagster partition maps to a fixed set of files and re-loading a day is well
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,3 +111,20 @@ def landing_days(landing: Path) -> list[date]:
     """All landing days present for any source, sorted."""
     days = {f.day for source in SOURCES for f in iter_landing_files(landing, source)}
     return sorted(days)
+
+
+def landing_fingerprints(landing: Path, days: set[str]) -> dict[str, str]:
+    """Per landing day in `days` (ISO dates): a hash of its files' names, sizes and mtimes.
+
+    The landing sensor compares these between ticks: a day whose hash changed has new or changed files.
+    """
+    current: dict[str, list[str]] = {}
+    for source in SOURCES:
+        for f in iter_landing_files(landing, source):
+            day = f.day.isoformat()
+            if day in days:  # today is not a partition until it has ended: not seen yet
+                st = f.path.stat()
+                current.setdefault(day, []).append(f"{f.relative}:{st.st_size}:{st.st_mtime_ns}")
+    return {
+        day: hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest() for day, files in current.items()
+    }

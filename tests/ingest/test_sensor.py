@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunRequest, build_sensor_context
 
-from dagster_project.assets.jobs import MAX_ATTEMPTS, RUN_KEY_TAG, _fingerprints, landing_files_sensor
+from dagster_project.assets.jobs import MAX_ATTEMPTS, RUN_KEY_TAG, landing_files_sensor
+from dagster_project.ingest.files import landing_fingerprints
 from dagster_project.partitions import daily_partitions
 
 
@@ -97,5 +98,5 @@ def test_today_is_not_fingerprinted_before_it_is_a_partition(instance, days, tmp
 
 def test_the_cursor_before_the_fix_is_read_as_done_days(instance, days):
     landing = Path(os.environ["ONBOARDING_LANDING"])
-    old = json.dumps(_fingerprints(landing, set(days)))
+    old = json.dumps(landing_fingerprints(landing, set(days)))
     assert tick(instance, old)[0] == []
