@@ -3,7 +3,8 @@
 Why one place: the warehouse path used to be read in five places with three defaults, two of them
 relative to the current directory, so `onboarding sync` started elsewhere opened another file than
 `onboarding run` wrote. Now each `ONBOARDING_*` variable is read and checked here only, and every
-default is anchored at the project folder, never at the current directory:
+default is anchored at one working home (`onboarding_home`: ONBOARDING_HOME, else the checkout when
+running from one, else the current directory of an installed package), resolved once per process:
 
 - the command line resolves `Settings` once and hands the values on (to the Dagster run as the
   `warehouse` resource's config, to dbt as the environment of its subprocess);
@@ -28,18 +29,82 @@ from pathlib import Path
 
 from .warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, MEMORY_LIMIT_ENV, lock_timeout, memory_limit
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+HOME_ENV = "ONBOARDING_HOME"
+# The package folder (dagster_project/), in a checkout or in site-packages.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def checkout_root(package_dir: Path = PACKAGE_DIR) -> Path | None:
+    """The checkout the package runs from (editable install, tests), or None when it is installed.
+
+    A checkout is recognised by what only a checkout has beside the package folder: pyproject.toml and
+    the dbt project (dbt_project/dbt_project.yml). An installed package has neither beside it in
+    site-packages; its dbt project is package data inside it (`packaged_dbt_project`).
+    """
+    root = package_dir.parent
+    if (root / "pyproject.toml").is_file() and (root / "dbt_project" / "dbt_project.yml").is_file():
+        return root
+    return None
+
+
+def onboarding_home(env: Mapping[str, str] | None = None, package_dir: Path = PACKAGE_DIR) -> Path:
+    """The working folder, whose data/ holds the default warehouse, landing folder and dbt's output.
+
+    ONBOARDING_HOME when set; else the checkout when the package runs from one (so `make run` and a
+    command started in any subfolder share the checkout's data/); else the current directory, as for
+    any command-line tool a user installed with pip. Absolute.
+    """
+    env = os.environ if env is None else env
+    value = (env.get(HOME_ENV) or "").strip()
+    if value:
+        return Path(value).expanduser().resolve()
+    return checkout_root(package_dir) or Path.cwd().resolve()
+
+
+def packaged_dbt_project(package_dir: Path = PACKAGE_DIR) -> Path:
+    """Where the wheel puts the dbt project (pyproject.toml's force-include): inside the package."""
+    return package_dir / "dbt_project"
+
+
+def dbt_output_dirs(home: Path, package_dir: Path = PACKAGE_DIR) -> tuple[Path, Path]:
+    """dbt's target and log folders: beside the project in a checkout (git-ignored, where `make docs`
+    and the tests look), under the working home when the project is package data, so that dbt never
+    writes into site-packages (read-only for many users, shared by every working folder)."""
+    checkout = checkout_root(package_dir)
+    if checkout is not None:
+        return checkout / "dbt_project" / "target", checkout / "dbt_project" / "logs"
+    return home / "data" / "dbt" / "target", home / "data" / "dbt" / "logs"
+
+
+# Resolved once, when this process imports the module: the dbt project's manifest path and target
+# folder are fixed when the code location loads, so the working home is too (set ONBOARDING_HOME
+# before starting a process, as for DAGSTER_HOME).
+CHECKOUT_ROOT = checkout_root()
+HOME = onboarding_home()
+# The checkout when running from one, else the working home (kept: tests and tools name files by it).
+PROJECT_ROOT = CHECKOUT_ROOT or HOME
+DBT_PROJECT_DIR = CHECKOUT_ROOT / "dbt_project" if CHECKOUT_ROOT else packaged_dbt_project()
+DBT_TARGET_DIR, DBT_LOG_DIR = dbt_output_dirs(HOME)
 
 DB_ENV = "ONBOARDING_DB"
 LANDING_ENV = "ONBOARDING_LANDING"
 START_DATE_ENV = "ONBOARDING_START_DATE"
 MAX_LINE_BYTES_ENV = "ONBOARDING_MAX_LINE_BYTES"
 
-# The one default of each path. dbt_project/profiles.yml names the same file relative to dbt_project/
-# (dbt's working directory); tests/test_settings.py holds the two together.
-DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
-DEFAULT_LANDING = PROJECT_ROOT / "data" / "landing"
+# The one default of each path: under the working home's data/. From a checkout, dbt_project/
+# profiles.yml names the same file relative to dbt_project/ (dbt's working directory);
+# tests/test_settings.py holds the two together.
+DEFAULT_DB = HOME / "data" / "warehouse.duckdb"
+DEFAULT_LANDING = HOME / "data" / "landing"
+
+
+def default_paths(env: Mapping[str, str]) -> tuple[Path, Path]:
+    """The default warehouse and landing folder for `env`: under its ONBOARDING_HOME when it sets one,
+    else this process's defaults (DEFAULT_DB, DEFAULT_LANDING)."""
+    if (env.get(HOME_ENV) or "").strip():
+        home = onboarding_home(env)
+        return home / "data" / "warehouse.duckdb", home / "data" / "landing"
+    return DEFAULT_DB, DEFAULT_LANDING
 DEFAULT_MAX_LINE_BYTES = 65_536
 
 
@@ -63,13 +128,15 @@ class Settings:
         """Read and check every `ONBOARDING_*` setting of `env` (default: os.environ).
 
         A relative path is taken relative to the current directory once, here, and kept absolute
-        from then on; an unset one is the project's `data/` folder wherever the command starts.
+        from then on; an unset one is under the working home's `data/` (`onboarding_home`): the
+        checkout's wherever the command starts, else ONBOARDING_HOME or the current directory.
         """
         env = os.environ if env is None else env
         try:
+            default_db, default_landing = default_paths(env)
             return cls(
-                db_path=_path(env.get(DB_ENV), DEFAULT_DB),
-                landing=_path(env.get(LANDING_ENV), DEFAULT_LANDING),
+                db_path=_path(env.get(DB_ENV), default_db),
+                landing=_path(env.get(LANDING_ENV), default_landing),
                 memory_limit=memory_limit(env),
                 lock_timeout=lock_timeout(env),
                 start_date=_date(env.get(START_DATE_ENV)),
