@@ -1,4 +1,16 @@
-"""The dbt project as Dagster sees it, and the parse that makes its manifest."""
+"""The dbt project as Dagster sees it, and the parse that makes its manifest.
+
+The project is the checkout's dbt_project/ or, installed, the copy the wheel carries inside the package
+(`core.settings.DBT_PROJECT_DIR`). Either way dbt writes only to `DBT_TARGET_DIR`/`DBT_LOG_DIR`: beside
+a checkout's project, under the working home's data/dbt/ when installed, never into site-packages.
+
+Why not dagster-dbt's packaged-project support (`DbtProject(packaged_project_dir=...)` with
+`dagster-dbt project prepare-and-package`): it copies the project into the source tree before the
+build (a second copy to keep in step, made by a step `pip install .` does not run), it needs the
+unpackaged `project_dir` to exist where the package runs (an installed wheel has none), and it makes
+the manifest at build time, while ours records the user's warehouse file name and is made where the
+user runs, in the working home. The wheel gets the one copy from hatch's force-include instead.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +21,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject, DbtProjectPreparer
 
-from .core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, environment_with
+from .core.settings import DBT_PROJECT_DIR, DBT_TARGET_DIR, Settings, dbt_executable, environment_with
 
 _PARSE_OUTPUT_TAIL = 4000
 
@@ -26,8 +38,11 @@ class ManifestPreparer(DbtProjectPreparer):
 
     def prepare(self, project: DbtProject) -> None:
         settings = Settings.from_env()
-        args = [dbt_executable(), "parse", "--quiet", "--target-path", str(project.target_path),
-                "--profiles-dir", str(project.profiles_dir)]
+        target = Path(project.project_dir, project.target_path)  # an absolute target_path stays as is
+        # dbt's log file goes beside its target folder (core.settings.dbt_output_dirs), not into the
+        # (possibly installed) project.
+        args = [dbt_executable(), "parse", "--quiet", "--target-path", str(target),
+                "--log-path", str(target.parent / "logs"), "--profiles-dir", str(project.profiles_dir)]
         # The manifest records the warehouse's database name (the file's stem), so dbt parses against
         # the warehouse these settings name; the environment holds that for the dbt process only.
         env = environment_with(settings.dbt_env())
@@ -38,7 +53,7 @@ class ManifestPreparer(DbtProjectPreparer):
 
 
 preparer = ManifestPreparer()
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DBT_TARGET_DIR)
 
 
 # Parsing output and scratch files, not inputs of the manifest.

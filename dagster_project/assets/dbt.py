@@ -61,11 +61,11 @@ def run_target_path(context: AssetExecutionContext) -> Path:
     partial_parse.msgpack here; the second step has the same vars and parses only what changed
     (nothing). Steps of one run are sequential, so they never write the folder at the same time.
     """
-    return Path("target") / f"run-{context.run.run_id[:12]}"
+    return Path(dbt_project.target_path) / f"run-{context.run.run_id[:12]}"  # absolute: never site-packages
 
 
 def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    prune_run_targets(Path(dbt_project.project_dir) / "target")
+    prune_run_targets(Path(dbt_project.target_path))
     # dbt unit tests check the SQL on fixed fixtures, not the data: they run in `make test` (and in
     # dbt's own `dbt test --select test_type:unit`), not in every scheduled run, as dbt recommends.
     args = ["build", "--vars", json.dumps(window_vars(context)), "--exclude-resource-type", "unit_test"]
