@@ -1,12 +1,14 @@
 """Run the whole Dagster job in-process over a range of landing days (what `onboarding run` does).
 
 A range runs as one run, exactly like a single-run backfill launched from the UI, so the CLI and the
-UI exercise the same code path.
+UI exercise the same code path. The run is recorded with the code location's origin, as a run the UI
+launched would be: it shows in the job's history and the Overview timeline, and re-executes from the UI.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,9 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance
+from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
+from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
+from dagster._core.execution.api import execute_run
+from dagster._core.remote_origin import (
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+from .assets.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from .core.settings import Settings, temporary_env
+from .deploy import CODE_LOCATION_NAME, DEFINITIONS_MODULE
 from .progress import Progress, progress_sink
+
+__all__ = ["PARTITION_RANGE_END_TAG", "PARTITION_RANGE_START_TAG", "PipelineResult", "run_pipeline"]
+
+JOB_NAME = "daily_onboarding"
 
 
 @dataclass
@@ -37,12 +54,26 @@ def _instance() -> DagsterInstance:
     return DagsterInstance.ephemeral()
 
 
-# A run over a range of partitions, as a single-run backfill launched from the UI is: Dagster reads the
-# range from these two run tags (documented for launching range runs: dagster-io/dagster discussion
-# 11653). `execute_in_process` has no public range argument and Dagster exports no public name for the
-# tags, so they are spelled out here; tests/test_definitions.py checks that a run tagged so sees the range.
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+# A run over a range of partitions is tagged with the range (PARTITION_RANGE_*_TAG, defined beside the
+# sensor that launches range runs too): Dagster has no public range argument for a run.
+
+
+def job_origins(job_name: str = JOB_NAME) -> tuple[ReconstructableJob, RemoteJobOrigin]:
+    """The job as the code location serves it: how to load it (its code origin) and where it lives (its
+    remote origin: repository `__repository__` of location `onboarding`, as workspace.yaml names it).
+
+    Why both: a run stored without a remote origin carries no `.dagster/repository` tag, so the UI
+    lists it under Runs but not in the job's history or the Overview timeline, and warns on re-execute
+    (issue 16, item 8). `execute_in_process` records neither and takes no origin; Dagster has no public
+    way to record one on an in-process run, hence the internal names, all of them also used by
+    `dagster job launch`. Only the location and repository names matter to the UI (its label).
+    """
+    recon = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs").get_reconstructable_job(job_name)
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE),
+        CODE_LOCATION_NAME,
+    )
+    return recon, RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME).get_job_origin(job_name)
 
 # Dagster's own switch: a run over a range of days records one "materialization planned" event per
 # asset for the whole range, instead of one per asset and day. Why: with ~40 partitioned assets a
@@ -68,22 +99,25 @@ def run_pipeline(
     The paths are `settings`' (default: `Settings.from_env()` at call time); they reach the steps as
     the config of the `warehouse` resource, and dbt through it.
     """
-    from .definitions import defs
-
     settings = settings or Settings.from_env()
-    job = defs.resolve_job_def("daily_onboarding")
+    recon, origin = job_origins()
     started = time.perf_counter()
     if progress:
         progress_sink.append(progress)
     try:
         # A user's own setting wins; ours holds for this run only.
         with temporary_env({PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true")}), _instance() as instance:
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                tags={PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()},
+            # What `execute_job` does, plus the remote origin; the job's in-process executor keeps every
+            # step (and the progress logger) in this process.
+            job = recon.get_definition()
+            run = instance.create_run_for_job(
+                job_def=job,
                 run_config=run_config(settings),
+                tags={**job.run_tags, PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()},
+                remote_job_origin=origin,
+                job_code_origin=recon.get_python_origin(),
             )
+            result = execute_run(recon, run, instance, raise_on_error=False)
     finally:
         if progress:
             progress_sink.pop()
