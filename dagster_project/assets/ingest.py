@@ -67,7 +67,7 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
         settings = warehouse.settings()
         items = [(source, day) for day in _days(context) for source in sources]
         # In a child process, so the memory DuckDB keeps after a load leaves with it (worker.py).
-        for s in run_loads(settings.db_path, settings.landing, items, config.allow_empty_reload):
+        for s in run_loads(settings.db_path, settings.landing, items, config.allow_empty_reload, settings):
             if isinstance(s, UnplacedFile):
                 unplaced.append(s)
                 context.log.warning(

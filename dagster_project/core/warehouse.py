@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -37,9 +38,20 @@ def memory_limit(env: Mapping[str, str] | None = None) -> str | None:
     return value
 
 
-def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Apply the project's settings to a connection (they hold for its whole database instance)."""
-    limit = memory_limit()
+class ConnectionSettings(Protocol):
+    """The two settings a connection takes: `core.settings.Settings` has both (a Protocol, because
+    settings.py imports this module)."""
+
+    @property
+    def memory_limit(self) -> str | None: ...
+
+    @property
+    def lock_timeout(self) -> float: ...
+
+
+def configure(con: duckdb.DuckDBPyConnection, limit: str | None) -> duckdb.DuckDBPyConnection:
+    """Apply the project's settings to a connection (they hold for its whole database instance);
+    `limit` None leaves DuckDB's default memory limit."""
     if limit:
         con.execute(f"set memory_limit = '{limit}'")
     # No progress bar: in a step's captured output it is only noise between the log lines.
@@ -47,9 +59,18 @@ def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting for another process's lock up to ONBOARDING_LOCK_TIMEOUT."""
-    return configure(_connect_waiting(str(path), read_only))
+def connect(
+    path: Path | str, read_only: bool = False, settings: ConnectionSettings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting for another process's lock up to the lock timeout.
+
+    `settings`: the memory limit and lock timeout of the run (the warehouse resource's, which a run's
+    config may override); None reads ONBOARDING_DUCKDB_MEMORY_LIMIT / ONBOARDING_LOCK_TIMEOUT, for
+    callers outside a run (a notebook, the sync engine used as a library).
+    """
+    if settings is None:
+        return configure(_connect_waiting(str(path), read_only, lock_timeout()), memory_limit())
+    return configure(_connect_waiting(str(path), read_only, settings.lock_timeout), settings.memory_limit)
 
 
 # Waiting for the lock. DuckDB lets one process write a file (and no other process read it then), and
@@ -81,8 +102,7 @@ def lock_timeout(env: Mapping[str, str] | None = None) -> float:
     return seconds
 
 
-def _connect_waiting(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
-    timeout = lock_timeout()
+def _connect_waiting(path: str, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     pause = 0.05
     warned = False

@@ -10,34 +10,25 @@ whole file (20,000 lines -> one quarantine row; issue 15). Here each member is i
 - a checksum failure (the common outcome of a flipped bit: deflate decodes on, the CRC-32 at the
   end disagrees) keeps the member's bytes but marks where the damaged member starts, for the line
   splitter to decide which lines it can still trust (`lines.py`);
-- the output is bounded (ONBOARDING_MAX_FILE_BYTES): a gzip bomb stops at the cap, in bounded
-  memory, and becomes a quarantine record instead of an out-of-memory.
+- the output is bounded (ONBOARDING_MAX_FILE_BYTES, the warehouse resource's `max_file_bytes`,
+  given to `inflate` by the caller): a gzip bomb stops at the cap, in bounded memory, and becomes a
+  quarantine record instead of an out-of-memory.
 """
 
 from __future__ import annotations
 
-import os
 import zlib
 from dataclasses import dataclass
 
-MAX_FILE_BYTES_ENV = "ONBOARDING_MAX_FILE_BYTES"
-DEFAULT_MAX_FILE_BYTES = 2**30  # 1 GiB: ~8x the biggest demo file at 10 M events; a bomb stops here
+# The setting is resolved with every other one (core/settings.py); named here for the messages.
+from ..core.settings import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV
+
 _STEP = 1 << 18  # compressed bytes per inflate call
 _OUT_STEP = 1 << 24  # decompressed bytes per inflate call at most: bounds the overshoot past the cap
 
 TRUNCATED = "truncated_gzip"
 CORRUPT = "corrupt_gzip"
 OVERSIZED = "oversized_file"
-
-
-def max_file_bytes() -> int:
-    """The cap on a landing file's decompressed size (ONBOARDING_MAX_FILE_BYTES, bytes)."""
-    value = os.environ.get(MAX_FILE_BYTES_ENV, "").strip()
-    if not value:
-        return DEFAULT_MAX_FILE_BYTES
-    if not value.isdigit() or int(value) <= 0:
-        raise ValueError(f"{MAX_FILE_BYTES_ENV} must be a positive number of bytes, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -85,9 +76,9 @@ def _header_end(data: bytes, pos: int) -> int | None:
     return p if p <= len(data) else None
 
 
-def inflate(data: bytes, limit: int | None = None) -> Inflated:
-    """Every gzip member of `data`, decompressed, up to the first fault (see the module docstring)."""
-    limit = max_file_bytes() if limit is None else limit
+def inflate(data: bytes, limit: int = DEFAULT_MAX_FILE_BYTES) -> Inflated:
+    """Every gzip member of `data`, decompressed, up to the first fault (see the module docstring);
+    `limit` is the run's `max_file_bytes`."""
     out: list[bytes] = []
     size = 0
     pos = 0

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrow import int_array, string_array, to_mask
-from .inflate import MAX_FILE_BYTES_ENV, OVERSIZED, TRUNCATED, Fault, inflate, max_file_bytes
+from .inflate import DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, OVERSIZED, TRUNCATED, Fault, inflate
+from .landing import LandingFile
 
 RAW_TEXT_LIMIT = 2000
 NEWLINE = 10
@@ -106,25 +107,26 @@ def _split_per_line(raw: bytes, result: FileLines) -> None:
     )
 
 
-def read_file_lines(path: Path) -> FileLines:
+def read_file_lines(file: Path | LandingFile, limit: int = DEFAULT_MAX_FILE_BYTES) -> FileLines:
     """Lines of a landing file, and a reject for whatever of it cannot be loaded (`inflate.py`).
 
-    A stream that stops early (truncated, or invalid compressed data) keeps its complete lines and
-    rejects the incomplete tail; a file over ONBOARDING_MAX_FILE_BYTES is one file-level record
-    (line None); a member failing its checksum is handled by `_split_damaged`.
+    `file` is a local path or a listed `LandingFile` (a local file or an object in a bucket: read the
+    same way, whole, its size taken from the listing). A stream that stops early (truncated, or
+    invalid compressed data) keeps its complete lines and rejects the incomplete tail; a file over
+    `limit` (the run's max_file_bytes) is one file-level record (line None); a member failing its
+    checksum is handled by `_split_damaged`.
     """
-    limit = max_file_bytes()
     result = FileLines()
-    if path.name.endswith(".gz"):
-        inflated = inflate(path.read_bytes(), limit)
+    if file.name.endswith(".gz"):
+        inflated = inflate(file.read_bytes(), limit)
         raw, fault = inflated.data, inflated.fault
-    elif (size := path.stat().st_size) > limit:
+    elif (size := file.stat().st_size if isinstance(file, Path) else file.size) > limit:
         raw, fault = (
             b"",
             Fault(OVERSIZED, f"{size:,} bytes, more than {limit:,} ({MAX_FILE_BYTES_ENV}); not loaded", 0),
         )
     else:
-        raw, fault = path.read_bytes(), None
+        raw, fault = file.read_bytes(), None
     if fault is not None and fault.code == OVERSIZED:
         result.rejects.append((None, "", f"{fault.code}: {fault.message}"))
         return result

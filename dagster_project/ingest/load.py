@@ -10,20 +10,18 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..core.settings import Settings
+from ..core.settings import ALLOW_EMPTY_RELOAD_ENV, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, Settings
 from .arrow import constant_date, constant_int, constant_string, int_array, string_array
-from .files import files_for_day
+from .files import Landing, Location, files_for_day
 from .lines import read_file_lines
 from .schema import ensure_raw_schema
 from .sources import SPECS, classify_sql
@@ -36,38 +34,36 @@ from .stats import LoadStats
 BATCH_BYTES = 32 * 2**20
 
 
-ALLOW_EMPTY_RELOAD_ENV = "ONBOARDING_ALLOW_EMPTY_RELOAD"
+# The limits a load applies (max_line_bytes, max_file_bytes) and whether it may empty a day are the
+# run's settings (the warehouse resource's, sent to the load child in its request: worker.py); these
+# functions take them as arguments and read no environment. A caller given none gets the defaults.
+_DEFAULTS = Settings()
 
 
 class EmptyReloadError(RuntimeError):
     """A landing day that has loaded rows has no landing files any more: loading it would empty it."""
 
 
-def allow_empty_reload() -> bool:
-    return os.environ.get(ALLOW_EMPTY_RELOAD_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def max_line_bytes() -> int:
-    """ONBOARDING_MAX_LINE_BYTES (default 64 KiB), as `Settings` resolves it."""
-    return Settings.from_env().max_line_bytes
-
-
 DayLines = tuple[pa.Table, list[tuple], int]
 """A landing day read and split: (lines table, rejects, file count)."""
 
 
-def read_day(landing: Path, source: str, day: date) -> DayLines:
+def read_day(
+    landing: Location, source: str, day: date, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> DayLines:
     """Decompress and split one source's landing day (zlib, numpy and Arrow; no warehouse access).
 
-    One table chunk per file: the files' lines are not copied into one buffer.
+    One table chunk per file: the files' lines are not copied into one buffer. Lineage names each file
+    as `LandingFile.file` does: its path below a landing folder, or an object's full URI. Pass a
+    `Landing` to list each source once over many days (`load_many` does).
     """
     files = files_for_day(landing, source, day)
     tables: list[pa.Table] = []
     rejects: list[tuple] = []
     for f in files:
-        lines = read_file_lines(f.path)
-        tables.append(_lines_table(f.relative, lines.numbers, lines.texts))
-        rejects.extend((f.relative, n, raw, reason) for n, raw, reason in lines.rejects)
+        lines = read_file_lines(f, max_file_bytes)
+        tables.append(_lines_table(f.file, lines.numbers, lines.texts))
+        rejects.extend((f.file, n, raw, reason) for n, raw, reason in lines.rejects)
     if not tables:
         tables.append(_lines_table("", int_array(np.empty(0, dtype=np.int64)), string_array([])))
     return pa.concat_tables(tables), rejects, len(files)
@@ -152,14 +148,24 @@ Item = tuple[str, date, DayLines]
 
 
 def load_day(
-    con: duckdb.DuckDBPyConnection, landing: Path, source: str, day: date, lines: DayLines | None = None
+    con: duckdb.DuckDBPyConnection,
+    landing: Location,
+    source: str,
+    day: date,
+    lines: DayLines | None = None,
+    settings: Settings = _DEFAULTS,
 ) -> LoadStats:
     """Load (or re-load) `source` for landing day `day`; returns the counts that go to `raw.load_log`."""
-    return load_batch(con, [(source, day, lines if lines is not None else read_day(landing, source, day))])[0]
+    if lines is None:
+        lines = read_day(landing, source, day, settings.max_file_bytes)
+    return load_batch(con, [(source, day, lines)], settings.allow_empty_reload, settings.max_line_bytes)[0]
 
 
 def load_batch(
-    con: duckdb.DuckDBPyConnection, items: list[Item], allow_empty: bool = False
+    con: duckdb.DuckDBPyConnection,
+    items: list[Item],
+    allow_empty: bool = False,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> list[LoadStats]:
     """Load (or re-load) several (source, day) items of one raw table in one pass and one transaction.
 
@@ -208,7 +214,7 @@ def load_batch(
             select
                 _item, _source, _partition_day, _file, _line, {cols}, reason,
                 case when reason is not null then line end as line
-            from ({classify_sql(spec, max_line_bytes())})
+            from ({classify_sql(spec, max_line_bytes)})
             """
         )
     finally:
@@ -338,7 +344,7 @@ def end_bulk(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _read_batch(
-    landing: Path, items: list[tuple[str, date]], start: int, carry: Item | None
+    landing: Location, items: list[tuple[str, date]], start: int, carry: Item | None, max_file_bytes: int
 ) -> tuple[list[Item], Item | None, int]:
     """Read the next batch for `load_many`, from `carry` (an item read but left out of the previous
     batch) and then `items[start:]`: consecutive items of one raw table, up to BATCH_BYTES of text
@@ -351,7 +357,7 @@ def _read_batch(
         source, day = items[i]
         if batch and SPECS[source].table != SPECS[batch[0][0]].table:
             break
-        lines = read_day(landing, source, day)
+        lines = read_day(landing, source, day, max_file_bytes)
         i += 1
         if batch and size + lines[0].nbytes > BATCH_BYTES:
             return batch, (source, day, lines), i
@@ -361,7 +367,10 @@ def _read_batch(
 
 
 def load_many(
-    con: duckdb.DuckDBPyConnection, landing: Path, items: list[tuple[str, date]], allow_empty: bool = False
+    con: duckdb.DuckDBPyConnection,
+    landing: Location,
+    items: list[tuple[str, date]],
+    settings: Settings = _DEFAULTS,
 ) -> Iterator[LoadStats]:
     """Load (source, day) items in order, in batches, reading the next batch while one is in DuckDB.
 
@@ -371,17 +380,19 @@ def load_many(
     Why read-ahead: decompressing and splitting (zlib releases the GIL, and so does DuckDB) is about a
     third of a load, and on two cores it overlaps with DuckDB's part. At most the batch being loaded
     and the next one are in memory. The order of the loads, and so which copy of a duplicate wins, is
-    unchanged.
+    unchanged. `settings` gives the limits (max_line_bytes, max_file_bytes) and allow_empty_reload.
     """
     if not items:
         return
+    landing = Landing.of(landing)  # one listing per source for all the items
+    cap = settings.max_file_bytes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        ahead = pool.submit(_read_batch, landing, items, 0, None)
+        ahead = pool.submit(_read_batch, landing, items, 0, None, cap)
         while True:
             batch, carry, following = ahead.result()
             more = carry is not None or following < len(items)
             if more:
-                ahead = pool.submit(_read_batch, landing, items, following, carry)
-            yield from load_batch(con, batch, allow_empty)
+                ahead = pool.submit(_read_batch, landing, items, following, carry, cap)
+            yield from load_batch(con, batch, settings.allow_empty_reload, settings.max_line_bytes)
             if not more:
                 return

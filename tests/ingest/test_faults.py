@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from dagster_project.core.child import ChildError
+from dagster_project.core.settings import Settings
 from dagster_project.ingest.inflate import CORRUPT, OVERSIZED, TRUNCATED, inflate
 from dagster_project.ingest.load import load_day
 from dagster_project.ingest.stats import LoadStats, UnplacedFile
@@ -92,10 +93,7 @@ def test_invalid_deflate_data_keeps_everything_decompressed_before_it(con, landi
     assert line == complete + 1 and reason.startswith("corrupt_gzip: invalid compressed data at byte")
 
 
-def test_a_gzip_bomb_is_quarantined_with_its_reason_and_the_rest_of_the_day_loads(
-    con, landing, write_segment, monkeypatch
-):
-    monkeypatch.setenv("ONBOARDING_MAX_FILE_BYTES", str(2**20))
+def test_a_gzip_bomb_is_quarantined_with_its_reason_and_the_rest_of_the_day_loads(con, landing, write_segment):
     write_segment([json.dumps(segment_track("good")).encode() + b"\n"], name="1.a.gz")
     bomb = write_segment([], name="2.bomb.gz")
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -103,7 +101,7 @@ def test_a_gzip_bomb_is_quarantined_with_its_reason_and_the_rest_of_the_day_load
     bomb.write_bytes(b"".join(packer.compress(zeros) for _ in range(64)) + packer.flush())  # 64 MB inside
     assert bomb.stat().st_size < 2**20
 
-    stats = load_day(con, landing, "segment", DAY)
+    stats = load_day(con, landing, "segment", DAY, settings=Settings(max_file_bytes=2**20))
 
     assert (stats.files, stats.loaded, stats.lines) == (2, 1, 1)
     rows = con.execute("select _file, _line, reason from raw.quarantine").fetchall()
@@ -120,12 +118,11 @@ def test_inflate_stops_at_the_cap_without_holding_the_whole_output():
     assert inflated.fault and inflated.fault.code == OVERSIZED and inflated.data == b""
 
 
-def test_an_oversized_plain_file_is_not_read(con, landing, monkeypatch):
-    monkeypatch.setenv("ONBOARDING_MAX_FILE_BYTES", "100")
+def test_an_oversized_plain_file_is_not_read(con, landing):
     folder = landing / "signups"
     folder.mkdir(parents=True)
     (folder / f"{DAY.isoformat()}.jsonl").write_bytes(b'{"uid": "x"}\n' * 20)
-    stats = load_day(con, landing, "signups", DAY)
+    stats = load_day(con, landing, "signups", DAY, settings=Settings(max_file_bytes=100))
     assert stats.loaded == 0
     assert con.execute("select split_part(reason, ':', 1), _line from raw.quarantine").fetchall() == [
         ("oversized_file", None)

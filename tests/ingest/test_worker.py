@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from dagster_project.core.child import ChildError
+from dagster_project.core.settings import Settings, SettingsError
 from dagster_project.ingest.worker import connect_for_loads, run_loads
 
 from .conftest import DAY, dumps, segment_track
@@ -52,12 +53,27 @@ def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, wri
     assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)])] == [1]
 
 
-def test_child_inherits_the_memory_limit(tmp_path: Path, landing, write_segment, monkeypatch):
-    """ONBOARDING_DUCKDB_MEMORY_LIMIT holds in the child: a malformed value fails the load clearly."""
+def test_a_malformed_memory_limit_fails_before_a_child_starts(tmp_path: Path, landing, write_segment, monkeypatch):
+    """ONBOARDING_DUCKDB_MEMORY_LIMIT is resolved (and checked) by the parent: one clear message."""
     write_segment([dumps(segment_track("a"))])
     monkeypatch.setenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots")
-    with pytest.raises(ChildError, match="ONBOARDING_DUCKDB_MEMORY_LIMIT must be a size"):
+    with pytest.raises(SettingsError, match="ONBOARDING_DUCKDB_MEMORY_LIMIT must be a size"):
         list(run_loads(tmp_path / "w.duckdb", landing, [("segment", DAY)]))
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_the_child_applies_the_settings_it_is_sent_not_its_environment(
+    tmp_path: Path, landing, write_segment, monkeypatch
+):
+    """The run's settings travel in the request: a line limit given as settings holds in the child
+    even when the environment says otherwise (a run config override reaches the load)."""
+    write_segment([dumps(segment_track("a" * 200))])
+    monkeypatch.setenv("ONBOARDING_MAX_LINE_BYTES", "1000000")
+    db = tmp_path / "w.duckdb"
+    (stats,) = run_loads(db, landing, [("segment", DAY)], settings=Settings(max_line_bytes=100))
+    assert (stats.loaded, stats.quarantined) == (0, 1)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select reason from raw.quarantine").fetchone()[0].startswith("oversized")
 
 
 def test_no_items_starts_no_child(tmp_path: Path, landing):
