@@ -90,6 +90,8 @@ DB_ENV = "ONBOARDING_DB"
 LANDING_ENV = "ONBOARDING_LANDING"
 START_DATE_ENV = "ONBOARDING_START_DATE"
 MAX_LINE_BYTES_ENV = "ONBOARDING_MAX_LINE_BYTES"
+MAX_FILE_BYTES_ENV = "ONBOARDING_MAX_FILE_BYTES"
+ALLOW_EMPTY_RELOAD_ENV = "ONBOARDING_ALLOW_EMPTY_RELOAD"
 
 # The one default of each path: under the working home's data/. From a checkout, dbt_project/
 # profiles.yml names the same file relative to dbt_project/ (dbt's working directory);
@@ -106,6 +108,8 @@ def default_paths(env: Mapping[str, str]) -> tuple[Path, Path]:
         return home / "data" / "warehouse.duckdb", home / "data" / "landing"
     return DEFAULT_DB, DEFAULT_LANDING
 DEFAULT_MAX_LINE_BYTES = 65_536
+DEFAULT_MAX_FILE_BYTES = 2**30  # 1 GiB: ~8x the biggest demo file at 10 M events; a gzip bomb stops here
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
@@ -122,6 +126,8 @@ class Settings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
     start_date: date | None = None  # None: the first landing day (partitions.py)
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a landing file decompressing to more is quarantined
+    allow_empty_reload: bool = False  # re-loading a day whose files are all gone empties it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +147,8 @@ class Settings:
                 lock_timeout=lock_timeout(env),
                 start_date=_date(env.get(START_DATE_ENV)),
                 max_line_bytes=_positive_int(env.get(MAX_LINE_BYTES_ENV), MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES),
+                max_file_bytes=_positive_int(env.get(MAX_FILE_BYTES_ENV), MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES),
+                allow_empty_reload=_switch(env.get(ALLOW_EMPTY_RELOAD_ENV), ALLOW_EMPTY_RELOAD_ENV),
             )
         except SettingsError:
             raise
@@ -184,6 +192,15 @@ def _date(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise SettingsError(f"{START_DATE_ENV} must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def _switch(value: str | None, name: str) -> bool:
+    """An on/off setting. Anything else is an error rather than "off": the one switch here
+    (ONBOARDING_ALLOW_EMPTY_RELOAD) deletes rows when on, so a typo must not guess."""
+    text = (value or "").strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise SettingsError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
 
 
 def _positive_int(value: str | None, name: str, default: int) -> int:
