@@ -24,6 +24,7 @@ from dagster import (
 from ..ai.worker import run_step
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
+from .retries import STEP_RETRY
 
 PROFILES = AssetKey(["intermediate", "int_users__profiles"])
 EVENTS = AssetKey(["intermediate", "int_events__unified"])
@@ -65,6 +66,7 @@ def _ai_asset(step: str, deps: list[AssetKey], description: str) -> AssetsDefini
         group_name="ai",
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=STEP_RETRY,  # answers cached and accounted: a second attempt asks only what is missing
         deps=deps,
         kinds={"python", "duckdb", "openai"},
         description=description,

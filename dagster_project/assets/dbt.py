@@ -21,6 +21,7 @@ from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
+from .retries import DBT_RETRY
 
 # The models the AI assets read, with the seeds they read (the experiments); they build in the step before them.
 FOUNDATION = "+path:models/staging"
@@ -89,6 +90,7 @@ def _dbt_step(name: str, **selection: str) -> AssetsDefinition:
         dagster_dbt_translator=OnboardingTranslator(),
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=DBT_RETRY,  # incremental models delete and recompute their window
         **selection,
     )
     def _step(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):

@@ -20,6 +20,7 @@ from ..ingest.stats import LoadStats, UnplacedFile
 from ..ingest.worker import run_loads
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
+from .retries import STEP_RETRY
 
 # raw table -> the landing sources that feed it
 RAW_SOURCES: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,7 @@ def build_ingest_asset(table: str, sources: tuple[str, ...]):
         group_name="ingest",
         partitions_def=daily_partitions,
         backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=STEP_RETRY,  # a day is replaced in one transaction: loading it again is the same load
         description=f"raw.{table}: {', '.join(sources)} landing files, deduplicated, bad lines quarantined.",
         kinds={"duckdb", "python"},
     )

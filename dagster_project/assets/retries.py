@@ -31,3 +31,6 @@ STEP_RETRY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, j
 DBT_RETRY = RetryPolicy(max_retries=1, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 # The asset checks only read: a warehouse held by a sync or a backfill is the usual reason they fail.
 CHECK_RETRY = RetryPolicy(max_retries=2, delay=20, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+# Per sync destination: Calendly links (at-least-once, one stored per key) and Appcues attributes (a diff
+# against the ledger) may be retried; Intercom and Slack deliver to customers and get no entry.
+SYNC_RETRY: dict[str, RetryPolicy] = {"calendly": STEP_RETRY, "appcues": STEP_RETRY}

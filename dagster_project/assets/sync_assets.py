@@ -31,6 +31,7 @@ from sync.engine import run_sync
 from sync.outcomes import RunSummary
 
 from ..resources import WarehouseResource
+from .retries import SYNC_RETRY
 
 DEPS: dict[str, list[AssetKey]] = {
     "calendly": [AssetKey(["marts", "triggered_messages"])],
@@ -79,6 +80,7 @@ def _build(destination: str) -> AssetsDefinition:
         description=DESCRIPTIONS[destination],
         kinds={"python", "duckdb"},
         pool="duckdb",
+        retry_policy=SYNC_RETRY.get(destination),  # none for Intercom and Slack: docs/deploy.md, 5
     )
     def _asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         summary = _sync(warehouse.settings().db_path, destination)
@@ -88,8 +90,9 @@ def _build(destination: str) -> AssetsDefinition:
             f" sent={summary.sent} unchanged={summary.unchanged} failed={summary.failed}"
             f" invalid={summary.invalid} in_doubt={summary.in_doubt}")
         if summary.status != "completed":
+            # Not a transient failure (credentials, a channel, alerts given up on): no step retry.
             raise Failure(description=f"sync to {destination} did not complete ({summary.status}): {summary.error}",
-                          metadata=metadata)
+                          metadata=metadata, allow_retries=False)
         return MaterializeResult(metadata=metadata)
 
     return _asset
