@@ -121,7 +121,7 @@ class Settings:
     """The resolved settings. Paths are absolute; `memory_limit` None means DuckDB's default."""
 
     db_path: Path = DEFAULT_DB
-    landing: Path = DEFAULT_LANDING
+    landing: Path | str = DEFAULT_LANDING  # a folder, or an object-store URI kept as given (s3://bucket/prefix)
     memory_limit: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
     start_date: date | None = None  # None: the first landing day (partitions.py)
@@ -142,7 +142,7 @@ class Settings:
             default_db, default_landing = default_paths(env)
             return cls(
                 db_path=_path(env.get(DB_ENV), default_db),
-                landing=_path(env.get(LANDING_ENV), default_landing),
+                landing=_landing(env.get(LANDING_ENV), default_landing),
                 memory_limit=memory_limit(env),
                 lock_timeout=lock_timeout(env),
                 start_date=_date(env.get(START_DATE_ENV)),
@@ -160,7 +160,7 @@ class Settings:
         return replace(
             self,
             db_path=_path(str(db_path), self.db_path) if db_path else self.db_path,
-            landing=_path(str(landing), self.landing) if landing else self.landing,
+            landing=_landing(str(landing), self.landing) if landing else self.landing,
         )
 
     def dbt_env(self, base: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -182,6 +182,16 @@ class Settings:
 def _path(value: str | None, default: Path) -> Path:
     value = (value or "").strip()
     return Path(value).expanduser().resolve() if value else default
+
+
+def _landing(value: str | None, default: Path | str) -> Path | str:
+    """A landing folder as `_path` resolves it, or an object-store URI (`s3://…`, `gs://…`) as given,
+    without its trailing slash: `dagster_project/ingest/landing.py` lists and reads it."""
+    value = (value or "").strip()
+    if "://" in value and not value.startswith("file://"):
+        scheme, rest = value.split("://", 1)
+        return f"{scheme}://{rest.rstrip('/')}"
+    return _path(value.removeprefix("file://"), default) if value else default
 
 
 def _date(value: str | None) -> date | None:

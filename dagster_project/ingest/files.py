@@ -1,28 +1,40 @@
 """Find the landing files of one source and one landing day.
 
 Every landing file belongs to exactly one day, read from its path (docs/data-contracts.md, section 1),
-so a Dagster partition maps to a fixed set of files and re-loading a day is well defined.
+so a Dagster partition maps to a fixed set of files and re-loading a day is well defined. The landing
+location is a local folder or an object-store prefix (`landing.py`); which day a file belongs to is
+decided here from its path below that location alone, the same for both.
+
+Every function takes a `Landing` or a location (a path, or a URI such as `s3://bucket/prefix`). Pass
+one `Landing` to several calls to list each source once (the loader does); a location is listed anew.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
+
+from .landing import Entry, Landing, LandingError, LandingFile
+
+__all__ = [
+    "SOURCES",
+    "Landing",
+    "LandingError",
+    "LandingFile",
+    "Location",
+    "files_for_day",
+    "iter_landing_files",
+    "landing_days",
+    "landing_fingerprints",
+    "unplaced_files",
+]
 
 SOURCES = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps")
 
-
-@dataclass(frozen=True)
-class LandingFile:
-    source: str
-    day: date
-    path: Path
-    relative: str
-
+Location = Landing | str | os.PathLike[str]
 
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _MDY = re.compile(r"^(\d{2})-(\d{2})-(\d{4})$")
@@ -49,82 +61,98 @@ def _day_from_filename(name: str) -> date | None:
         return None
 
 
-def iter_landing_files(landing: Path, source: str) -> Iterator[LandingFile]:
-    """Every file of a source with its landing day; files whose day cannot be read are skipped."""
-    if source in ("segment", "rudderstack"):
-        root = landing / source
-        for path in sorted(root.glob("*/*/*/*")) if root.exists() else []:
-            if not path.is_file():
-                continue
-            try:
-                day = _day_from_folder(path.parent.name)
-            except (ValueError, OverflowError, OSError):
-                day = None
-            if day is not None:
-                yield LandingFile(source, day, path, path.relative_to(landing).as_posix())
-        return
-    root = landing / source
-    for path in sorted(root.glob("*")) if root.exists() else []:
-        if path.is_file() and (day := _day_from_filename(path.name)) is not None:
-            yield LandingFile(source, day, path, path.relative_to(landing).as_posix())
-
-
 _LAYOUT = {
     "segment": "segment/segment-logs/<source-id>/<epoch-ms or YYYY-MM-DD>/<file>",
     "rudderstack": "rudderstack/rudder-logs/<source-id>/<MM-DD-YYYY>/<file>",
 }
 
 
-def unplaced_files(landing: Path, source: str) -> list[tuple[str, str]]:
-    """Files under a source's folder that belong to no landing day: (path relative to landing, why).
+def _depth(source: str) -> int:
+    """How many path parts below the source's folder its files sit at."""
+    return 4 if source in _LAYOUT else 1
+
+
+def _place(source: str, entry: Entry) -> date | None:
+    """The landing day of a file from its path, or None (wrong depth, no readable date)."""
+    parts = entry.parts
+    if len(parts) != 1 + _depth(source):
+        return None
+    if source in _LAYOUT:
+        try:
+            return _day_from_folder(parts[-2])
+        except (ValueError, OverflowError, OSError):
+            return None
+    return _day_from_filename(parts[-1])
+
+
+def iter_landing_files(landing: Location, source: str) -> Iterator[LandingFile]:
+    """Every file of a source with its landing day; files whose day cannot be read are skipped."""
+    where = Landing.of(landing)
+    for entry in where.entries(source):
+        if (day := _place(source, entry)) is not None:
+            yield LandingFile(
+                source, day, entry.path, entry.relative, entry.size, entry.version, entry.uri, where
+            )
+
+
+def unplaced_files(landing: Location, source: str) -> list[tuple[str, str]]:
+    """Files under a source's folder that belong to no landing day: (file as lineage names it, why).
 
     The loader cannot load them (it cannot tell which day they are), and skipping them without a word
-    loses their lines silently; the load records them in `raw.quarantine` as `unplaced_file`.
+    loses their lines silently; the load records them in `raw.quarantine` as `unplaced_file`. The file
+    is named as the raw tables' `_file` names it: the path below the landing folder, or the object's URI.
     """
-    root = landing / source
-    if not root.exists():
-        return []
-    placed = {f.path for f in iter_landing_files(landing, source)}
     layout = _LAYOUT.get(source, f"{source}/<YYYY-MM-DD>[-<n>].<ext>")
+    expected = _depth(source)
     out: list[tuple[str, str]] = []
     hidden = (".DS_Store", ".gitkeep")  # a file manager's or a repository's, never an export
-    for path in sorted(
-        p for p in root.rglob("*") if p.is_file() and p not in placed and p.name not in hidden
-    ):
-        relative = path.relative_to(landing).as_posix()
-        depth = len(path.relative_to(root).parts)
-        expected = 4 if source in _LAYOUT else 1
+    for entry in Landing.of(landing).entries(source):
+        if entry.parts[-1] in hidden or _place(source, entry) is not None:
+            continue
+        depth = len(entry.parts) - 1
         why = (
             f"at folder depth {depth}, not {expected}"
             if depth != expected
             else f"no readable date in {'its folder' if source in _LAYOUT else 'its name'}"
         )
-        out.append((relative, f"{why}; expected {layout}"))
+        out.append((entry.uri or entry.relative, f"{why}; expected {layout}"))
     return out
 
 
-def files_for_day(landing: Path, source: str, day: date) -> list[LandingFile]:
-    return [f for f in iter_landing_files(landing, source) if f.day == day]
+def files_for_day(landing: Location, source: str, day: date) -> list[LandingFile]:
+    """The source's files of one landing day; grouped once per `Landing`, so a load of many days
+    does not go over every file of the source for each day."""
+    where = Landing.of(landing)
+    by_day = where.derived.get(("by_day", source))
+    if by_day is None:
+        by_day = where.derived[("by_day", source)] = {}
+        for f in iter_landing_files(where, source):
+            by_day.setdefault(f.day, []).append(f)
+    return list(by_day.get(day, []))
 
 
-def landing_days(landing: Path) -> list[date]:
+def landing_days(landing: Location) -> list[date]:
     """All landing days present for any source, sorted."""
-    days = {f.day for source in SOURCES for f in iter_landing_files(landing, source)}
+    where = Landing.of(landing)
+    days = {f.day for source in SOURCES for f in iter_landing_files(where, source)}
     return sorted(days)
 
 
-def landing_fingerprints(landing: Path, days: set[str]) -> dict[str, str]:
-    """Per landing day in `days` (ISO dates): a hash of its files' names, sizes and mtimes.
+def landing_fingerprints(landing: Location, days: set[str]) -> dict[str, str]:
+    """Per landing day in `days` (ISO dates): a hash of its files' names, sizes and versions.
 
-    The landing sensor compares these between ticks: a day whose hash changed has new or changed files.
+    The landing sensor compares these between ticks: a day whose hash changed has new or changed
+    files. The version is the listing's (a local file's mtime in ns, an object's ETag), so an object
+    is never looked up on its own; for local files the hashed text is what it was before objects
+    were supported, so a sensor's cursor stays valid across the upgrade.
     """
+    where = Landing.of(landing)
     current: dict[str, list[str]] = {}
     for source in SOURCES:
-        for f in iter_landing_files(landing, source):
+        for f in iter_landing_files(where, source):
             day = f.day.isoformat()
             if day in days:  # today is not a partition until it has ended: not seen yet
-                st = f.path.stat()
-                current.setdefault(day, []).append(f"{f.relative}:{st.st_size}:{st.st_mtime_ns}")
+                current.setdefault(day, []).append(f"{f.relative}:{f.size}:{f.version}")
     return {
         day: hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest() for day, files in current.items()
     }
