@@ -1,8 +1,8 @@
 """Appcues stand-in: ``PATCH /v2/accounts/{account}/users/{user}/profile``.
 
-Validated against the documented shape of the v2 public API: HTTP Basic auth (API key and secret),
-``Content-Type: application/json`` and a body that is a non-empty, flat JSON object of profile
-attributes (string, number, boolean or null values). Attributes are merged into the stored profile,
+Validated against the project's Appcues schema (``sync/schemas/appcues.json``, from the v2 public API
+documentation): HTTP Basic auth (API key and secret), ``Content-Type: application/json`` and a body that
+is a non-empty, flat JSON object of profile attributes (string, number, boolean or null values). Attributes are merged into the stored profile,
 as Appcues does; there is deliberately no endpoint that "pushes a flow" - it does not exist.
 """
 
@@ -13,18 +13,12 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-import jsonschema
 from werkzeug.wrappers import Request, Response
 
 from tests.standins.base import StandinServer, json_response
+from tests.standins.specs import request_errors
 
 PROFILE_PATH = re.compile(r"^/v2/accounts/(?P<account>[^/]+)/users/(?P<user>[^/]+)/profile$")
-PROFILE_SCHEMA = {
-    "type": "object",
-    "minProperties": 1,
-    "propertyNames": {"minLength": 1, "maxLength": 255},
-    "additionalProperties": {"type": ["string", "number", "integer", "boolean", "null"]},
-}
 
 
 class AppcuesStandin(StandinServer):
@@ -42,17 +36,7 @@ class AppcuesStandin(StandinServer):
         return {"profiles": len(self.profiles), "patches": len(self.patches)}
 
     def validate(self, request: Request) -> list[str]:
-        errors: list[str] = []
-        if not PROFILE_PATH.match(request.path) or request.method != "PATCH":
-            return [f"{request.method} {request.path} is not an Appcues v2 profile update"]
-        if not request.headers.get("Authorization", "").startswith("Basic "):
-            errors.append("HTTP Basic authentication is required")
-        if request.mimetype != "application/json":
-            errors.append("Content-Type must be application/json")
-            return errors
-        body = request.get_json(silent=True)
-        errors += [e.message for e in jsonschema.Draft7Validator(PROFILE_SCHEMA).iter_errors(body)]
-        return errors
+        return request_errors("appcues", request)
 
     def validation_failure(self, errors: list[str]) -> Response:
         return json_response({"title": "Bad Request", "status": 400, "detail": "; ".join(errors)[:500]}, 400)

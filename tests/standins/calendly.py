@@ -1,7 +1,8 @@
 """Calendly stand-in: ``POST /scheduling_links`` (create a single-use scheduling link).
 
-Validated against the documented request: bearer token, JSON body with exactly ``max_event_count``
-(only ``1`` allowed), ``owner`` (an event type URI) and ``owner_type`` (only ``EventType``). Answers
+Validated against the project's Calendly schema (``sync/schemas/calendly.json``, from the API v2
+documentation): bearer token, JSON body with exactly ``max_event_count`` (only ``1`` allowed), ``owner``
+(an event type URI) and ``owner_type`` (only ``EventType``). Answers
 201 ``{"resource": {"booking_url", "owner", "owner_type"}}``; the booking URLs point at the stand-in
 itself so no vendor host is ever named.
 """
@@ -11,21 +12,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import jsonschema
 from werkzeug.wrappers import Request, Response
 
 from tests.standins.base import StandinServer, bearer_token, json_response
-
-REQUEST_SCHEMA = {
-    "type": "object",
-    "required": ["max_event_count", "owner", "owner_type"],
-    "additionalProperties": False,
-    "properties": {
-        "max_event_count": {"enum": [1]},
-        "owner": {"type": "string", "pattern": r"^https?://[^\s]+/event_types/[^/\s]+$"},
-        "owner_type": {"enum": ["EventType"]},
-    },
-}
+from tests.standins.specs import request_errors
 
 
 class CalendlyStandin(StandinServer):
@@ -40,14 +30,7 @@ class CalendlyStandin(StandinServer):
         return {"links": len(self.links)}
 
     def validate(self, request: Request) -> list[str]:
-        if request.path != "/scheduling_links" or request.method != "POST":
-            return [f"{request.method} {request.path} is not modelled by the stand-in"]
-        errors = [] if bearer_token(request) else ["a bearer token is required"]
-        if request.mimetype != "application/json":
-            return [*errors, "Content-Type must be application/json"]
-        body = request.get_json(silent=True)
-        errors += [e.message for e in jsonschema.Draft7Validator(REQUEST_SCHEMA).iter_errors(body)]
-        return errors
+        return request_errors("calendly", request)
 
     def validation_failure(self, errors: list[str]) -> Response:
         return json_response({"title": "Invalid Argument", "message": "; ".join(errors)[:500]}, 400)
