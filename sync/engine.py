@@ -12,7 +12,9 @@ Python API (what the CLI, ``make run`` and the Dagster assets call)::
     dependency order calendly -> intercom -> appcues -> slack. ``dry_run``: ``None`` = each destination
     is live if its credentials are set and dry otherwise; ``True`` = everything dry; ``False`` = refuse
     (``SyncConfigError``) if a selected destination lacks credentials. ``settings`` defaults to
-    :meth:`SyncSettings.from_env`; ``now`` (naive UTC) decides which messages are due.
+    :meth:`SyncSettings.from_env`; ``now`` (naive UTC) decides which messages are due. ``connection``
+    (the warehouse resource's settings) gives the DuckDB memory limit and lock wait; default: the
+    environment's.
     The DuckDB connection is opened for the call and closed before it returns.
 ``run_sync_async(...)``
     The same, for callers that already run an event loop.
@@ -109,10 +111,9 @@ def _run_lock(db_path: str | Path) -> threading.Lock:
         return _RUN_LOCKS.setdefault(key, threading.Lock())
 
 
-async def _acquire_run_lock(lock: threading.Lock, db_path: str | Path) -> None:
-    """Wait (without blocking the event loop: the holder may be a task of this loop) up to
-    ``ONBOARDING_LOCK_TIMEOUT`` for a sync of the same warehouse in this process to finish."""
-    timeout = warehouse.lock_timeout()
+async def _acquire_run_lock(lock: threading.Lock, db_path: str | Path, timeout: float) -> None:
+    """Wait (without blocking the event loop: the holder may be a task of this loop) up to the lock
+    timeout (``ONBOARDING_LOCK_TIMEOUT``) for a sync of the same warehouse in this process to finish."""
     deadline = time.monotonic() + timeout
     warned = False
     while not lock.acquire(blocking=False):
@@ -164,6 +165,7 @@ async def run_sync_async(
     *,
     settings: SyncSettings | None = None,
     now: datetime | None = None,
+    connection: warehouse.ConnectionSettings | None = None,
 ) -> list[RunSummary]:
     """Sync the marts in ``db_path`` to the destinations; see the module docstring."""
     settings = settings or SyncSettings.from_env()
@@ -176,9 +178,9 @@ async def run_sync_async(
             raise SyncConfigError(f"live run requested but credentials are missing ({detail})")
     moment = _naive_utc(now) if now is not None else ledger.utcnow()
     lock = _run_lock(db_path)
-    await _acquire_run_lock(lock, db_path)
+    await _acquire_run_lock(lock, db_path, connection.lock_timeout if connection else warehouse.lock_timeout())
     try:
-        con = warehouse.connect(db_path)
+        con = warehouse.connect(db_path, settings=connection)
         try:
             ledger.ensure_schema(con)
             # Safe only because no other sync of this file is running (see the module docstring).

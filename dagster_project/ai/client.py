@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from ..core.settings import SettingsError
 from .privacy import safe_base_url, scrub_error
 from .tables import insert_rows
 
@@ -53,22 +53,65 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
 }
 
 
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+# A safety net against a bug that makes every input distinct: at most this many calls per step run.
+# Signatures over the budget fall back (reason `budget_exceeded`, not cached) and are asked next run.
+DEFAULT_MAX_CALLS_PER_RUN = 10_000
+
+# The variables of the LLM settings (the `llm` resource's fields: dagster_project/resources/llm.py).
+API_KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
+MODEL_ENV, PRICES_ENV, MAX_CALLS_ENV = "ONBOARDING_LLM_MODEL", "ONBOARDING_LLM_PRICES", "ONBOARDING_LLM_MAX_CALLS"
+# field -> (variable, type, default, smallest value allowed)
+_NUMBERS: dict[str, tuple[str, type, float, float]] = {
+    "timeout_s": ("ONBOARDING_LLM_TIMEOUT", float, 30.0, 0.001),
+    "concurrency": ("ONBOARDING_LLM_CONCURRENCY", int, 16, 1),
+    "max_attempts": ("ONBOARDING_LLM_MAX_ATTEMPTS", int, 4, 1),
+    "backoff_s": ("ONBOARDING_LLM_BACKOFF", float, 1.0, 0),
+    "max_backoff_s": ("ONBOARDING_LLM_MAX_BACKOFF", float, 30.0, 0),
+    "breaker_threshold": ("ONBOARDING_LLM_BREAKER", int, 20, 1),
+    "min_confidence": ("ONBOARDING_LLM_MIN_CONFIDENCE", float, 0.6, 0),
+    "max_calls": (MAX_CALLS_ENV, int, DEFAULT_MAX_CALLS_PER_RUN, 0),
+}
+NUMBER_ENVS = {name: var for name, (var, _, _, _) in _NUMBERS.items()}
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+def _number(values: Mapping[str, str], field_name: str) -> float | int:
+    var, kind, default, smallest = _NUMBERS[field_name]
+    text = (values.get(var) or "").strip()
+    if not text:
+        return kind(default)
+    try:
+        number = kind(text)
+    except ValueError:
+        number = None
+    if number is None or number < smallest or number != number or number == float("inf"):
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{var} must be {what} of at least {smallest:g}, got {text!r}")
+    return number
+
+
+def _prices(text: str | None) -> dict[str, tuple[float, float]]:
+    """The public price list, plus `{"my-model": [input_usd_per_mtok, output_usd_per_mtok]}` from
+    ONBOARDING_LLM_PRICES for private price lists."""
+    prices = dict(PRICES_PER_MTOK)
+    text = (text or "").strip()
+    if text:
+        try:
+            extra = {str(k): (float(v[0]), float(v[1])) for k, v in json.loads(text).items()}
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            raise SettingsError(
+                f'{PRICES_ENV} must be a JSON object {{"model": [input_usd, output_usd]}} per 1M tokens'
+            ) from None
+        prices.update(extra)
+    return prices
 
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Everything the AI steps read from the environment, resolved once per step.
+    """Everything the AI steps read, resolved once per run by the `llm` resource.
 
     The LLM is on only when `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set: with neither, the steps make
     no calls and the decisions stay on the rules. A local server may need no key; a dummy is sent then.
+    Built by `from_variables` from the resource's values (this module reads no environment).
     """
 
     enabled: bool
@@ -82,30 +125,31 @@ class LLMSettings:
     max_backoff_s: float = 30.0
     breaker_threshold: int = 20
     min_confidence: float = 0.6
+    max_calls: int = DEFAULT_MAX_CALLS_PER_RUN
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(PRICES_PER_MTOK))
 
     @classmethod
-    def from_env(cls) -> LLMSettings:
-        key = os.environ.get("OPENAI_API_KEY", "").strip()
-        base_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
-        prices = dict(PRICES_PER_MTOK)
-        if extra := os.environ.get("ONBOARDING_LLM_PRICES", "").strip():
-            # {"my-model": [input_usd_per_mtok, output_usd_per_mtok]} for private price lists.
-            prices.update({k: (float(v[0]), float(v[1])) for k, v in json.loads(extra).items()})
+    def from_variables(cls, values: Mapping[str, str]) -> LLMSettings:
+        """The settings from variable name -> text (what `LlmResource` gives), checked: a malformed
+        value raises `SettingsError` naming its variable."""
+        key = (values.get(API_KEY_ENV) or "").strip()
+        base_url = (values.get(BASE_URL_ENV) or "").strip() or None
         return cls(
             enabled=bool(key or base_url),
             base_url=base_url,
             api_key=key or "not-needed",
-            model=os.environ.get("ONBOARDING_LLM_MODEL", "").strip() or DEFAULT_MODEL,
-            timeout_s=_env_float("ONBOARDING_LLM_TIMEOUT", 30.0),
-            concurrency=max(1, _env_int("ONBOARDING_LLM_CONCURRENCY", 16)),
-            max_attempts=max(1, _env_int("ONBOARDING_LLM_MAX_ATTEMPTS", 4)),
-            backoff_s=_env_float("ONBOARDING_LLM_BACKOFF", 1.0),
-            max_backoff_s=_env_float("ONBOARDING_LLM_MAX_BACKOFF", 30.0),
-            breaker_threshold=max(1, _env_int("ONBOARDING_LLM_BREAKER", 20)),
-            min_confidence=_env_float("ONBOARDING_LLM_MIN_CONFIDENCE", 0.6),
-            prices=prices,
+            model=(values.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL,
+            prices=_prices(values.get(PRICES_ENV)),
+            **{name: _number(values, name) for name in _NUMBERS},  # type: ignore[arg-type]
         )
+
+    def as_request(self) -> dict[str, Any]:
+        """The settings as JSON, for the AI step's child (sent on its stdin, never logged)."""
+        return {**asdict(self), "prices": {k: list(v) for k, v in self.prices.items()}}
+
+    @classmethod
+    def from_request(cls, values: dict[str, Any]) -> LLMSettings:
+        return cls(**{**values, "prices": {k: (float(v[0]), float(v[1])) for k, v in values["prices"].items()}})
 
     def describe(self) -> str:
         """One line for logs: where calls go, never the key."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,16 +15,7 @@ from .cache import cache_lookup, cache_store
 from .client import CallTotals, LLMClient, LLMRequest, LLMResult, write_calls
 from .tables import insert_rows
 
-# A safety net against a bug that makes every input distinct: at most this many calls per step run.
-# Signatures over the budget fall back (reason `budget_exceeded`, not cached) and are asked next run.
-DEFAULT_MAX_CALLS_PER_RUN = 10_000
-
 Log = Callable[[str], None]
-
-
-def max_calls_per_run() -> int:
-    value = os.environ.get("ONBOARDING_LLM_MAX_CALLS", "").strip()
-    return int(value) if value else DEFAULT_MAX_CALLS_PER_RUN
 
 
 def signature_of(payload: Any) -> str:
@@ -102,7 +92,8 @@ def resolve_answers(
     requests: dict[str, LLMRequest],
     stats: StepStats,
 ) -> tuple[dict[str, Answer], list[LLMResult]]:
-    """Answers per signature: cache first, then one concurrent call per missing signature (budgeted).
+    """Answers per signature: cache first, then one concurrent call per missing signature, at most
+    the settings' `max_calls` per run (ONBOARDING_LLM_MAX_CALLS).
 
     Returns the answers and the call results; the caller writes the results (accounting, cache) in the
     same transaction as its own rows.
@@ -116,7 +107,7 @@ def resolve_answers(
         for sig, text in cache_lookup(con, model, version, sigs).items():
             answers[sig] = Answer(text=text, failure=None, fresh=False)
     missing = [req for sig, req in requests.items() if sig not in answers]
-    budget = max_calls_per_run()
+    budget = client.settings.max_calls
     if len(missing) > budget:
         stats.notes.append(f"{len(missing) - budget} signatures over the per-run call budget ({budget})")
         for req in missing[budget:]:

@@ -103,12 +103,15 @@ class AIStep(ABC, Generic[Item, Value]):
 def run(
     con: duckdb.DuckDBPyConnection,
     step: AIStep[Any, Any],
-    settings: LLMSettings | None = None,
+    settings: LLMSettings,
     client: LLMClient | None = None,
     log: Log | None = None,
 ) -> StepStats:
-    """Run one AI step over everything it has not processed yet; returns what it did."""
-    settings = settings or LLMSettings.from_env()
+    """Run one AI step over everything it has not processed yet; returns what it did.
+
+    `settings` are the run's (the `llm` resource's, resolved by the asset and sent to the step's
+    child): the step reads no environment, so a run's config override reaches it.
+    """
     stats = StepStats(llm_enabled=settings.enabled, model=settings.model)
     ensure_ai_tables(con)
     if not settings.enabled and not step.writes_when_off:
@@ -171,12 +174,12 @@ StepFunction = Callable[..., StepStats]
 
 
 def step_function(step_class: type[AIStep[Any, Any]]) -> StepFunction:
-    """`f(con, settings=None, client=None, log=None) -> StepStats` running a fresh `step_class()`: the
+    """`f(con, settings, client=None, log=None) -> StepStats` running a fresh `step_class()`: the
     form the worker, the eval and the tests call a step in."""
 
     def run_step(
         con: duckdb.DuckDBPyConnection,
-        settings: LLMSettings | None = None,
+        settings: LLMSettings,
         client: LLMClient | None = None,
         log: Log | None = None,
     ) -> StepStats:

@@ -4,7 +4,8 @@ They sit between the foundation dbt models (profiles, unified events, NPS stagin
 models, which read their tables as the dbt source `ai`. Like the rest of the job they are daily-
 partitioned with a single-run backfill policy, but an AI asset does not filter by the partition window:
 each run processes everything not yet processed (new users, new day-14 users, new comments), and the
-cache makes repeated inputs free. With no OPENAI_API_KEY / OPENAI_BASE_URL they make no calls: tracks
+cache makes repeated inputs free. Their settings are the `llm` resource's (model, server, key, budget;
+a run's config may override any but the key). With no OPENAI_API_KEY / OPENAI_BASE_URL they make no calls: tracks
 stay on the rules, playbooks use the template, themes use the keyword classifier; the tables are
 created (empty if need be) either way, so dbt never meets a missing source.
 """
@@ -23,7 +24,7 @@ from dagster import (
 
 from ..ai.worker import run_step
 from ..partitions import daily_partitions
-from ..resources import WarehouseResource
+from ..resources import LlmResource, WarehouseResource
 from .retries import STEP_RETRY
 
 PROFILES = AssetKey(["intermediate", "int_users__profiles"])
@@ -49,9 +50,11 @@ def _metadata(values: dict[str, Any]) -> dict[str, MetadataValue]:
     return meta
 
 
-def _run(context: AssetExecutionContext, warehouse: WarehouseResource, step: str) -> MaterializeResult:
+def _run(
+    context: AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource, step: str
+) -> MaterializeResult:
     # In a child process, so the memory the step's DuckDB work leaves behind goes with it (child.py).
-    metadata, notes = run_step(step, warehouse.settings().db_path, log=context.log.info)
+    metadata, notes = run_step(step, warehouse.settings(), llm.llm_settings(), log=context.log.info)
     for note in notes:
         context.log.info(note)
     return MaterializeResult(metadata=_metadata(metadata))
@@ -71,8 +74,10 @@ def _ai_asset(step: str, deps: list[AssetKey], description: str) -> AssetsDefini
         kinds={"python", "duckdb", "openai"},
         description=description,
     )
-    def _materialize(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-        return _run(context, warehouse, step)
+    def _materialize(
+        context: AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
+    ) -> MaterializeResult:
+        return _run(context, warehouse, llm, step)
 
     return _materialize
 

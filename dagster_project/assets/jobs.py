@@ -19,9 +19,9 @@ from dagster import (
     sensor,
 )
 
-from ..core.settings import Settings
 from ..ingest.files import landing_fingerprints
 from ..partitions import daily_partitions
+from ..resources import WarehouseResource
 from .ingest import ingest_assets
 
 daily_job = define_asset_job(
@@ -103,7 +103,7 @@ def _range_request(days: dict[str, tuple[str, int]]) -> RunRequest:
 
 
 @sensor(job=daily_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED)
-def landing_files_sensor(context: SensorEvaluationContext):
+def landing_files_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     """Request one run over the landing days whose files appeared or changed and are not loaded yet.
 
     Every tick fingerprints each landing day's files. A day the sensor has not seen before and every
@@ -119,7 +119,7 @@ def landing_files_sensor(context: SensorEvaluationContext):
     instance is about to retry is waited for. A day whose files changed meanwhile is requested for the
     new files.
     """
-    landing = Settings.from_env().landing
+    landing = warehouse.settings().landing
     done, requested = _read_cursor(context.cursor)
     fingerprints = landing_fingerprints(landing, set(daily_partitions.get_partition_keys()))
     unseen = {day for day, fp in fingerprints.items() if day not in done and day not in requested}

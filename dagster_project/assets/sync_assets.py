@@ -1,7 +1,8 @@
 """Dagster assets for the reverse ETL: one per destination, downstream of the marts it reads.
 
 ``sync/<destination>`` runs :func:`sync.engine.run_sync` for that destination against the DuckDB file
-of the ``warehouse`` resource (the run's settings, like every other step's). The connection is opened for the duration
+of the ``warehouse`` resource, with the ``sync`` resource's settings (credentials, base URL, pacing: the
+run's, which its config may override, like every other step's). The connection is opened for the duration
 of the sync and closed. The run's counts (planned, sent, unchanged, failed, invalid, in doubt...)
 become materialization metadata; a destination that stopped early (bad credentials, missing channel
 or mart) fails the asset with the reason. Without credentials the destination runs dry and the asset
@@ -12,8 +13,6 @@ messages carry the single-use Calendly links. All four use the ``duckdb`` concur
 allows one writing process per file, so a second writer would only wait for the lock (which the
 asset also does, for a while, if no pool limit is configured).
 """
-
-from pathlib import Path
 
 import duckdb
 from dagster import (
@@ -29,8 +28,10 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_ex
 
 from sync.engine import run_sync
 from sync.outcomes import RunSummary
+from sync.settings import SyncSettings
 
-from ..resources import WarehouseResource
+from ..core.settings import Settings
+from ..resources import SyncResource, WarehouseResource
 from .retries import SYNC_RETRY
 
 DEPS: dict[str, list[AssetKey]] = {
@@ -53,9 +54,9 @@ def _locked(exc: BaseException) -> bool:
 
 @retry(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=1, max=15),
        stop=stop_after_delay(300), reraise=True)
-def _sync(db_path: Path, destination: str) -> RunSummary:
+def _sync(warehouse: Settings, settings: SyncSettings, destination: str) -> RunSummary:
     """Run one destination; wait (bounded) if another process holds the DuckDB write lock."""
-    return run_sync(db_path, [destination])[0]
+    return run_sync(warehouse.db_path, [destination], settings=settings, connection=warehouse)[0]
 
 
 def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
@@ -82,8 +83,8 @@ def _build(destination: str) -> AssetsDefinition:
         pool="duckdb",
         retry_policy=SYNC_RETRY.get(destination),  # none for Intercom and Slack: docs/deploy.md, 5
     )
-    def _asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-        summary = _sync(warehouse.settings().db_path, destination)
+    def _asset(context: AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource) -> MaterializeResult:
+        summary = _sync(warehouse.settings(), sync.sync_settings(), destination)
         metadata = summary_metadata(summary)
         context.log.info(
             f"{destination}: {summary.status}{' (dry)' if summary.dry_run else ''} planned={summary.planned}"

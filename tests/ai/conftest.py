@@ -29,6 +29,7 @@ import pytest
 from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.tables import ensure_ai_tables
 from dagster_project.core.settings import DBT_PROJECT_DIR, dbt_executable
+from dagster_project.resources import llm_settings
 from tests.standins.llm import StandIn
 
 FIRST = ("Henrietta", "Bartholomew", "Philippa", "Cornelius", "Ottoline", "Leopold", "Wilhelmina", "Ignatius",
@@ -240,14 +241,14 @@ def llm_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn) -> LLMSettings:
     monkeypatch.setenv("ONBOARDING_LLM_BACKOFF", "0.01")
     monkeypatch.delenv("ONBOARDING_LLM_MIN_CONFIDENCE", raising=False)
     monkeypatch.delenv("ONBOARDING_LLM_MAX_CALLS", raising=False)
-    return LLMSettings.from_env()
+    return llm_settings()
 
 
 @pytest.fixture
 def llm_off(monkeypatch: pytest.MonkeyPatch) -> LLMSettings:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    return LLMSettings.from_env()
+    return llm_settings()
 
 
 def request_texts(server: StandIn) -> list[str]:

@@ -8,7 +8,7 @@ from dagster import AssetKey, materialize
 
 from dagster_project.ai.client import LLMSettings
 from dagster_project.assets.ai import ai_assets
-from dagster_project.resources import WarehouseResource
+from dagster_project.resources import LlmResource, WarehouseResource
 from tests.standins.llm import StandIn
 
 from .conftest import Warehouse, make_profile
@@ -20,7 +20,7 @@ def materialize_ai(warehouse: Warehouse):
     result = materialize(
         ai_assets,
         partition_key=LATEST.isoformat(),
-        resources={"warehouse": WarehouseResource(db_path=str(warehouse.path))},
+        resources={"warehouse": WarehouseResource(db_path=str(warehouse.path)), "llm": LlmResource()},
     )
     assert result.success
     return {

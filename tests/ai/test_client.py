@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from dagster_project.ai.client import LLMClient, LLMRequest, LLMSettings, price_call
+from dagster_project.resources import llm_settings
 from tests.standins.llm import Reply, StandIn, validate_request
 
 
@@ -106,18 +107,18 @@ def test_at_least_16_requests_in_flight(llm_env: LLMSettings) -> None:
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONBOARDING_LLM_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    off = LLMSettings.from_env()
+    off = llm_settings()
     assert not off.enabled and "LLM off" in off.describe()
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    local = LLMSettings.from_env()
+    local = llm_settings()
     assert local.enabled and local.api_key == "not-needed" and local.concurrency >= 16
     assert local.min_confidence == 0.6 and local.model == "gpt-4o-mini"
     monkeypatch.setenv("ONBOARDING_LLM_MODEL", "llama3.1:8b")
-    assert LLMSettings.from_env().model == "llama3.1:8b"
+    assert llm_settings().model == "llama3.1:8b"
 
 
 def test_price_table() -> None:
-    prices = LLMSettings.from_env().prices
+    prices = llm_settings().prices
     assert price_call("gpt-4o", 1_000_000, 0, prices) == (2.5, None)
     # a dated snapshot prices like its family; gpt-4o-mini is not priced as gpt-4o
     assert price_call("gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000, prices) == (0.75, None)

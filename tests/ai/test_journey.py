@@ -18,6 +18,7 @@ from dagster_project.ai.journey import (
 )
 from dagster_project.ai.privacy import EMAIL
 from dagster_project.ai.tables import DDL
+from dagster_project.resources import llm_settings
 from tests.standins.llm import Reply, StandIn
 
 from .conftest import Warehouse, make_profile, request_texts
@@ -55,7 +56,7 @@ def rule_track(user_id: str, warehouse: Warehouse) -> str:
 
 def run(warehouse: Warehouse, settings: LLMSettings | None = None):
     with warehouse.connect() as con:
-        return assign_tracks(con, settings=settings or LLMSettings.from_env())
+        return assign_tracks(con, settings=settings or llm_settings())
 
 
 def test_n_users_with_k_signatures_make_k_calls_and_a_rerun_makes_none(

@@ -12,6 +12,7 @@ from dagster_project.ai.playbook import BOOKING_LINK, generate_playbooks
 from dagster_project.ai.privacy import EMAIL
 from dagster_project.ai.sanitize import sanitize_html
 from dagster_project.core.parameters import ParametersNotBuiltError
+from dagster_project.resources import llm_settings
 from tests.standins.llm import Body, Reply, StandIn, data_block, schema_name
 
 from .conftest import Warehouse, make_profile, request_texts, run_dbt
@@ -47,7 +48,7 @@ def build(warehouse: Warehouse) -> list[dict]:
 
 def run(warehouse: Warehouse):
     with warehouse.connect() as con:
-        return generate_playbooks(con, settings=LLMSettings.from_env())
+        return generate_playbooks(con, settings=llm_settings())
 
 
 def playbooks(warehouse: Warehouse) -> dict[str, dict]:

@@ -12,6 +12,7 @@ from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.privacy import EMAIL
 from dagster_project.ai.themes import THEME_IDS, classify_feedback, keyword_theme
 from dagster_project.core.settings import DBT_PROJECT_DIR
+from dagster_project.resources import llm_settings
 from tests.standins.llm import Reply, StandIn
 
 from .conftest import Warehouse, make_profile, request_texts
@@ -81,7 +82,7 @@ def build(warehouse: Warehouse) -> list[dict]:
 
 def run(warehouse: Warehouse):
     with warehouse.connect() as con:
-        return classify_feedback(con, settings=LLMSettings.from_env())
+        return classify_feedback(con, settings=llm_settings())
 
 
 def themes(warehouse: Warehouse) -> dict[str, dict]:

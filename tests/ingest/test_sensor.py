@@ -32,6 +32,7 @@ from dagster_project.assets.jobs import (
 )
 from dagster_project.ingest.files import landing_fingerprints
 from dagster_project.partitions import daily_partitions
+from dagster_project.resources import WarehouseResource
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def days(tmp_path: Path, monkeypatch) -> list[str]:
 
 
 def tick(instance: DagsterInstance, cursor: str | None) -> tuple[list[RunRequest], str | None]:
-    context = build_sensor_context(instance=instance, cursor=cursor)
+    # The sensor reads the landing location from the warehouse resource (ONBOARDING_LANDING, set above).
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()})
     result = list(landing_files_sensor(context) or [])
     return [r for r in result if isinstance(r, RunRequest)], context.cursor
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.evaluate import evaluate
 from dagster_project.ai.journey import assign_tracks
 from dagster_project.ai.playbook import generate_playbooks
 from dagster_project.ai.tables import ensure_ai_tables
 from dagster_project.ai.themes import classify_feedback
 from dagster_project.core.settings import temporary_env
+from dagster_project.resources import llm_settings
 from tests.standins.llm import StandIn
 
 AI_TABLES = ("track_assignments", "playbooks", "feedback_themes", "llm_calls", "llm_cache")
@@ -38,7 +38,7 @@ def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
         copy = Path(tmp) / Path(db_path).name
         shutil.copyfile(db_path, copy)
         with temporary_env({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}):
-            settings = LLMSettings.from_env()
+            settings = llm_settings()
             con = duckdb.connect(str(copy))
             try:
                 ensure_ai_tables(con)

@@ -7,7 +7,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from dagster_project.assets.sync_assets import sync_assets
-from dagster_project.resources import WarehouseResource
+from dagster_project.resources import SyncResource, WarehouseResource
 from tests.standins.marts import demo
 from tests.sync.conftest import Warehouse
 
@@ -32,7 +32,7 @@ def test_materialize_reports_run_counts(warehouse: Warehouse, monkeypatch: pytes
         monkeypatch.delenv(name, raising=False)
 
     result = materialize(sync_assets, instance=DagsterInstance.ephemeral(),
-                         resources={"warehouse": WarehouseResource(db_path=str(warehouse.path))})
+                         resources={"warehouse": WarehouseResource(db_path=str(warehouse.path)), "sync": SyncResource()})
 
     assert result.success
     metadata = {e.materialization.asset_key: {k: v.value for k, v in e.materialization.metadata.items()}
