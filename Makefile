@@ -6,15 +6,24 @@ STAMP := $(VENV)/.installed
 DAGSTER_HOME := $(abspath data/dagster_home)
 export DAGSTER_HOME
 
-.PHONY: install run test test-fast dev bench lint docs clean generate ui-check
+.PHONY: install lock run test test-fast dev bench lint docs clean generate ui-check
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# Every package from requirements.lock, each checked against its hashes (runtime and all extras,
+# the build backend included), then the project itself, editable, with nothing more resolved.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-pins requirements.lock after pyproject.toml's requirements change, keeping every pin that still
+# fits (`make lock UPGRADE=1`: the newest allowed versions). tests/test_packaging.py fails on a stale lock.
+lock:
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; }
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o requirements.lock
 
 $(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -17,10 +17,12 @@ credentials, missing channel or mart), 2 for usage errors.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import click
 import duckdb
 import typer
 from rich import box
@@ -35,7 +37,7 @@ from sync import ledger
 from sync.engine import parse_destinations, run_sync
 from sync.masking import scrub
 from sync.outcomes import RunSummary
-from sync.settings import SyncConfigError
+from sync.settings import SyncConfigError, SyncSettings
 
 sync_app = typer.Typer(
     name="sync",
@@ -53,10 +55,26 @@ class Resolution(StrEnum):
     retry = "retry"
 
 
+T = TypeVar("T")
+
+
+def configured(name: str, fallback: Callable[[], T]) -> T:
+    """The settings `name` ("warehouse", "sync") as the command resolves them.
+
+    `onboarding sync` (dagster_project/cli.py) hands this sub-command the code location's resources'
+    resolution as the context's `obj`, so a variable means here what it means in a run; the layering
+    keeps this module from importing Dagster's resources itself. `python -m sync` alone parses the
+    same variables with the same parsers (`fallback`).
+    """
+    ctx = click.get_current_context(silent=True)
+    resolvers = ctx.obj if ctx is not None and isinstance(ctx.obj, Mapping) else {}
+    return resolvers.get(name, fallback)()
+
+
 def default_db() -> Path:
     """The warehouse `onboarding run` writes: the one resolution of ONBOARDING_DB and its default."""
     try:
-        return Settings.from_env().db_path
+        return configured("warehouse", Settings.from_env).db_path
     except SettingsError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -96,7 +114,8 @@ def sync(
         raise typer.Exit(2)
     try:
         names = parse_destinations(destination)
-        summaries = run_sync(path, names, True if dry_run else None)
+        settings = configured("sync", SyncSettings.from_env)
+        summaries = run_sync(path, names, True if dry_run else None, settings=settings)
     except SyncConfigError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
