@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -25,18 +26,40 @@ def _mount_subcommands() -> None:
     from .ai.cli import ai_app
     from .explain import explain_command
 
-    app.add_typer(sync_app, name="sync")
+    # The sub-commands live below the resources in the layering: they get the resources' resolution
+    # of their settings as the context's obj (sync.cli.configured).
+    resolved = {"obj": {"warehouse": _resolved("warehouse_settings"), "sync": _resolved("sync_settings")}}
+    app.add_typer(sync_app, name="sync", context_settings=resolved)
     app.command(name="explain")(explain_command)
-    app.add_typer(ai_app, name="ai", help="LLM journey assignment, playbooks and themes: evaluation, stand-in.")
+    app.add_typer(
+        ai_app,
+        name="ai",
+        help="LLM journey assignment, playbooks and themes: evaluation, stand-in.",
+        context_settings=resolved,
+    )
+
+
+def _resolved(name: str) -> Callable[[], object]:
+    """`dagster_project.resources.<name>`, imported when a command calls it (not for --help)."""
+
+    def resolve() -> object:
+        from . import resources
+
+        return getattr(resources, name)()
+
+    return resolve
 
 
 _mount_subcommands()
 
 
 def settings_or_exit() -> Settings:
-    """The settings, resolved once for the command; a malformed one ends it with its message."""
+    """The settings, resolved once for the command as a run resolves them (the code location's
+    `warehouse` resource, dagster_project/resources); a malformed one ends it with its message."""
+    from .resources import warehouse_settings
+
     try:
-        return Settings.from_env()
+        return warehouse_settings()
     except SettingsError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -28,7 +28,6 @@ from rich.table import Table
 from dagster_project.core import warehouse
 
 from .core.display import markup_text as escape  # control characters and Rich markup, both
-from .core.settings import Settings
 
 EXPLAIN_TABLE = "marts.user_explain"
 
@@ -220,7 +219,9 @@ def explain_command(
 ) -> None:
     """Print a user's onboarding timeline: profile, track, milestones, score, difficulty, risk, messages."""
     console = Console()
-    db_path: Path = Settings.from_env().db_path
+    from .resources import warehouse_settings  # Dagster, when the command runs (not for --help)
+
+    db_path: Path = warehouse_settings().db_path
     if not db_path.exists():
         console.print(f"[red]No warehouse at {db_path}[/red] — run `onboarding run` first.")
         raise typer.Exit(2)

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dagster_project.core import warehouse
 
-from ..core.settings import Settings
+from ..core.settings import Settings, SettingsError
 
 ai_app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
+
+
+def default_db() -> Path:
+    """The warehouse as `onboarding ai` resolves it: the code location's `warehouse` resource's
+    resolution, which the project's CLI hands this sub-command as the context's obj (the layering
+    keeps this module from importing the resources); `Settings.from_env`, the same parser, alone."""
+    ctx = click.get_current_context(silent=True)
+    resolvers = ctx.obj if ctx is not None and isinstance(ctx.obj, Mapping) else {}
+    try:
+        return resolvers.get("warehouse", Settings.from_env)().db_path
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -91,7 +106,7 @@ def eval_command(
     """Agreement between LLM and rule tracks, cache hit rate, calls and tokens per 1,000 signups."""
     from .evaluate import evaluate
 
-    path = db or Settings.from_env().db_path
+    path = db or default_db()
     if not path.exists():
         console.print(f"[red]No warehouse at {path}[/red]: run `onboarding run` first.")
         raise typer.Exit(2)
@@ -113,7 +128,7 @@ def init_command(
     """Create the `ai` schema and its (empty) tables, e.g. before a plain `dbt build`."""
     from .tables import ensure_ai_tables
 
-    path = db or Settings.from_env().db_path
+    path = db or default_db()
     path.parent.mkdir(parents=True, exist_ok=True)
     con = warehouse.connect(path)
     try:

@@ -7,13 +7,12 @@ the same resources the same way (`resolve`), so a variable means the same thing 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.settings import SyncSettings
 
 from ..ai.client import LLMSettings
 from ..core.settings import DBT_PROJECT_DIR, Settings, dbt_executable
-from .dbt import DbtCli
 from .destinations import SyncResource
 from .llm import LlmResource
 from .warehouse import WarehouseResource
@@ -31,26 +30,44 @@ __all__ = [
 ]
 
 
+if TYPE_CHECKING:
+    from .dbt import DbtCli
+
+
+def __getattr__(name: str) -> Any:
+    # dagster-dbt imports dbt (seconds): only the definitions and the dbt steps need it, not a command
+    # that resolves its settings here.
+    if name == "DbtCli":
+        from .dbt import DbtCli
+
+        return DbtCli
+    raise AttributeError(name)
+
+
+def _dbt() -> DbtCli:
+    from .dbt import DbtCli
+
+    return DbtCli(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+
+
+_BUILDERS = {
+    "warehouse": WarehouseResource.from_environment,
+    "sync": SyncResource.from_environment,
+    "llm": LlmResource.from_environment,
+    "dbt": _dbt,
+}
+
+
 def build_resources() -> dict[str, Any]:
     """The definitions' resources, their fields `EnvVar`s for the variables set now."""
-    return {
-        "warehouse": WarehouseResource.from_environment(),
-        "sync": SyncResource.from_environment(),
-        "llm": LlmResource.from_environment(),
-        "dbt": DbtCli(
-            project_dir=str(DBT_PROJECT_DIR),
-            profiles_dir=str(DBT_PROJECT_DIR),
-            dbt_executable=dbt_executable(),
-        ),
-    }
+    return {key: build() for key, build in _BUILDERS.items()}
 
 
 def resolve(key: str) -> Any:
-    """The resource `key` of `build_resources()` initialised as a run would (Dagster's own config
-    processing: `EnvVar`s read, `setup_for_execution` run, the settings checked): what the command
-    line uses, so it resolves every setting exactly as a run of the code location does."""
-    resource = build_resources()[key]
-    return resource.process_config_and_initialize()
+    """The resource `key` as `build_resources()` builds it, initialised as a run does (Dagster's own
+    config processing: `EnvVar`s read, `setup_for_execution` run, the settings checked): what the
+    command line uses, so it resolves every setting exactly as a run of the code location does."""
+    return _BUILDERS[key]().process_config_and_initialize()
 
 
 def warehouse_settings() -> Settings:
