@@ -86,9 +86,14 @@ PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 def run_config(settings: Settings) -> dict[str, Any]:
-    """The run's config: the command line's progress logger, and the warehouse resource's paths."""
-    paths = {"db_path": str(settings.db_path), "landing": str(settings.landing)}
-    return {"loggers": {"progress": {}}, "resources": {"warehouse": {"config": paths}}}
+    """The run's config: the command line's progress logger, and the resources' config as the code
+    location builds it from the environment now (variable references, never a secret's value) with
+    the warehouse settings of `settings` that differ from the environment's (a caller's own paths).
+    The run then resolves every setting as a run launched from the UI does (docs/deploy.md, section 2;
+    `resources.run_config_resources`)."""
+    from .resources import run_config_resources
+
+    return {"loggers": {"progress": {}}, "resources": run_config_resources(settings)}
 
 
 def run_pipeline(

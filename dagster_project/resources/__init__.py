@@ -25,6 +25,7 @@ __all__ = [
     "build_resources",
     "llm_settings",
     "resolve",
+    "run_config_resources",
     "sync_settings",
     "warehouse_settings",
 ]
@@ -50,12 +51,13 @@ def _dbt() -> DbtCli:
     return DbtCli(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
 
 
-_BUILDERS = {
-    "warehouse": WarehouseResource.from_environment,
-    "sync": SyncResource.from_environment,
-    "llm": LlmResource.from_environment,
-    "dbt": _dbt,
+# The resources that hold settings (each field from its variable), by resource key.
+SETTINGS_RESOURCES: dict[str, type[WarehouseResource | SyncResource | LlmResource]] = {
+    "warehouse": WarehouseResource,
+    "sync": SyncResource,
+    "llm": LlmResource,
 }
+_BUILDERS: dict[str, Any] = {**{key: kind.from_environment for key, kind in SETTINGS_RESOURCES.items()}, "dbt": _dbt}
 
 
 def build_resources() -> dict[str, Any]:
@@ -68,6 +70,18 @@ def resolve(key: str) -> Any:
     config processing: `EnvVar`s read, `setup_for_execution` run, the settings checked): what the
     command line uses, so it resolves every setting exactly as a run of the code location does."""
     return _BUILDERS[key]().process_config_and_initialize()
+
+
+def run_config_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """The resources' part of a run's config for a run launched from this process (`onboarding run`):
+    each resource's config as the code location would build it now (`{"env": NAME}` for the variables
+    set, no value of theirs), and the warehouse settings of `settings` that differ from the
+    environment's. Why not none: the definitions were built when this process imported them, and a
+    variable set then but unset now would fail the run (an unset `EnvVar`)."""
+    config = {key: {"config": kind.env_config()} for key, kind in SETTINGS_RESOURCES.items()}
+    if settings is not None:
+        config["warehouse"]["config"].update(WarehouseResource.overrides(settings))
+    return {key: value for key, value in config.items() if value["config"]}
 
 
 def warehouse_settings() -> Settings:

@@ -88,6 +88,20 @@ class EnvFields:
         values.update({name: kind.from_environment(environ) for name, kind in cls.nested_fields().items()})
         return cls(**values)
 
+    @classmethod
+    def env_config(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The config `from_environment` amounts to, as a run's config holds it: `{"env": NAME}` for
+        each variable set in `environ`, never a value (what the launchpad shows as the default)."""
+        config: dict[str, Any] = {
+            name: {"env": var}
+            for name, var in cls.variables_by_field().items()
+            if var in (os.environ if environ is None else environ)
+        }
+        for name, kind in cls.nested_fields().items():
+            if nested := kind.env_config(environ):
+                config[name] = nested
+        return config
+
     def variables(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """variable -> text: each field's value (an `EnvVar` read now), an empty field's variable
         from `environ` (default os.environ) when set there. The parsers take this mapping."""

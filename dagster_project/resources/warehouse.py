@@ -71,3 +71,24 @@ class WarehouseResource(EnvFields, ConfigurableResource):
     @property
     def landing_path(self) -> Path | str:
         return self.settings().landing
+
+    @classmethod
+    def overrides(cls, settings: Settings) -> dict[str, str]:
+        """The fields (as text) where `settings` differ from what the environment resolves to now: a
+        caller's own choice (a test's paths), for a run's config. Empty when they agree."""
+        current = Settings.from_env(cls().variables())
+        wanted = {
+            "db_path": str(settings.db_path),
+            "landing": str(settings.landing),
+            "memory_limit": settings.memory_limit,
+            "lock_timeout": repr(settings.lock_timeout),
+            "start_date": settings.start_date.isoformat() if settings.start_date else None,
+            "max_line_bytes": str(settings.max_line_bytes),
+            "max_file_bytes": str(settings.max_file_bytes),
+            "allow_empty_reload": "1" if settings.allow_empty_reload else "0",
+        }
+        return {
+            name: text
+            for name, text in wanted.items()
+            if text is not None and getattr(settings, name) != getattr(current, name)
+        }
