@@ -46,6 +46,7 @@ def test_schema_file_is_well_formed(vendor: str) -> None:
     """Every part is a valid 2020-12 schema, every reference resolves, every status is an HTTP status."""
     document = schemas.load(vendor)
     assert document["vendor"] == vendor and document["derived_from"] and document["operations"]
+    jsonschema.Draft202012Validator.check_schema({"$defs": document.get("$defs", {})})
     for key in schemas.operations(vendor):
         method, template = key.split(" ", 1)
         concrete = re.sub(r"\{[^}]+\}", "59", template)
@@ -56,7 +57,7 @@ def test_schema_file_is_well_formed(vendor: str) -> None:
         parts += [(op.response(s) or {}).get("body") for s in op.statuses]
         parts += [{"$defs": op.defs, **h} for s in op.statuses for h in ((op.response(s) or {}).get("headers") or {}).values()]
         for schema in filter(None, parts):
-            jsonschema.Draft202012Validator.check_schema(schema)
+            jsonschema.Draft202012Validator.check_schema({k: v for k, v in schema.items() if k != "$defs"})
             _resolve_all(schema, schema)
         assert all(re.fullmatch(r"[1-5][0-9][0-9]", s) for s in op.statuses), op.statuses
         assert any(s.startswith("2") for s in op.statuses), f"{key} declares no success"

@@ -122,10 +122,17 @@ def load(vendor: str) -> dict[str, Any]:
 
 
 @cache
+def _document(vendor: str) -> dict[str, Any]:
+    """The parsed file, once per process: the stand-ins look an operation up for every request.
+    Operations hand out parts of it, which nobody may change (use :func:`load` for a copy)."""
+    return load(vendor)
+
+
+@cache
 def _templates(vendor: str) -> list[tuple[str, str, re.Pattern[str], int]]:
     """(method, template, regex, literal characters) per operation, most literal first."""
     found = []
-    for key in load(vendor)["operations"]:
+    for key in _document(vendor)["operations"]:
         method, template = key.split(" ", 1)
         # split() with a group alternates literal text (even places) and parameter names (odd places)
         parts = _PARAM.split(template)
@@ -143,7 +150,7 @@ def operation(vendor: str, method: str, path: str) -> Operation:
     Raises :class:`UnknownOperation`.
     """
     method = method.upper()
-    document = load(vendor)
+    document = _document(vendor)
     for candidate_method, template, regex, _ in _templates(vendor):
         if candidate_method != method:
             continue

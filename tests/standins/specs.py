@@ -25,7 +25,6 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -104,7 +103,7 @@ def validate_response(vendor: str, method: str, path: str, status: int, *,
             instance = _parse(body, (content_type or "application/json").split(";")[0].strip().lower())
         except ValueError:
             return [*errors, "response body is not valid JSON"]
-        errors += _format(op, schema, _validator(schema).iter_errors(instance),
+        errors += _format(op, schema, _validator(op, f"response {status}", schema).iter_errors(instance),
                           "response")
     return errors
 
@@ -136,7 +135,7 @@ def _header_errors(op: Operation, declared: Mapping[str, Any], headers: Mapping[
         if value is None:
             errors.append(schema.get("x-error") or f"header {name} is required")
             continue
-        for error in _validator({"$defs": op.defs, **schema}).iter_errors(value):
+        for error in _validator(op, f"header {name}", {"$defs": op.defs, **schema}).iter_errors(value):
             errors.append(schema.get("x-error") or f"header {name}: {error.message}")
     return errors
 
@@ -180,20 +179,21 @@ def _coerce_text(op: Operation, part: str, values: Mapping[str, Any]) -> dict[st
     return coerced
 
 
-@cache
-def _compiled(schema_json: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(schema_json), format_checker=jsonschema.FormatChecker())
+_COMPILED: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
 
 
-def _validator(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
-    """One compiled validator per distinct schema (the stand-ins validate every request)."""
-    return _compiled(json.dumps(schema, sort_keys=True))
+def _validator(op: Operation, label: str, schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    """One compiled validator per part of an operation (the stand-ins validate every request)."""
+    key = (op.vendor, op.key, label)
+    if key not in _COMPILED:
+        _COMPILED[key] = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return _COMPILED[key]
 
 
 def _errors(op: Operation, part: str, instance: Any, where: str) -> list[str]:
     schema = op.schema(part)
     assert schema is not None
-    return _format(op, schema, _validator(schema).iter_errors(instance), where)
+    return _format(op, schema, _validator(op, part, schema).iter_errors(instance), where)
 
 
 def _format(op: Operation, root: dict[str, Any], errors: Iterable[jsonschema.ValidationError],
@@ -252,7 +252,8 @@ def _json_argument_errors(op: Operation, schema: dict[str, Any], instance: Any) 
             errors.append(f"{name} is not valid JSON")
             continue
         content = {"$defs": op.defs, **prop.get("contentSchema", {})}
-        errors += _format(op, content, _validator(content).iter_errors(value), name, prefix=name)
+        errors += _format(op, content, _validator(op, f"argument {name}", content).iter_errors(value), name,
+                          prefix=name)
     return errors
 
 
