@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -13,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.core import warehouse
+from sync.cli import usage_error
 
-from .core.settings import Settings, SettingsError
+from .core.settings import DBT_PROJECT_DIR, Settings, SettingsError
+from .run_summary import RunReport, collect, render
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -80,6 +84,8 @@ def generate(
     from .demo import generate as run_generate
 
     target = out or settings_or_exit().landing
+    if not isinstance(target, Path):  # an object-store URI: the generator writes a local folder only
+        usage_error(f"onboarding generate writes a local folder, not {target}: pass --out DIR and upload it")
     started = time.perf_counter()
     with console.status("generating exports...") as status:
 
@@ -110,86 +116,108 @@ def generate(
     )
 
 
+# The job `onboarding run` runs (assets/jobs.py); its steps give each stage's bar its step count.
+JOB_NAME = "daily_onboarding"
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option, or one line on stderr and exit status 2 (never a traceback)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        usage_error(f"{option} must be a day YYYY-MM-DD, got {value!r}")
+
+
 @app.command()
 def run(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Last landing day to process (default: the latest).")
     ] = None,
     start: Annotated[str | None, typer.Option(help="First landing day (default: the first one).")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Stream every log line and dbt line (they also go to the run's log).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout (docs/deploy.md section 6); progress on stderr.")
+    ] = False,
 ) -> None:
-    """Ingest every landing day up to --as-of, build the dbt decisions and plan the sync, in one run."""
+    """Ingest every landing day up to --as-of, build the dbt decisions and plan the sync, in one run.
+
+    Shows a bar per stage while it runs (plain lines when stdout is not a terminal), then one screen:
+    per source loaded / duplicates / quarantined, the decisions, the sync per destination, the logs.
+    """
     from .dbt_project import prepare_manifest
-    from .ingest.files import landing_days
+    from .ingest.files import LandingError, landing_days
 
+    last, first = parse_day(as_of, "--as-of"), parse_day(start, "--start")
+    if first and last and first > last:
+        usage_error(f"--start {first} is after --as-of {last}")
     settings = settings_or_exit()
-    days = [d for d in landing_days(settings.landing) if not as_of or d <= date.fromisoformat(as_of)]
-    if start:
-        days = [d for d in days if d >= date.fromisoformat(start)]
+    # The terminal's streams, held before the run's own stdout and stderr are captured into its log.
+    out = Console(file=sys.stdout)
+    shown = Console(file=sys.stderr) if as_json else out
+    try:
+        landed = landing_days(settings.landing)
+    except LandingError as exc:  # a bucket that cannot be listed: its one-line reason
+        usage_error(str(exc))
+    days = [d for d in landed if (not last or d <= last) and (not first or d >= first)]
     if not days:
-        console.print(f"[red]No landing files in {settings.landing}[/red] — run `onboarding generate` first.")
-        raise typer.Exit(2)
+        usage_error(f"no landing files in {settings.landing}"
+                    + (f" from {first or 'the start'} to {last or 'the end'}" if first or last else "")
+                    + ": run `onboarding generate` first")
     started = time.perf_counter()
-    with console.status("parsing the dbt project..."):
+    with shown.status("parsing the dbt project..."):
         prepare_manifest()
+    from .assets.ingest import RAW_SOURCES
+    from .definitions import defs
     from .pipeline import run_pipeline
+    from .progress import RunDisplay, RunLog, captured_output
 
-    console.print(f"Running {days[0]} .. {days[-1]} ({len(days)} days) into {settings.db_path}")
-    with console.status("running...") as status:
-
-        def progress(message: str) -> None:
-            console.print(f"  {message}", highlight=False)
-            status.update(message[:100])
-
-        result = run_pipeline(days[0], days[-1], progress=progress, settings=settings)
-    print_summary(settings.db_path, time.perf_counter() - started)
-    print_sync_plan(settings.db_path)
+    steps = [node.name for node in defs.resolve_job_def(JOB_NAME).graph.nodes]
+    ingest_items = len(days) * sum(len(sources) for sources in RAW_SOURCES.values())
+    display = RunDisplay(shown, steps, ingest_items, RunLog(settings.db_path.parent / "logs"), verbose)
+    shown.print(f"Running {days[0]} .. {days[-1]} ({len(days)} days) into {settings.db_path}",
+                highlight=False, soft_wrap=True)
+    with display.shown(), captured_output(display):
+        result = run_pipeline(days[0], days[-1], progress=display, settings=settings)
+    report = RunReport(
+        run_id=result.run_id, success=result.success, start=days[0], end=days[-1],
+        seconds=round(time.perf_counter() - started, 1), warehouse=settings.db_path,
+        logs=log_paths(display.log.folder, result.run_id), failures=display.step_failures or result.failures,
+    )
+    if settings.db_path.exists():
+        with warehouse.connect(settings.db_path, read_only=True) as con:
+            collect(report, con)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), default=str))
+    else:
+        render(report, out)
+        if verbose:
+            print_sync_plan(settings.db_path)
     if not result.success:
-        for failure in result.failures:
-            console.print(f"[red]failed[/red] {failure}")
         raise typer.Exit(1)
 
 
-def print_summary(db_path: Path, seconds: float) -> None:
-    """Counts per source (loaded / duplicates dropped / quarantined), quarantine reasons, marts."""
-    con = warehouse.connect(db_path, read_only=True)
-    try:
-        table = Table(title="Ingest")
-        for column in ("source", "days", "files", "lines", "loaded", "duplicates dropped", "quarantined"):
-            table.add_column(column, justify="left" if column == "source" else "right")
-        for row in con.execute(
-            """
-            select source, count(*), sum(files), sum(lines), sum(loaded), sum(duplicates), sum(quarantined)
-            from raw.load_log group by source order by source
-            """
-        ).fetchall():
-            table.add_row(row[0], *(f"{v:,}" for v in row[1:]))
-        console.print(table)
-        reasons = con.execute(
-            "select split_part(reason, ':', 1) as code, count(*) from raw.quarantine group by 1 order by 2 desc"
-        ).fetchall()
-        if reasons:
-            console.print(
-                "Quarantined: "
-                + ", ".join(f"{code} {n:,}" for code, n in reasons)
-                + "  (query raw.quarantine for the lines and reasons)"
-            )
-        relations = con.execute(
-            """
-            select schema_name, table_name, estimated_size from duckdb_tables()
-            where schema_name in ('intermediate', 'marts') order by 1, 2
-            """
-        ).fetchall()
-        if relations:
-            console.print("Built: " + ", ".join(f"{s}.{t} ({n:,})" for s, t, n in relations))
-    finally:
-        con.close()
-    console.print(f"Done in {seconds:.1f}s — warehouse: {db_path}")
+def log_paths(folder: Path | None, run_id: str) -> dict[str, str]:
+    """Where a run's lines are: its folder under the data folder (run.log: every step's lines and
+    outcomes; dbt.log: what dbt printed), and dbt's own debug log (JSON lines), which dagster-dbt
+    points into the run's dbt target folder (DBT_LOG_PATH = assets/dbt.py's run_target_path)."""
+    paths = {}
+    if folder is not None:
+        paths = {"folder": str(folder), "run": str(folder / "run.log"), "dbt": str(folder / "dbt.log")}
+    debug = DBT_PROJECT_DIR / "target" / f"run-{run_id[:12]}" / "dbt.log"
+    if debug.exists():
+        paths["dbt_debug"] = str(debug)
+    return paths
 
 
 def print_sync_plan(db_path: Path) -> None:
     """The sync step's outcome per destination, from the run records it stored (sync.runs.summary).
 
-    For a dry run this is the plan: counts per operation and a few sample rows, emails masked.
+    For a dry run this is the plan: counts per operation and a few sample rows, emails masked
+    (`onboarding run --verbose` ends with it; the one screen keeps only the per-destination table).
     """
     from sync.cli import print_summaries
     from sync.ledger import latest_summaries

@@ -7,14 +7,16 @@ Python API (what the CLI, ``make run`` and the Dagster assets call)::
     for s in summaries:
         print(s.destination, s.status, s.planned, s.sent, s.unchanged, s.failed, s.invalid, s.in_doubt)
 
-``run_sync(db_path, destinations=None, dry_run=None, *, settings=None, now=None) -> list[RunSummary]``
+``run_sync(db_path, destinations=None, dry_run=None, *, settings=None, now=None, progress=None) -> list[RunSummary]``
     ``destinations``: names or comma lists (``"intercom,slack"``); ``None`` = all, always run in the
     dependency order calendly -> intercom -> appcues -> slack. ``dry_run``: ``None`` = each destination
     is live if its credentials are set and dry otherwise; ``True`` = everything dry; ``False`` = refuse
     (``SyncConfigError``) if a selected destination lacks credentials. ``settings`` defaults to
     :meth:`SyncSettings.from_env`; ``now`` (naive UTC) decides which messages are due. ``connection``
     (the warehouse resource's settings) gives the DuckDB memory limit and lock wait; default: the
-    environment's.
+    environment's. ``progress``
+    (optional) is called with a :class:`StreamProgress` when a stream's plan is known, after every row
+    it sends and when it ends: what the command line's bars show.
     The DuckDB connection is opened for the call and closed before it returns.
 ``run_sync_async(...)``
     The same, for callers that already run an event loop.
@@ -95,7 +97,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 P = ParamSpec("P")
 
-__all__ = ["RunSummary", "SyncBusy", "parse_destinations", "run_sync", "run_sync_async"]
+__all__ = ["RunSummary", "StreamProgress", "SyncBusy", "expired_sql", "parse_destinations", "run_sync",
+           "run_sync_async"]
 
 _RUN_LOCKS: dict[str, threading.Lock] = {}
 _RUN_LOCKS_GUARD = threading.Lock()
@@ -103,6 +106,53 @@ _RUN_LOCKS_GUARD = threading.Lock()
 
 class SyncBusy(warehouse.WarehouseLockedError):
     """Another sync of the same warehouse is running in this process and did not finish in time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamProgress:
+    """Where one stream of a run is: ``done`` of the ``total`` rows it will send this run were handled.
+
+    Why a callback: a live sync is rate limited and can take many minutes; the command line shows a
+    bar per destination and stream (and the running sent / failed / throttled counts of ``summary``)
+    instead of nothing until the end. A dry stream reports its plan once, with ``total`` planned rows.
+    """
+
+    destination: str
+    stream: str
+    done: int
+    total: int
+    finished: bool
+    summary: StreamSummary
+
+
+SyncProgress = Callable[[StreamProgress], None]
+
+
+class _Reporter:
+    """A stream's progress, forwarded to the caller's callback; a failing callback never stops a sync."""
+
+    def __init__(self, callback: SyncProgress | None, destination: str, ss: StreamSummary) -> None:
+        self.callback, self.destination, self.ss = callback, destination, ss
+        self.done = self.total = 0
+
+    def planned(self, total: int) -> None:
+        self.total = total
+        self._send(False)
+
+    def handled(self) -> None:
+        self.done += 1
+        self._send(False)
+
+    def finished(self) -> None:
+        self._send(True)
+
+    def _send(self, finished: bool) -> None:
+        if self.callback is None:
+            return
+        try:
+            self.callback(StreamProgress(self.destination, self.ss.stream, self.done, self.total, finished, self.ss))
+        except Exception as exc:  # the display is not worth a message in doubt
+            log.debug("progress callback failed: %s", type(exc).__name__)
 
 
 def _run_lock(db_path: str | Path) -> threading.Lock:
@@ -165,6 +215,7 @@ async def run_sync_async(
     *,
     settings: SyncSettings | None = None,
     now: datetime | None = None,
+    progress: SyncProgress | None = None,
     connection: warehouse.ConnectionSettings | None = None,
 ) -> list[RunSummary]:
     """Sync the marts in ``db_path`` to the destinations; see the module docstring."""
@@ -190,7 +241,7 @@ async def run_sync_async(
             summaries = []
             for name in names:
                 adapter = ADAPTERS[name](settings)
-                summaries.append(await _run_destination(con, adapter, settings, dry_run is True, moment))
+                summaries.append(await _run_destination(con, adapter, settings, dry_run is True, moment, progress))
             return summaries
         finally:
             con.close()
@@ -204,7 +255,7 @@ run_sync = _blocking(
 
 
 async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, settings: SyncSettings,
-                           force_dry: bool, now: datetime) -> RunSummary:
+                           force_dry: bool, now: datetime, progress: SyncProgress | None = None) -> RunSummary:
     dry_reason = "dry run requested" if force_dry else adapter.dry_reason()
     dry = dry_reason is not None
     run_id, started = ledger.begin_run(con, adapter.name, dry, dry_reason)
@@ -217,13 +268,15 @@ async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, set
             ss = StreamSummary(stream=stream.name, dry_run=dry,
                                delivery="attributes" if isinstance(stream, AttributeStream)
                                else stream.delivery.value)
+            reporter = _Reporter(progress, adapter.name, ss)
             try:
                 if isinstance(stream, AttributeStream):
-                    await _attribute_stream(ctx, run_id, adapter.name, stream, ss)
+                    await _attribute_stream(ctx, run_id, adapter.name, stream, ss, reporter)
                 else:
-                    await _outbox_stream(ctx, run_id, adapter.name, stream, ss)
+                    await _outbox_stream(ctx, run_id, adapter.name, stream, ss, reporter)
             finally:
                 summary.absorb(ss)
+                reporter.finished()
         summary.status = "completed"
         _fail_loudly(con, adapter, summary)
     except AbortDestination as exc:
@@ -338,6 +391,48 @@ def _delivery_cutoff(con: duckdb.DuckDBPyConnection, stream: OutboxStream, max_a
     return None if end is None else end - timedelta(days=max_age_days)
 
 
+def _stream_cutoff(con: duckdb.DuckDBPyConnection, destination: str, stream: OutboxStream,
+                   max_age_days: int | None) -> datetime | None:
+    """The stream's delivery window: rows due before it are never queued (``None``: no window)."""
+    cutoff = _delivery_cutoff(con, stream, max_age_days)
+    seen = ledger.data_through(con, destination, stream.name) if stream.must_arrive else None
+    if cutoff is not None and seen is not None:
+        # Everything after what the last live run saw is news, however old: a sync outage of a week
+        # must not age CSM alerts out. The window still trims a backfill before the first live run.
+        cutoff = min(cutoff, seen)
+    return cutoff
+
+
+def expired_sql(con: duckdb.DuckDBPyConnection, settings: SyncSettings | None = None) -> str | None:
+    """A query of the mart rows the sync leaves behind for age: due before their stream's delivery
+    window (``SYNC_MESSAGE_MAX_AGE_DAYS``) and never queued. Columns: ``destination, stream,
+    message_key, due_at, expired_before, max_age_days``; ``None`` when the window is switched off.
+
+    Why here: the engine does not write one ledger row per expired key (a backfill's history is tens
+    of thousands), so `onboarding explain` asks the same streams with the same window the next run
+    would use, instead of calling such a message "not in the sync ledger yet" when it never goes out.
+    Needs the ledger's tables (``sync.outbox``, ``sync.stream_marks``) and the marts.
+    """
+    settings = settings or SyncSettings.from_env()
+    days = settings.message_max_age_days
+    parts = []
+    for name in DESTINATIONS:
+        for stream in ADAPTERS[name](settings).streams():
+            if not isinstance(stream, OutboxStream):
+                continue
+            cutoff = _stream_cutoff(con, name, stream, days)
+            if cutoff is None:
+                continue
+            at = f"timestamp '{cutoff:%Y-%m-%d %H:%M:%S}'"
+            key, due = f"s.{stream.key_column}", f"s.{stream.due_column}"
+            parts.append(
+                f"select '{name}' as destination, '{stream.name}' as stream, cast({key} as varchar) as message_key,"
+                f" cast({due} as timestamp) as due_at, {at} as expired_before, {days} as max_age_days"
+                f" from ({stream.query()}) as s where {due} < {at} and {key} not in"
+                f" (select message_key from sync.outbox where destination = '{name}' and stream = '{stream.name}')")
+    return "\nunion all\n".join(parts) or None
+
+
 def _latest_decision_end(con: duckdb.DuckDBPyConnection, stream: OutboxStream) -> datetime | None:
     """The end (midnight after) of the stream's mart's latest decision day, ``None`` when empty."""
     row = con.execute(f"select max(as_of_date) from {stream.mart}").fetchone()
@@ -397,7 +492,7 @@ async def _bounded(items: Sequence[T], work: Callable[[T], Awaitable[None]], con
 # ----------------------------------------------------------------------------- attribute streams
 
 async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, stream: AttributeStream,
-                            ss: StreamSummary) -> None:
+                            ss: StreamSummary, reporter: _Reporter) -> None:
     rows, invalid = _read(ctx.con, stream.query(), stream.key_column)
     state = ledger.load_attribute_state(ctx.con, destination, stream.name)
     changes: list[AttributeChange] = []
@@ -423,6 +518,7 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
     _record_invalid(ctx, run_id, destination, stream.name, invalid, ss, attribute=True)
     ledger.mark_attribute_status(ctx.con, destination, stream.name, back_in_line, "synced")
     ss.planned = len(changes)
+    reporter.planned(len(changes))
     ss.operations = dict(Counter(c.operation for c in changes))
     ss.samples = [PlanSample(stream=stream.name, key=c.key, operation=c.operation, detail=stream.describe(c))
                   for c in changes[:SAMPLES]]
@@ -474,6 +570,7 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
             log.warning("%s/%s %s: unexpected %s", destination, stream.name, change.key, type(exc).__name__)
             outcome = Outcome.retry(f"unexpected error: {type(exc).__name__}")
         handled += 1
+        reporter.handled()
         status = {OutcomeKind.SENT: "synced", OutcomeKind.FAILED: "failed"}.get(outcome.kind, "pending")
         if outcome.kind == OutcomeKind.SENT:
             ss.sent += 1
@@ -516,7 +613,7 @@ def _outbox_status(kind: OutcomeKind, at_most_once: bool) -> str:
 
 
 async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stream: OutboxStream,
-                         ss: StreamSummary) -> None:
+                         ss: StreamSummary, reporter: _Reporter) -> None:
     con = ctx.con
     at_most_once = stream.delivery == Delivery.AT_MOST_ONCE
     recovered = ledger.recover_in_flight(con, destination, stream.name, at_most_once)
@@ -524,13 +621,9 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
         log.warning("%s/%s: %d message(s) were in flight when a run died -> %s", destination, stream.name,
                     recovered, "in_doubt" if at_most_once else "pending (resend)")
     query = stream.query()
-    cutoff = _delivery_cutoff(con, stream, ctx.settings.message_max_age_days)
-    seen = ledger.data_through(con, destination, stream.name) if stream.must_arrive else None
-    if cutoff is not None and seen is not None:
-        # Everything after what the last live run saw is news, however old: a sync outage of a week
-        # must not age CSM alerts out. The window still trims a backfill before the first live run.
-        cutoff = min(cutoff, seen)
+    cutoff = _stream_cutoff(con, destination, stream, ctx.settings.message_max_age_days)
     if cutoff is not None:
+        ss.expired_before = cutoff
         due = f"s.{stream.due_column}"
         # Only rows never queued: one sent (or queued) before it aged out was not dropped by age.
         ss.expired = _scalar(
@@ -538,8 +631,8 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
             " (select message_key from sync.outbox where destination = $destination and stream = $stream)",
             {"cutoff": cutoff, "destination": destination, "stream": stream.name})
         query = f"select s.* from ({query}) as s where {due} is null or {due} >= $cutoff"
-        reason = (f"expired: due before {cutoff:%Y-%m-%d %H:%M}, {ctx.settings.message_max_age_days} day(s)"
-                  " before the end of the latest decision day")
+        reason = (f"expired: due before {cutoff:%Y-%m-%d %H:%M}, older than {ctx.settings.message_max_age_days}"
+                  " day(s), never sent")
         late = ledger.expire_pending(con, destination, stream.name, cutoff, reason)
         ss.withdrawn += len(late)
         if late:
@@ -592,6 +685,7 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
         ledger.record_delivery(con, run_id, entry, "failed", Outcome.failed(reason), stream.operation)
         ss.failed += 1
     ss.planned = len(ready)
+    reporter.planned(len(ready))
     ss.operations = {stream.operation: len(ready)} if ready else {}
     ss.samples = [PlanSample(stream=stream.name, key=e.key, operation=stream.operation,
                              detail=scrub(stream.describe(e), limit=160)) for e in ready[:SAMPLES]]
@@ -613,6 +707,7 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
         # Claimed and committed before the request leaves; a row another run claimed is not ours.
         if not ledger.claim(con, entry):
             handled += 1
+            reporter.handled()
             log.warning("%s/%s %s: claimed by another run; skipped", destination, stream.name, entry.key)
             return
         entry.attempts += 1
@@ -635,6 +730,7 @@ async def _outbox_stream(ctx: StreamContext, run_id: str, destination: str, stre
             error = f"unexpected error: {type(exc).__name__}"
             outcome = Outcome.in_doubt(error) if at_most_once else Outcome.retry(error)
         handled += 1
+        reporter.handled()
         status = _outbox_status(outcome.kind, at_most_once)
         ledger.record_delivery(con, run_id, entry, status, outcome, stream.operation,
                                stream.booking_link(entry, outcome))

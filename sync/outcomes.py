@@ -165,6 +165,8 @@ class StreamSummary(Counts):
     operations: dict[str, int] = Field(default_factory=dict)
     samples: list[PlanSample] = Field(default_factory=list)
     note: str | None = None
+    expired_before: datetime | None = None
+    """The delivery window's start: rows due before it were not queued (counted in ``expired``)."""
 
 
 COUNT_FIELDS = tuple(Counts.model_fields)

@@ -1,4 +1,5 @@
-{#- A duration in seconds as a short text for people (explain timeline): '12 min', '3.5 h', '2.1 d', 'none'. -#}
+{#- A duration in seconds as a short text for people, one unit everywhere they read one (the explain
+    timeline, message reasons): '12 min', '3.5 h', '2.1 d', 'none'. -#}
 {% macro explain_duration(seconds) -%}
     case
         when {{ seconds }} is null then 'none'

@@ -183,12 +183,15 @@ ordered as (
             partition by items.user_id
             order by
                 items.on_date,
+                -- what happened at a time in the day's time order (a message due at 14:30 before a
+                -- milestone at 15:14); the day's decisions, taken at its end, after them; then the
+                -- messages and alerts they triggered (due at the day's end or later)
+                coalesce(items.happened_at, {{ dbt.dateadd('day', 1, 'items.on_date') }}),
                 case
                     when items.section in ('profile', 'experiment', 'milestone') then 0
                     when items.section in ('message', 'csm_alert') then 2
                     else 1
                 end,
-                items.happened_at,
                 case items.section
                     {%- for section in sections %}
                         when '{{ section }}' then {{ loop.index0 }}

@@ -20,8 +20,8 @@ coaching_days as (
         as_of_date,
         {{ dbt.concat([
             "'difficulty simplified ('", 'difficulty_reason',
-            "'): ttfq '", "coalesce(" ~ as_text('time_to_first_query_seconds') ~ ", 'none')",
-            "' s, '", as_text('round(queries_per_day, 2)'), "' queries/day'"
+            "'): time to first query '", explain_duration('time_to_first_query_seconds'),
+            "', '", as_text('round(queries_per_day, 2)'), "' queries/day'"
         ]) }} as reason
     from history
     where difficulty_level = 'simplified' and day_number < {{ var('onboarding_days') }}
