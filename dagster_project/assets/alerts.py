@@ -125,7 +125,8 @@ def failure_text(job: str, run_id: str, partitions: str | None, failed_steps: Se
 def _error_of(event: object) -> str:
     data = getattr(event, "event_specific_data", None)
     error = getattr(data, "error", None)
-    while error is not None and getattr(error, "cause", None) is not None and not error.message.strip():
+    # Dagster wraps the step's own exception ("Error occurred while executing op ..."): say the cause.
+    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     if error is not None and error.message.strip():
         return error.message
