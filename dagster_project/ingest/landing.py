@@ -15,8 +15,8 @@ day a file belongs to is decided from its relative path alone (`files.py`), the 
   handling works on the compressed bytes in memory (a 1 GiB cap applies to what they inflate to).
 - A listing is taken once per `Landing` and kept: a load of many days lists each source once
   (before, the 30-day demo walked the folders 180 times, once per day and source). The sensor and
-  the command line make a new `Landing` each time, and the filesystem object is built with fsspec's
-  instance and listings caches off, so nothing long-lived sees a stale listing.
+  the command line make a new `Landing` each time, and fsspec's listings cache is off, so nothing
+  long-lived sees a stale listing; the filesystem object itself is kept per process (`_filesystem`).
 - Credentials and endpoint: the standard AWS environment, as botocore reads it (AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3 /
   AWS_ENDPOINT_URL, an instance or task role). botocore reads AWS_REGION only on Lambda, so it is
@@ -27,7 +27,9 @@ day a file belongs to is decided from its relative path alone (`files.py`), the 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -121,7 +123,9 @@ class Landing:
             self.path = Path(text.removeprefix("file://"))
         self._listings: dict[str, list[Entry]] = {}
         self._fs: Any = None
-        self.derived: dict[object, Any] = {}  # what callers compute from the listings (files.py: files by day)
+        self.derived: dict[
+            object, Any
+        ] = {}  # what callers compute from the listings (files.py: files by day)
 
     @classmethod
     def of(cls, location: Landing | str | os.PathLike[str]) -> Landing:
@@ -187,19 +191,7 @@ class Landing:
     def _filesystem(self) -> Any:
         if self._fs is None:
             assert self.scheme is not None
-            package, install = REMOTE_SCHEMES[self.scheme]
-            try:
-                import fsspec
-
-                cls = fsspec.get_filesystem_class(self.scheme)
-            except ImportError:
-                raise LandingError(
-                    f"{self}: reading {self.scheme}:// needs the {package} package ({install})"
-                ) from None
-            options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
-            if package == "s3fs":
-                options.update(s3_options(os.environ))
-            self._fs = cls(**options)
+            self._fs = _filesystem(self.scheme, str(self))
         return self._fs
 
     def _list_remote(self, source: str) -> list[Entry]:
@@ -252,6 +244,41 @@ class Landing:
         else:
             hint = f"{kind}: {text}"
         return LandingError(f"ONBOARDING_LANDING={self}: {what}: {hint}")
+
+
+_FILESYSTEMS: dict[tuple[str, str], Any] = {}
+_FILESYSTEMS_LOCK = threading.Lock()
+_CLOUD_ENV = ("AWS_", "BOTO_", "GOOGLE_", "GCSFS_", "CLOUDSDK_")
+
+
+def _filesystem(scheme: str, location: str) -> Any:
+    """The fsspec filesystem of `scheme` for the current cloud environment, built once per process.
+
+    Why kept: building one (botocore's session, service model and client) takes 0.5-2 s, which the
+    sensor would pay on every tick. Why not fsspec's own instance cache: it is keyed by the
+    constructor's arguments, not by the environment the credentials and endpoint come from, so a
+    changed AWS_* variable would be ignored; this one is keyed by a hash of those variables (the
+    values are not kept). Listings are never cached (`use_listings_cache=False`): a reused
+    filesystem always lists the bucket anew.
+    """
+    package, install = REMOTE_SCHEMES[scheme]
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(_CLOUD_ENV))
+    key = (scheme, hashlib.sha256(repr(settings).encode()).hexdigest())
+    with _FILESYSTEMS_LOCK:
+        if key not in _FILESYSTEMS:
+            try:
+                import fsspec
+
+                cls = fsspec.get_filesystem_class(scheme)
+            except ImportError:
+                raise LandingError(
+                    f"ONBOARDING_LANDING={location}: reading {scheme}:// needs the {package} package ({install})"
+                ) from None
+            options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
+            if package == "s3fs":
+                options.update(s3_options(os.environ))
+            _FILESYSTEMS[key] = cls(**options)
+        return _FILESYSTEMS[key]
 
 
 def s3_options(env: Mapping[str, str]) -> dict[str, Any]:
