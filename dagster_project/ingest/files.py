@@ -91,7 +91,15 @@ def iter_landing_files(landing: Location, source: str) -> Iterator[LandingFile]:
     for entry in where.entries(source):
         if (day := _place(source, entry)) is not None:
             yield LandingFile(
-                source, day, entry.path, entry.relative, entry.size, entry.version, entry.uri, where
+                source,
+                day,
+                entry.path,
+                entry.relative,
+                entry.size,
+                entry.version,
+                entry.uri,
+                entry.modified,
+                where,
             )
 
 

@@ -32,7 +32,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class Entry:
     version: str  # the modification time in ns for a local file, the ETag (or generation) of an object
     path: Path | None  # the local file; None for an object
     uri: str | None  # the object's URI; None for a local file
+    modified: float | None = None  # when it was last written (epoch seconds), if the listing says
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -80,6 +81,7 @@ class LandingFile:
     size: int = 0
     version: str = ""
     uri: str | None = None  # the object's URI (s3://bucket/key); None for a local file
+    modified: float | None = None  # when it was last written (epoch seconds), from the listing
     landing: Landing | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -179,7 +181,14 @@ class Landing:
                             st = item.stat()
                             relative = "/".join((*parts, item.name))
                             out.append(
-                                Entry(relative, st.st_size, str(st.st_mtime_ns), Path(item.path), None)
+                                Entry(
+                                    relative,
+                                    st.st_size,
+                                    str(st.st_mtime_ns),
+                                    Path(item.path),
+                                    None,
+                                    st.st_mtime,
+                                )
                             )
                     except OSError:  # gone between the listing and the stat
                         continue
@@ -210,7 +219,14 @@ class Landing:
             if not relative.startswith(f"{source}/"):
                 continue
             out.append(
-                Entry(relative, int(info.get("size") or 0), _version(info), None, f"{self.scheme}://{name}")
+                Entry(
+                    relative,
+                    int(info.get("size") or 0),
+                    _version(info),
+                    None,
+                    f"{self.scheme}://{name}",
+                    _modified(info),
+                )
             )
         out.sort(key=lambda entry: entry.parts)
         return out
@@ -292,6 +308,19 @@ def s3_options(env: Mapping[str, str]) -> dict[str, Any]:
     if region and not (env.get("AWS_DEFAULT_REGION") or "").strip():
         return {"client_kwargs": {"region_name": region}}
     return {}
+
+
+def _modified(info: Mapping[str, Any]) -> float | None:
+    """An object's last write as epoch seconds: S3's LastModified, GCS's `updated`."""
+    value = info.get("LastModified") or info.get("updated") or info.get("mtime")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _version(info: Mapping[str, Any]) -> str:

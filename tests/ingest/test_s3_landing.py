@@ -15,6 +15,7 @@ import gzip
 import importlib.util
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
@@ -231,6 +232,10 @@ def test_the_sensor_fingerprint_changes_when_an_object_lands(s3: S3, aws_env):
     days = {"2026-11-01", "2026-11-02", "2026-11-03"}
     before = landing_fingerprints(URI, days)
     assert set(before) == days
+    # The listing carries what a local stat would give (the freshness check reads `modified`).
+    listed = list(iter_landing_files(URI, "segment"))
+    assert listed and all(f.path is None and f.size > 0 and f.version and f.modified for f in listed)
+    assert abs(max(f.modified for f in listed) - time.time()) < 3600
     writer = s3.client("writer")
     key = f"{PREFIX}/nps/2026-11-02-2.jsonl"
     writer.put_object(Bucket=BUCKET, Key=key, Body=b'{"response_id": "late"}\n')
