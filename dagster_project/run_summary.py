@@ -141,7 +141,7 @@ def _pairs(counts: dict[str, int], width: int, tail: str = "") -> str:
     lines: list[str] = []
     line = ""
     for pair in [f"{name} {n:,}" for name, n in counts.items()] + ([tail] if tail else []):
-        if line and len(line) + 3 + len(pair) > width:
+        if line and len(line) + len(" · ") + len(pair) + len(" ·") > width:  # room for the " ·" a break adds
             lines.append(line + " ·")
             line = pair
         else:

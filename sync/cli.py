@@ -231,17 +231,21 @@ def destination_table(summaries: list[RunSummary]) -> Table:
     return table
 
 
-def summary_notes(summaries: list[RunSummary]) -> list[str]:
-    """The lines under the table: why destinations ran dry (once, not per destination), errors, stream
-    notes (throttled, planned only), messages expired for age and messages in doubt. Rich markup."""
+def summary_notes(summaries: list[RunSummary], detailed: bool = False) -> list[str]:
+    """The lines under the table: why destinations ran dry, errors, stream notes (throttled, planned
+    only), messages expired for age and messages in doubt. Rich markup.
+
+    Why dry: one line per reason; `detailed` keeps each destination's own (which variables are not
+    set), as `onboarding sync` prints it; the run's one screen groups "no credentials" in one line.
+    """
     notes: list[str] = []
-    dry = [s for s in summaries if s.dry_run and s.dry_reason]
-    no_credentials = [s.destination for s in dry if s.dry_reason and s.dry_reason.startswith("no credentials")]
-    if no_credentials:
-        notes.append(f"[yellow]dry[/yellow]: no credentials for {', '.join(no_credentials)}; nothing sent")
-    for s in dry:
-        if s.destination not in no_credentials:
-            notes.append(f"[yellow]{s.destination}: dry[/yellow] - {markup_text(s.dry_reason)}; nothing was sent.")
+    reasons: dict[str, list[str]] = {}
+    for s in summaries:
+        if s.dry_run and s.dry_reason:
+            grouped = not detailed and s.dry_reason.startswith("no credentials")
+            reasons.setdefault("no credentials" if grouped else s.dry_reason, []).append(s.destination)
+    for reason, destinations in reasons.items():
+        notes.append(f"[yellow]dry[/yellow] ({markup_text(reason)}): {', '.join(destinations)}; nothing sent")
     for s in summaries:
         if s.error:
             notes.append(f"[red]{s.destination}: {markup_text(scrub(s.error))}[/red]")
@@ -265,7 +269,7 @@ def print_summaries(summaries: list[RunSummary], out: Console | None = None) -> 
     sample rows (emails masked, bodies never shown)."""
     out = out or console
     out.print(destination_table(summaries))
-    for note in summary_notes(summaries):
+    for note in summary_notes(summaries, detailed=True):
         out.print(note)
     planned = [(s, st) for s in summaries for st in s.streams if st.dry_run and (st.planned or st.waiting)]
     if not planned:
