@@ -73,6 +73,12 @@ def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
     return metadata
 
 
+def pace(settings: SyncSettings, destination: str) -> str:
+    """The pacing this run used (the `sync` resource's, a run's config override included)."""
+    t = settings.for_destination(destination).transport
+    return f"{t.rate_limit} requests per {t.rate_window:g}s, {t.concurrency} at once, {t.timeout:g}s timeout"
+
+
 def _build(destination: str) -> AssetsDefinition:
     @asset(
         key=AssetKey(["sync", destination]),
@@ -84,8 +90,9 @@ def _build(destination: str) -> AssetsDefinition:
         retry_policy=SYNC_RETRY.get(destination),  # none for Intercom and Slack: docs/deploy.md, 5
     )
     def _asset(context: AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource) -> MaterializeResult:
-        summary = _sync(warehouse.settings(), sync.sync_settings(), destination)
-        metadata = summary_metadata(summary)
+        settings = sync.sync_settings()
+        summary = _sync(warehouse.settings(), settings, destination)
+        metadata = summary_metadata(summary) | {"pace": MetadataValue.text(pace(settings, destination))}
         context.log.info(
             f"{destination}: {summary.status}{' (dry)' if summary.dry_run else ''} planned={summary.planned}"
             f" sent={summary.sent} unchanged={summary.unchanged} failed={summary.failed}"
