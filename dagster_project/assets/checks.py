@@ -37,7 +37,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from ..ingest.files import SOURCES, iter_landing_files
+from ..ingest.files import SOURCES, Landing, Location, iter_landing_files
 from ..resources import WarehouseResource
 from ..resources_alerts import AlertsResource
 from .ingest import RAW_SOURCES
@@ -192,34 +192,22 @@ class SourceArrival:
 
     source: str
     newest_day: date
-    arrived_at: float | None  # None: the listing gives no modification time (an object store's)
+    arrived_at: float | None  # None: the listing gives no modification time
 
 
-def landing_arrivals(landing: object) -> dict[str, SourceArrival]:
+def landing_arrivals(landing: Location) -> dict[str, SourceArrival]:
     """Per source that has landing files: its newest day and when that day's first file arrived."""
     arrivals: dict[str, SourceArrival] = {}
+    where = Landing.of(landing)  # one listing per source
     for source in SOURCES:
-        files = list(iter_landing_files(landing, source))  # type: ignore[arg-type]
+        files = list(iter_landing_files(where, source))
         if not files:
             continue
         newest = max(f.day for f in files)
-        times = [t for f in files if f.day == newest and (t := _modified_at(f)) is not None]
+        # When each file was last written, as the listing says (a local mtime, an object's LastModified).
+        times = [f.modified for f in files if f.day == newest and f.modified is not None]
         arrivals[source] = SourceArrival(source, newest, min(times) if times else None)
     return arrivals
-
-
-def _modified_at(f: object) -> float | None:
-    """A landing file's modification time (epoch seconds), when the listing can tell it."""
-    path = getattr(f, "path", None)
-    if path is not None:
-        try:
-            return float(path.stat().st_mtime)
-        except OSError:  # gone since the listing
-            return None
-    value = getattr(f, "modified", None)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value) if isinstance(value, int | float) else None
 
 
 def freshness_result(table: str, arrivals: dict[str, SourceArrival], max_hours: int,
