@@ -66,16 +66,28 @@ _LAYOUT = {
     "rudderstack": "rudderstack/rudder-logs/<source-id>/<MM-DD-YYYY>/<file>",
 }
 
+# The folders below the landing location that hold a source's files: its own and, for Segment and
+# RudderStack, the one their S3 destinations write (`segment-logs/…`, `rudder-logs/…`) at the root of
+# the bucket or of the prefix they are given. Why both: Segment's destination has no prefix setting,
+# so a bucket it writes is read in place only if its `segment-logs/` may sit right at the location.
+_FOLDERS = {"segment": ("segment", "segment-logs"), "rudderstack": ("rudderstack", "rudder-logs")}
 
-def _depth(source: str) -> int:
-    """How many path parts below the source's folder its files sit at."""
-    return 4 if source in _LAYOUT else 1
+
+def _depth(source: str, folder: str) -> int:
+    """How many path parts below `folder` (one of the source's `_FOLDERS`) its files sit at."""
+    if source not in _LAYOUT:
+        return 1
+    return 4 if folder == source else 3
+
+
+def _entries(where: Landing, source: str) -> list[Entry]:
+    return [entry for folder in _FOLDERS.get(source, (source,)) for entry in where.entries(folder)]
 
 
 def _place(source: str, entry: Entry) -> date | None:
     """The landing day of a file from its path, or None (wrong depth, no readable date)."""
     parts = entry.parts
-    if len(parts) != 1 + _depth(source):
+    if len(parts) != 1 + _depth(source, parts[0]):
         return None
     if source in _LAYOUT:
         try:
@@ -88,7 +100,7 @@ def _place(source: str, entry: Entry) -> date | None:
 def iter_landing_files(landing: Location, source: str) -> Iterator[LandingFile]:
     """Every file of a source with its landing day; files whose day cannot be read are skipped."""
     where = Landing.of(landing)
-    for entry in where.entries(source):
+    for entry in _entries(where, source):
         if (day := _place(source, entry)) is not None:
             yield LandingFile(
                 source,
@@ -111,19 +123,22 @@ def unplaced_files(landing: Location, source: str) -> list[tuple[str, str]]:
     is named as the raw tables' `_file` names it: the path below the landing folder, or the object's URI.
     """
     layout = _LAYOUT.get(source, f"{source}/<YYYY-MM-DD>[-<n>].<ext>")
-    expected = _depth(source)
     out: list[tuple[str, str]] = []
     hidden = (".DS_Store", ".gitkeep")  # a file manager's or a repository's, never an export
-    for entry in Landing.of(landing).entries(source):
+    for entry in _entries(Landing.of(landing), source):
         if entry.parts[-1] in hidden or _place(source, entry) is not None:
             continue
+        folder = entry.parts[0]
+        expected = _depth(source, folder)
+        # the exporter's own layout when the file is in its folder at the location's root
+        shown = layout if folder == source else layout.split("/", 1)[1]
         depth = len(entry.parts) - 1
         why = (
             f"at folder depth {depth}, not {expected}"
             if depth != expected
             else f"no readable date in {'its folder' if source in _LAYOUT else 'its name'}"
         )
-        out.append((entry.uri or entry.relative, f"{why}; expected {layout}"))
+        out.append((entry.uri or entry.relative, f"{why}; expected {shown}"))
     return out
 
 

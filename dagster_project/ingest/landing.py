@@ -56,7 +56,7 @@ def is_uri(location: object) -> bool:
 
 @dataclass(frozen=True)
 class Entry:
-    """One file (or object) below a source's folder, before it is placed in a landing day."""
+    """One file (or object) below one of a source's folders, before it is placed in a landing day."""
 
     relative: str  # the path below the landing location, /-separated: "segment/segment-logs/…/x.gz"
     size: int
@@ -103,7 +103,7 @@ class LandingFile:
 
 
 class Landing:
-    """A landing location with its listings, taken once per source (see the module docstring)."""
+    """A landing location with its listings, taken once per folder (see the module docstring)."""
 
     def __init__(self, location: str | os.PathLike[str]) -> None:
         text = os.fspath(location)
@@ -143,15 +143,16 @@ class Landing:
     def __repr__(self) -> str:
         return f"Landing({str(self)!r})"
 
-    def entries(self, source: str) -> list[Entry]:
-        """Every file below `<landing>/<source>/`, sorted by path; listed once per `Landing`."""
-        if source not in self._listings:
-            self._listings[source] = self._list_remote(source) if self.remote else self._list_local(source)
-        return self._listings[source]
+    def entries(self, folder: str) -> list[Entry]:
+        """Every file below `<landing>/<folder>/` (a source's folder, `files.py`), sorted by path;
+        listed once per `Landing`."""
+        if folder not in self._listings:
+            self._listings[folder] = self._list_remote(folder) if self.remote else self._list_local(folder)
+        return self._listings[folder]
 
     # -- local folders ---------------------------------------------------------------------------
 
-    def _list_local(self, source: str) -> list[Entry]:
+    def _list_local(self, folder: str) -> list[Entry]:
         """A walk with one `stat` per file (size and mtime for the sensor's fingerprint).
 
         Like the `glob` it replaces, it follows symbolic links (a linked folder is walked once) and
@@ -160,11 +161,11 @@ class Landing:
         assert self.path is not None
         out: list[Entry] = []
         seen: set[str] = set()
-        stack: list[tuple[Path, tuple[str, ...]]] = [(self.path / source, (source,))]
+        stack: list[tuple[Path, tuple[str, ...]]] = [(self.path / folder, (folder,))]
         while stack:
-            folder, parts = stack.pop()
+            here, parts = stack.pop()
             try:
-                scan = os.scandir(folder)
+                scan = os.scandir(here)
             except OSError:  # missing, not a folder, or unreadable
                 continue
             with scan:
@@ -203,10 +204,13 @@ class Landing:
             self._fs = _filesystem(self.scheme, str(self))
         return self._fs
 
-    def _list_remote(self, source: str) -> list[Entry]:
-        base = f"{self.root}/{source}"
+    def _list_remote(self, folder: str) -> list[Entry]:
+        base = f"{self.root}/{folder}"
         try:
-            found = self._filesystem().find(base, detail=True)
+            # One listing of keys starting with "<prefix>/<folder>/"; as a `prefix`, not a path, so
+            # that an absent folder costs no extra HEAD request (which s3fs makes for a path, and
+            # which needs s3:GetObject).
+            found = self._filesystem().find(self.root, prefix=f"{folder}/", detail=True)
         except LandingError:
             raise
         except Exception as exc:
@@ -216,7 +220,7 @@ class Landing:
             if info.get("type") == "directory" or name.endswith("/"):  # a console's folder marker
                 continue
             relative = name[len(self.root) + 1 :]
-            if not relative.startswith(f"{source}/"):
+            if not relative.startswith(f"{folder}/"):
                 continue
             out.append(
                 Entry(

@@ -2,8 +2,8 @@
 
 Real HTTP to a real S3 API (moto's server mode, with its IAM policy checks switched on): the exports
 of a small generated landing are uploaded under a prefix, keys as the exporters write them (Segment's
-epoch-ms day folders, RudderStack's MM-DD-YYYY, gzip files), plus a truncated gzip object and an
-object in no day's place. The load child reads them with the credentials and endpoint from the
+`segment-logs/` right under the prefix with epoch-ms day folders, RudderStack's MM-DD-YYYY folders,
+gzip files), plus a truncated gzip object and an object in no day's place. The load child reads them with the credentials and endpoint from the
 standard AWS environment, and the raw tables must equal a load of the same files from a folder,
 except that lineage names each object by its URI. The reader's IAM user has exactly the permissions
 docs/deploy.md asks for (s3:ListBucket on the bucket, s3:GetObject on its objects).
@@ -35,6 +35,7 @@ from dagster_project.ingest.files import (
     iter_landing_files,
     landing_days,
     landing_fingerprints,
+    unplaced_files,
 )
 from dagster_project.ingest.load import read_day
 from dagster_project.ingest.stats import LoadStats, UnplacedFile
@@ -46,7 +47,7 @@ BUCKET = "acme-exports"
 PREFIX = "analytics/prod"
 URI = f"s3://{BUCKET}/{PREFIX}"
 END = date(2026, 11, 3)
-TRUNCATED = "segment/segment-logs/src9/1793577600000/1793600000000.cut.gz"  # 2026-11-02
+TRUNCATED = "segment-logs/src9/1793577600000/1793600000000.cut.gz"  # 2026-11-02, Segment's bucket layout
 UNPLACED = "rudderstack/rudder-logs/src9/not-a-day/1793600000000.src9.json.gz"
 
 
@@ -89,7 +90,11 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
         folder = tmp_path_factory.mktemp("s3_landing") / "landing"
         generate(folder, users=30, days=3, seed=5, end_date=END)
         (folder / "manifest.json").unlink()  # the generator's, not an export
-        segment_day = next((folder / "segment" / "segment-logs").glob("*/1793577600000/*.gz"))
+        # Segment's files as its S3 destination writes them, at the root of the location (it has no
+        # prefix setting); RudderStack's in our rudderstack/ folder: both layouts are read.
+        (folder / "segment" / "segment-logs").rename(folder / "segment-logs")
+        (folder / "segment").rmdir()
+        segment_day = next((folder / "segment-logs").glob("*/1793577600000/*.gz"))
         whole = segment_day.read_bytes()
         for relative, data in ((TRUNCATED, whole[: len(whole) // 2]), (UNPLACED, gzip.compress(b"{}\n"))):
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +229,7 @@ def test_an_s3_landing_loads_the_same_rows_as_a_folder_with_object_uris(s3: S3, 
             ).fetchall()
         )
     assert files and all(f.startswith(f"{URI}/") for f in files)
+    assert any("/segment-logs/" in f for f in files) and any("/rudder-logs/" in f for f in files)
     assert reasons[f"{URI}/{TRUNCATED}"].startswith("truncated_gzip:")
     assert reasons[f"{URI}/{UNPLACED}"].startswith("unplaced_file:")
 
@@ -322,3 +328,28 @@ def test_a_file_uri_is_the_local_folder(s3: S3):
         assert [(f.day, f.path, f.file) for f in iter_landing_files(local, source)] == [
             (f.day, f.path, f.relative) for f in iter_landing_files(s3.folder, source)
         ]
+
+
+def test_the_exporters_own_bucket_layouts_are_placed_like_ours(tmp_path: Path):
+    """`segment-logs/…` and `rudder-logs/…` right under the location (as the S3 destinations write at
+    a bucket's root) hold Segment's and RudderStack's files too, beside our segment/ and rudderstack/."""
+    files = {
+        "segment-logs/src1/1793577600000/1.a.gz": ("segment", date(2026, 11, 2)),
+        "segment/segment-logs/src1/1793664000000/2.b.gz": ("segment", date(2026, 11, 3)),
+        "rudder-logs/src2/11-01-2026/3.src2.json.gz": ("rudderstack", date(2026, 11, 1)),
+        "segment-logs/src1/stray.gz": None,
+        "rudder-logs/src2/no-day/4.src2.json.gz": None,
+    }
+    for relative in files:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"")
+    placed = {f.relative: (f.source, f.day) for s in SOURCES for f in iter_landing_files(tmp_path, s)}
+    assert placed == {k: v for k, v in files.items() if v}
+    assert unplaced_files(tmp_path, "segment") == [
+        ("segment-logs/src1/stray.gz",
+         "at folder depth 2, not 3; expected segment-logs/<source-id>/<epoch-ms or YYYY-MM-DD>/<file>")
+    ]
+    assert unplaced_files(tmp_path, "rudderstack") == [
+        ("rudder-logs/src2/no-day/4.src2.json.gz",
+         "no readable date in its folder; expected rudder-logs/<source-id>/<MM-DD-YYYY>/<file>")
+    ]
