@@ -28,7 +28,7 @@ from dagster_project.core.settings import (
 from tests.standins.marts import demo
 
 ONBOARDING_VARS = ("ONBOARDING_DB", "ONBOARDING_LANDING", "ONBOARDING_START_DATE", "ONBOARDING_MAX_LINE_BYTES",
-                   "ONBOARDING_DUCKDB_MEMORY_LIMIT", "ONBOARDING_LOCK_TIMEOUT")
+                   "ONBOARDING_DUCKDB_MEMORY_LIMIT", "ONBOARDING_LOCK_TIMEOUT", "ONBOARDING_HOME")
 
 
 def test_defaults_are_the_projects_data_folder_wherever_the_command_starts(tmp_path, monkeypatch):
@@ -173,3 +173,87 @@ def test_temporary_env_none_unsets_and_an_error_still_restores(monkeypatch):
     except RuntimeError:
         pass
     assert os.environ["OPENAI_API_KEY"] == "sk-kept"
+
+
+# --- The working home (ONBOARDING_HOME) and the installed layout -----------------------------------
+
+
+def _installed_package(site: Path) -> Path:
+    """A copy of dagster_project's floor laid out as pip installs it: site-packages/dagster_project/
+    with the dbt project inside it, and no pyproject.toml or dbt_project/ beside the package."""
+    import shutil
+
+    package = site / "dagster_project"
+    shutil.copytree(PROJECT_ROOT / "dagster_project" / "core", package / "core",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "__init__.py").write_text("")
+    (package / "dbt_project").mkdir()
+    (package / "dbt_project" / "dbt_project.yml").write_text("name: onboarding\n")
+    return package
+
+
+def test_a_checkout_is_recognised_by_its_pyproject_and_dbt_project(tmp_path):
+    package = _installed_package(tmp_path / "site-packages")
+    assert settings_module.checkout_root(package) is None
+    (tmp_path / "site-packages" / "pyproject.toml").write_text("")
+    assert settings_module.checkout_root(package) is None  # a pyproject.toml alone is not a checkout
+    (tmp_path / "site-packages" / "dbt_project").mkdir()
+    (tmp_path / "site-packages" / "dbt_project" / "dbt_project.yml").write_text("")
+    assert settings_module.checkout_root(package) == tmp_path / "site-packages"
+    assert settings_module.checkout_root() == PROJECT_ROOT  # this test suite runs from a checkout
+
+
+def test_home_is_onboarding_home_else_the_checkout_else_the_current_directory(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    installed = _installed_package(tmp_path / "site-packages")
+    assert settings_module.onboarding_home({}, installed) == work
+    assert settings_module.onboarding_home({}) == PROJECT_ROOT  # from a checkout, wherever the command starts
+    assert settings_module.onboarding_home({"ONBOARDING_HOME": "rel"}) == work / "rel"  # absolute, once
+    assert settings_module.onboarding_home({"ONBOARDING_HOME": " ~/h "}, installed) == Path.home() / "h"
+    # dbt writes beside a checkout's project, under the home's data/dbt/ when the project is package data
+    assert settings_module.dbt_output_dirs(work, installed) == (work / "data" / "dbt" / "target",
+                                                                 work / "data" / "dbt" / "logs")
+    assert settings_module.dbt_output_dirs(work) == (DBT_PROJECT_DIR / "target", DBT_PROJECT_DIR / "logs")
+
+
+def test_onboarding_home_moves_the_default_paths_and_explicit_paths_still_win(tmp_path):
+    home = tmp_path / "home"
+    resolved = Settings.from_env({"ONBOARDING_HOME": str(home)})
+    assert (resolved.db_path, resolved.landing) == (home / "data" / "warehouse.duckdb", home / "data" / "landing")
+    resolved = Settings.from_env({"ONBOARDING_HOME": str(home), "ONBOARDING_DB": str(tmp_path / "w.duckdb")})
+    assert (resolved.db_path, resolved.landing) == (tmp_path / "w.duckdb", home / "data" / "landing")
+
+
+INSTALLED_PROBE = """
+import json
+from dagster_project.core import settings as s
+print(json.dumps({k: str(v) for k, v in {
+    "home": s.HOME, "checkout": s.CHECKOUT_ROOT, "dbt_project": s.DBT_PROJECT_DIR, "target": s.DBT_TARGET_DIR,
+    "logs": s.DBT_LOG_DIR, "db": s.Settings.from_env().db_path, "landing": s.Settings.from_env().landing}.items()}))
+"""
+
+
+@pytest.mark.parametrize("with_home", [False, True])
+def test_installed_layout_resolves_everything_under_the_working_home(tmp_path, with_home):
+    """A fresh process importing the settings from a site-packages layout: the dbt project is the
+    package's own copy, and the warehouse, landing folder and dbt's output are under the current
+    directory, or under ONBOARDING_HOME when set; nothing points at this checkout."""
+    site = tmp_path / "site-packages"
+    package = _installed_package(site)
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ONBOARDING_VARS} | {"PYTHONPATH": str(site)}
+    if with_home:
+        env["ONBOARDING_HOME"] = str(home)
+    out = subprocess.run([sys.executable, "-c", INSTALLED_PROBE], cwd=work, env=env, capture_output=True,
+                         text=True, check=True)
+    resolved = json.loads(out.stdout)
+    base = home if with_home else work
+    assert resolved == {
+        "home": str(base), "checkout": "None", "dbt_project": str(package / "dbt_project"),
+        "target": str(base / "data" / "dbt" / "target"), "logs": str(base / "data" / "dbt" / "logs"),
+        "db": str(base / "data" / "warehouse.duckdb"), "landing": str(base / "data" / "landing"),
+    }
+
