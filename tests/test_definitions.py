@@ -23,6 +23,7 @@ from dagster import (
 from dagster_dbt import DbtCliResource, DbtProject
 
 from dagster_project.partitions import first_landing_day
+from dagster_project.resources import WarehouseResource
 
 
 def test_definitions_load_with_groups_and_daily_partitions():
@@ -64,13 +65,14 @@ def test_sensor_requests_a_run_per_new_or_changed_day(tmp_path: Path, monkeypatc
     (tmp_path / "signups" / "2026-03-04.jsonl").write_text("{}\n")
     (tmp_path / "signups" / "2026-03-05.jsonl").write_text("{}\n")
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance)
+        warehouse = {"warehouse": WarehouseResource()}  # the sensor reads the landing location from it
+        context = build_sensor_context(instance=instance, resources=warehouse)
         (first,) = landing_files_sensor(context)  # the new days in one range run
         assert first.tags[LANDING_DAYS_TAG] == "2026-03-04,2026-03-05"
-        context = build_sensor_context(instance=instance, cursor=context.cursor)
+        context = build_sensor_context(instance=instance, cursor=context.cursor, resources=warehouse)
         assert [type(r) for r in landing_files_sensor(context)] == [SkipReason]
         (tmp_path / "signups" / "2026-03-05.jsonl").write_text('{}\n{"more": 1}\n')
-        context = build_sensor_context(instance=instance, cursor=context.cursor)
+        context = build_sensor_context(instance=instance, cursor=context.cursor, resources=warehouse)
         assert [r.partition_key for r in landing_files_sensor(context)] == ["2026-03-05"]
 
 
