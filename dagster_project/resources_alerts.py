@@ -2,93 +2,92 @@
 
 Why a resource of its own: the thresholds are what an operator tunes when a check is too noisy or too
 quiet, so they belong in the launchpad next to the other settings, overridable per run, and filled from
-the environment of the deployment (docs/deploy.md, section 5). Each field is an `EnvVar` reference when
-its variable is set when the code location loads (the launchpad then shows the reference, not a value),
-else its documented default; an unset `EnvVar` would fail every run, so none is ever referenced.
+the environment of the deployment (docs/deploy.md, section 5). The fields follow the project's rule
+(`resources/fields.py`): an `EnvVar` reference when the variable is set when the code location loads,
+else empty, meaning the variable as the run finds it, else the documented default; text, parsed here
+with one error naming the variable.
 
-Thresholds are whole numbers (percent, hours): Dagster's config system has an integer environment
-source (`EnvVar.int`) but no float one.
-
-The Slack token is not here: it is the Slack destination's (`SLACK_BOT_TOKEN`, sync/settings.py), read
-by the alert sensor where it posts, so one bot and one token serve the CSM alerts and the operators'.
+The Slack token is not here: it is the Slack destination's (`SLACK_BOT_TOKEN`, the `sync` resource), so
+one bot and one token serve the CSM alerts and the operators'.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource
 
-# field -> (environment variable, integer?)
-ALERT_ENV: dict[str, tuple[str, bool]] = {
-    "quarantine_max_percent": ("ONBOARDING_ALERT_QUARANTINE_PERCENT", True),
-    "llm_fallback_max_percent": ("ONBOARDING_ALERT_LLM_FALLBACK_PERCENT", True),
-    "freshness_hours": ("ONBOARDING_ALERT_FRESHNESS_HOURS", True),
-    "slack_channel": ("ONBOARDING_ALERT_SLACK_CHANNEL", False),
-    "webserver_url": ("DAGSTER_WEBSERVER_URL", False),
-}
+from .resources.fields import EnvFields, setting
+
+QUARANTINE_ENV = "ONBOARDING_ALERT_QUARANTINE_PERCENT"
+LLM_FALLBACK_ENV = "ONBOARDING_ALERT_LLM_FALLBACK_PERCENT"
+FRESHNESS_ENV = "ONBOARDING_ALERT_FRESHNESS_HOURS"
+CHANNEL_ENV = "ONBOARDING_ALERT_SLACK_CHANNEL"
+WEBSERVER_ENV = "DAGSTER_WEBSERVER_URL"
 # What may be linked to in a Slack message: an http(s) base URL with no character that could end the
 # link (`|`, `>`) or start another.
 _BASE_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d+)?(/[A-Za-z0-9._~\-/%]*)?")
 
 
 class AlertsConfigError(ValueError):
-    """An alert setting is out of range; the message names the variable."""
+    """An alert setting is not a number in range; the message names the variable."""
 
 
-class AlertsResource(ConfigurableResource):
+class AlertsResource(EnvFields, ConfigurableResource):
     """Thresholds of the asset checks (dagster_project/assets/checks.py) and where the alert sensors
     (dagster_project/assets/alerts.py) post."""
 
-    quarantine_max_percent: int = 5
-    """A source's landing day is red when more than this share of its lines is quarantined
-    (ONBOARDING_ALERT_QUARANTINE_PERCENT)."""
-    llm_fallback_max_percent: int = 20
-    """An AI step is red (warning) when more than this share of the rows it last wrote with an LLM
-    configured fell back to the rules (ONBOARDING_ALERT_LLM_FALLBACK_PERCENT)."""
-    freshness_hours: int = 36
-    """A source is stale when its newest landing day appeared more than this many hours ago
-    (ONBOARDING_ALERT_FRESHNESS_HOURS)."""
-    slack_channel: str | None = None
-    """Where run failures and newly failed checks are posted (ONBOARDING_ALERT_SLACK_CHANNEL); unset:
-    the sensors only log what they would post."""
-    webserver_url: str | None = None
-    """The Dagster UI's base URL, for a link to the run (DAGSTER_WEBSERVER_URL)."""
+    quarantine_max_percent: str | None = setting(
+        QUARANTINE_ENV, "A source's landing day is red (warning) above this percentage of quarantined lines (5).")
+    llm_fallback_max_percent: str | None = setting(
+        LLM_FALLBACK_ENV, "An AI step is red (warning) when more of its latest rows written with an LLM fell back "
+        "to the rules, in percent (20).")
+    freshness_hours: str | None = setting(
+        FRESHNESS_ENV, "A source is stale when its newest landing day appeared longer ago, in hours (36).")
+    slack_channel: str | None = setting(
+        CHANNEL_ENV, "Channel for run failures and newly failed checks (unset: the sensors only log).")
+    webserver_url: str | None = setting(WEBSERVER_ENV, "The Dagster UI's base URL, for a link to the run.")
+
+    def _text(self, variable: str) -> str | None:
+        value = self.variables().get(variable)
+        return value.strip() if value and value.strip() else None
+
+    def _number(self, variable: str, default: float, low: float, high: float | None) -> float:
+        text = self._text(variable)
+        if text is None:
+            return default
+        try:
+            value = float(text.removesuffix("%"))
+        except ValueError:
+            value = float("nan")
+        if not (value >= low and (high is None or value <= high)):
+            span = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
+            raise AlertsConfigError(f"{variable} must be a number {span}, got {text!r}")
+        return value
 
     def quarantine_share(self) -> float:
-        return _percent(self.quarantine_max_percent, "quarantine_max_percent") / 100
+        return self._number(QUARANTINE_ENV, 5, 0, 100) / 100
 
     def llm_fallback_share(self) -> float:
-        return _percent(self.llm_fallback_max_percent, "llm_fallback_max_percent") / 100
+        return self._number(LLM_FALLBACK_ENV, 20, 0, 100) / 100
 
-    def freshness_limit_hours(self) -> int:
-        if self.freshness_hours <= 0:
-            raise AlertsConfigError(
-                f"{ALERT_ENV['freshness_hours'][0]} must be a positive number of hours, got {self.freshness_hours}")
-        return self.freshness_hours
+    def freshness_limit_hours(self) -> float:
+        hours = self._number(FRESHNESS_ENV, 36, 0, None)
+        if hours <= 0:
+            raise AlertsConfigError(f"{FRESHNESS_ENV} must be a number above 0, got {hours:g}")
+        return hours
 
     def channel(self) -> str | None:
-        return (self.slack_channel or "").strip() or None
+        return self._text(CHANNEL_ENV)
 
     def run_url(self, run_id: str) -> str | None:
-        """The run's page in the UI, or None when no (usable) base URL is set."""
-        base = (self.webserver_url or "").strip().rstrip("/")
+        """The run's page in the UI, or None when no usable base URL is set."""
+        base = (self._text(WEBSERVER_ENV) or "").rstrip("/")
         if not base or not _BASE_URL.fullmatch(base):
             return None
         return f"{base}/runs/{run_id}"
 
 
-def _percent(value: int, field: str) -> int:
-    if not 0 <= value <= 100:
-        raise AlertsConfigError(f"{ALERT_ENV[field][0]} must be a percentage from 0 to 100, got {value}")
-    return value
-
-
 def build_alerts_resource() -> AlertsResource:
-    """The resource with an `EnvVar` for every variable set now, the default for the rest."""
-    values: dict[str, object] = {}
-    for field, (name, integer) in ALERT_ENV.items():
-        if (os.environ.get(name) or "").strip():
-            values[field] = EnvVar.int(name) if integer else EnvVar(name)
-    return AlertsResource(**values)
+    """The resource with an `EnvVar` for every variable set now, the others empty (read at run time)."""
+    return AlertsResource.from_environment()

@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from dagster_project.assets.alerts import failed_checks_slack_alert, failure_text, run_failure_slack_alert
+from dagster_project.resources import SyncResource
 from dagster_project.resources_alerts import AlertsResource
 from tests.standins.slack import SlackStandin
 
@@ -55,16 +56,21 @@ def _alerts(**overrides: str) -> AlertsResource:
     return AlertsResource(**{"slack_channel": CHANNEL, "webserver_url": UI, **overrides})
 
 
+def _resources(alerts: AlertsResource) -> dict[str, object]:
+    """The sensors' resources as the code location builds them: the Slack token from SLACK_BOT_TOKEN."""
+    return {"alerts": alerts, "sync": SyncResource.from_environment()}
+
+
 def _failures_then_tick(instance: DagsterInstance, alerts: AlertsResource, runs: int = 1) -> list[str]:
     """Start the sensor (its first tick only sets the cursor), fail `runs` runs, tick again; run ids."""
     repo = Definitions(jobs=[tiny_daily], sensors=[run_failure_slack_alert]).get_repository_def()
-    context = build_sensor_context(instance=instance, repository_def=repo, resources={"alerts": alerts})
+    context = build_sensor_context(instance=instance, repository_def=repo, resources=_resources(alerts))
     run_failure_slack_alert.evaluate_tick(context)
     run_ids = [tiny_daily.execute_in_process(instance=instance, raise_on_error=False,
                                              tags={"dagster/partition": "2026-03-09"}).run_id for _ in range(runs)]
     for _ in range(2):  # the second tick finds nothing new: one post per failure
         context = build_sensor_context(instance=instance, cursor=context.cursor, repository_def=repo,
-                                       resources={"alerts": alerts})
+                                       resources=_resources(alerts))
         run_failure_slack_alert.evaluate_tick(context)
     return run_ids
 
@@ -139,24 +145,24 @@ def tiny_table() -> None:
 @asset_check(asset=tiny_table)
 def rows_in_doubt(alerts: AlertsResource) -> AssetCheckResult:
     # The check's verdict follows a setting, so the test can turn it red and green between runs.
-    red = alerts.freshness_hours == 1
+    red = alerts.freshness_hours == "1"
     return AssetCheckResult(passed=not red, severity=AssetCheckSeverity.ERROR,
                             description="3 message(s) in doubt <!here>" if red else "none")
 
 
 def test_checks_that_newly_go_red_are_posted_once(slack: SlackStandin) -> None:
     tiny_job = define_asset_job("tiny_checked", selection="*")
-    red, green = _alerts(freshness_hours=1), _alerts()
+    red, green = _alerts(freshness_hours="1"), _alerts()
 
     def run(alerts: AlertsResource, instance: DagsterInstance) -> None:
         defs = Definitions(assets=[tiny_table], asset_checks=[rows_in_doubt], jobs=[tiny_job],
-                           sensors=[failed_checks_slack_alert], resources={"alerts": alerts})
+                           sensors=[failed_checks_slack_alert], resources=_resources(alerts))
         repo = defs.get_repository_def()
-        context = build_sensor_context(instance=instance, repository_def=repo, resources={"alerts": alerts},
+        context = build_sensor_context(instance=instance, repository_def=repo, resources=_resources(alerts),
                                        cursor=cursors.get("c"))
         if "c" not in cursors:
             failed_checks_slack_alert.evaluate_tick(context)
-            context = build_sensor_context(instance=instance, repository_def=repo, resources={"alerts": alerts},
+            context = build_sensor_context(instance=instance, repository_def=repo, resources=_resources(alerts),
                                            cursor=context.cursor)
         assert defs.resolve_job_def("tiny_checked").execute_in_process(instance=instance).success
         failed_checks_slack_alert.evaluate_tick(context)

@@ -143,7 +143,7 @@ def test_quarantine_share_red_on_the_runs_days_above_the_threshold(tmp_path: Pat
 
     # The threshold is a setting: at 10% the same day is green (the function the check step calls).
     with duckdb.connect(str(db), read_only=True) as con:
-        lenient = quarantine_result(con, "segment_events", [day2], AlertsResource(quarantine_max_percent=10).quarantine_share())
+        lenient = quarantine_result(con, "segment_events", [day2], AlertsResource(quarantine_max_percent="10").quarantine_share())
     assert lenient.passed and values(lenient)["threshold_percent"] == 10.0
 
 
@@ -181,7 +181,7 @@ def test_landing_freshness_red_when_no_new_day_within_the_hours(tmp_path: Path) 
 
     # The hours are a setting: at 48 h the NPS export is fresh, the signups still not.
     arrivals = landing_arrivals(landing)
-    hours = AlertsResource(freshness_hours=48).freshness_limit_hours()
+    hours = AlertsResource(freshness_hours="48").freshness_limit_hours()
     assert freshness_result("nps_responses", arrivals, hours).passed
     assert not freshness_result("signups", arrivals, hours).passed
 
@@ -230,7 +230,7 @@ def test_llm_fallback_share_red_only_for_batches_written_with_an_llm(tmp_path: P
     themes = found[("ai/feedback_themes", LLM_FALLBACK_SHARE)]
     assert themes.passed and values(themes)["fallback_percent"] == 10.0
 
-    strict = evaluate(AI_STUBS, ai_checks, db, tmp_path, alerts=AlertsResource(llm_fallback_max_percent=5))
+    strict = evaluate(AI_STUBS, ai_checks, db, tmp_path, alerts=AlertsResource(llm_fallback_max_percent="5"))
     assert not strict[("ai/feedback_themes", LLM_FALLBACK_SHARE)].passed
 
 
@@ -289,19 +289,22 @@ def test_in_doubt_destinations_are_those_with_at_most_once_streams() -> None:
 
 
 def test_thresholds_come_from_the_environment_as_references(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ONBOARDING_ALERT_QUARANTINE_PERCENT", "7")
+    monkeypatch.setenv("ONBOARDING_ALERT_QUARANTINE_PERCENT", "7.5")
     monkeypatch.setenv("ONBOARDING_ALERT_SLACK_CHANNEL", "#ops")
     monkeypatch.delenv("ONBOARDING_ALERT_FRESHNESS_HOURS", raising=False)
     resource = build_alerts_resource()
     config = resource.get_resource_definition().config_schema.default_value  # what the launchpad shows
     assert config["quarantine_max_percent"] == {"env": "ONBOARDING_ALERT_QUARANTINE_PERCENT"}
     assert config["slack_channel"] == {"env": "ONBOARDING_ALERT_SLACK_CHANNEL"}
-    assert "freshness_hours" not in config or config["freshness_hours"] == 36
+    assert config.get("freshness_hours") is None  # unset: the default, or the variable as a run finds it
     resolved = resource.process_config_and_initialize()
-    assert resolved.quarantine_share() == 0.07 and resolved.freshness_limit_hours() == 36
+    assert resolved.quarantine_share() == 0.075 and resolved.freshness_limit_hours() == 36
     assert resolved.channel() == "#ops"
-    with pytest.raises(ValueError, match="ONBOARDING_ALERT_QUARANTINE_PERCENT must be a percentage"):
-        AlertsResource(quarantine_max_percent=120).quarantine_share()
+    monkeypatch.setenv("ONBOARDING_ALERT_FRESHNESS_HOURS", "soon")
+    with pytest.raises(ValueError, match="ONBOARDING_ALERT_FRESHNESS_HOURS must be a number above 0, got 'soon'"):
+        resolved.freshness_limit_hours()
+    with pytest.raises(ValueError, match="ONBOARDING_ALERT_QUARANTINE_PERCENT must be a number from 0 to 100"):
+        AlertsResource(quarantine_max_percent="120").quarantine_share()
 
 
 # --------------------------------------------------------------------------------------- retries

@@ -48,6 +48,7 @@ from sync.outcomes import OutcomeKind
 from sync.settings import SyncConfigError, SyncSettings
 from sync.transport import TransportError
 
+from ..resources import SyncResource
 from ..resources_alerts import AlertsResource
 
 # A sensor tick must end in seconds, not in the sync's two-minute retry budget per request.
@@ -133,22 +134,24 @@ def _error_of(event: object) -> str:
     return str(getattr(event, "message", "") or "")
 
 
-def slack_settings() -> SyncSettings:
-    """The Slack destination's settings (token, base URL, transport), capped for a sensor tick."""
-    settings = SyncSettings.from_env()
+def slack_settings(sync: SyncResource) -> SyncSettings:
+    """The Slack destination's settings (token, base URL, transport: the `sync` resource's, as the sync
+    assets get them), with the transport's patience capped for a sensor tick."""
+    settings = sync.sync_settings()
     transport = settings.slack.transport
     capped = transport.model_copy(update={"max_attempts": min(transport.max_attempts, MAX_ATTEMPTS),
                                           "retry_budget": min(transport.retry_budget, RETRY_BUDGET_SECONDS)})
     return settings.model_copy(update={"slack": settings.slack.model_copy(update={"transport": capped})})
 
 
-def post_alert(channel: str | None, text: str, event_type: str, payload: dict[str, str]) -> PostResult:
+def post_alert(sync: SyncResource, channel: str | None, text: str, event_type: str,
+               payload: dict[str, str]) -> PostResult:
     """Post one operator alert with the Slack destination's bot: `chat.postMessage`, links and media
     not unfurled, the run in the message metadata (a duplicate after a retried 5xx is recognisable)."""
     if not channel:
         return PostResult(False, dry_reason="ONBOARDING_ALERT_SLACK_CHANNEL not set")
     try:
-        settings = slack_settings()
+        settings = slack_settings(sync)
     except SyncConfigError as exc:
         return PostResult(False, error=f"Slack settings: {scrub(exc)}")
     adapter = SlackAdapter(settings)
@@ -187,7 +190,7 @@ def post_alert(channel: str | None, text: str, event_type: str, payload: dict[st
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def run_failure_slack_alert(context: RunFailureSensorContext, alerts: AlertsResource) -> None:
+def run_failure_slack_alert(context: RunFailureSensorContext, alerts: AlertsResource, sync: SyncResource) -> None:
     """One Slack message per failed run. Returns nothing, so one tick handles every new failure."""
     register_environment_secrets()
     run = context.dagster_run
@@ -197,7 +200,7 @@ def run_failure_slack_alert(context: RunFailureSensorContext, alerts: AlertsReso
     text = failure_text(run.job_name, run.run_id, run_partitions(run), steps, error,
                         alerts.run_url(run.run_id))
     channel = alerts.channel()
-    result = post_alert(channel, text, "dagster_run_failure", {"run_id": run.run_id, "job": run.job_name})
+    result = post_alert(sync, channel, text, "dagster_run_failure", {"run_id": run.run_id, "job": run.job_name})
     note = f"run {run.run_id} of {run.job_name} failed ({len(steps)} failed step(s)): {result.describe(channel)}"
     (context.log.info if result.posted or result.dry_reason else context.log.warning)(note)
 
@@ -253,7 +256,8 @@ def checks_text(job: str, run_id: str, failed: Sequence[AssetCheckEvaluation], s
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def failed_checks_slack_alert(context: RunStatusSensorContext, alerts: AlertsResource) -> None:
+def failed_checks_slack_alert(context: RunStatusSensorContext, alerts: AlertsResource,
+                              sync: SyncResource) -> None:
     """One Slack message per successful run with newly failed ERROR checks; none otherwise."""
     failed, still = newly_failed_checks(context)
     if not failed:
@@ -262,7 +266,7 @@ def failed_checks_slack_alert(context: RunStatusSensorContext, alerts: AlertsRes
     run = context.dagster_run
     text = checks_text(run.job_name, run.run_id, failed, still, alerts.run_url(run.run_id))
     channel = alerts.channel()
-    result = post_alert(channel, text, "dagster_checks_failed", {"run_id": run.run_id, "job": run.job_name})
+    result = post_alert(sync, channel, text, "dagster_checks_failed", {"run_id": run.run_id, "job": run.job_name})
     note = f"run {run.run_id} of {run.job_name}: {len(failed)} check(s) newly red: {result.describe(channel)}"
     (context.log.info if result.posted or result.dry_reason else context.log.warning)(note)
     return None

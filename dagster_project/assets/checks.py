@@ -210,7 +210,7 @@ def landing_arrivals(landing: Location) -> dict[str, SourceArrival]:
     return arrivals
 
 
-def freshness_result(table: str, arrivals: dict[str, SourceArrival], max_hours: int,
+def freshness_result(table: str, arrivals: dict[str, SourceArrival], max_hours: float,
                      now: float | None = None) -> AssetCheckResult:
     """Red (ERROR) when a source of this table has had no new landing day for more than `max_hours`.
 
@@ -245,8 +245,8 @@ def freshness_result(table: str, arrivals: dict[str, SourceArrival], max_hours: 
             stale.append(f"{a.source} (newest day {a.newest_day.isoformat()}, {age:g} h ago)")
     if unused := [s for s in sources if s not in arrivals]:
         metadata["sources_without_files"] = ", ".join(unused)
-    description = (f"no new landing day within {max_hours} h: {'; '.join(stale)}" if stale
-                   else f"a new landing day within {max_hours} h for {', '.join(a.source for a in used)}")
+    description = (f"no new landing day within {max_hours:g} h: {'; '.join(stale)}" if stale
+                   else f"a new landing day within {max_hours:g} h for {', '.join(a.source for a in used)}")
     return AssetCheckResult(asset_key=key, check_name=LANDING_FRESH, passed=not stale,
                             severity=AssetCheckSeverity.ERROR, metadata=metadata, description=description)
 
