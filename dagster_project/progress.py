@@ -38,15 +38,16 @@ from rich.progress import Progress as Bars
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
-# The run's stages, in order, by the prefix of their Dagster step keys (op names): the ingest assets
-# (raw/...), the two dbt builds, the AI steps, the sync per destination, the reporting asset.
-STAGES: tuple[tuple[str, str], ...] = (
-    ("ingest", "raw__"),
-    ("dbt staging", "dbt_foundation"),
-    ("ai", "ai__"),
-    ("dbt decisions", "dbt_decisions"),
-    ("sync", "sync"),  # sync__<destination>, and the sync's asset checks
-    ("reporting", "marts__"),
+# The run's stages, in order, by the prefixes of their Dagster step keys (op names): the ingest assets
+# (raw/...) and their checks, the two dbt builds, the AI steps and checks, the sync per destination and
+# its checks, the reporting asset. A step of none of them gets a bar "other".
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ingest", ("raw__", "ingest")),
+    ("dbt staging", ("dbt_foundation",)),
+    ("ai", ("ai__", "ai_")),
+    ("dbt decisions", ("dbt_decisions",)),
+    ("sync", ("sync__", "sync_")),
+    ("reporting", ("marts__", "reporting")),
 )
 # What a stage's bar counts: ingest lines per source and day, dbt nodes (models, tests, seeds), else steps.
 UNITS = {"ingest": "source-days", "dbt staging": "nodes", "dbt decisions": "nodes"}
@@ -74,7 +75,7 @@ progress_sink: list[Progress] = []
 
 
 def stage_of(step: str) -> str:
-    return next((stage for stage, prefix in STAGES if step.startswith(prefix)), "other")
+    return next((stage for stage, prefixes in STAGES if step.startswith(prefixes)), "other")
 
 
 def _root_cause(error: Any) -> str:
@@ -140,7 +141,7 @@ class RunLog:
             return
         self.folder = self.root / run_id
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._files = {name: (self.folder / name).open("a", encoding="utf-8") for name in self.NAMES}
+        self._files = {name: (self.folder / name).open("a", encoding="utf-8", buffering=1) for name in self.NAMES}
         held, self._held = self._held, []
         for name, line in held:
             self.write(name, line)
@@ -304,7 +305,7 @@ class RunDisplay:
         if self.bars or self.verbose:
             return
         seconds = time.monotonic() - self.started.get(stage, time.monotonic())
-        unit = UNITS.get(stage, "steps")
+        unit = UNITS.get(stage, "steps" if self.counts[stage] != 1 else "step")
         if failed:
             self.console.print(f"{stage}: [red]failed[/red] - {escape(self.failures[stage])}", soft_wrap=True)
         elif self.skipped[stage] >= self.steps[stage]:

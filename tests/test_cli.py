@@ -7,6 +7,7 @@ one slow test runs the pipeline for one day on a copy of the session warehouse.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
@@ -19,6 +20,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dagster_project.cli import app
+from dagster_project.progress import RunDisplay, RunLog, StepEvent, captured_output
 from dagster_project.run_summary import RunReport, collect, render
 from sync.cli import SyncBars
 from sync.engine import StreamProgress, run_sync
@@ -142,6 +144,64 @@ def test_the_engine_reports_each_stream_as_it_sends(marts_db: Path) -> None:
     assert len(text.splitlines()) == len(streams)
 
 
+def test_the_run_display_counts_each_stage_and_keeps_the_lines(tmp_path: Path) -> None:
+    """Step events and dbt's output as a run produces them: a line per stage off a terminal, bars on
+    one, every line in the run's log folder (including dbt's first lines, printed before the run id)."""
+    steps = ["raw__segment_events", "raw__signups", "ingest_checks", "dbt_foundation", "ai__playbooks",
+             "dbt_decisions", "sync__intercom", "sync_checks", "marts__user_explain"]
+    dbt_nodes = ["1 of 3 START sql view model staging.a ....... [RUN]",
+                 "\x1b[0m1 of 3 OK created sql view model staging.a ....... [\x1b[32mOK\x1b[0m in 0.1s]",
+                 "2 of 3 PASS not_null_a_id ....... [PASS in 0.1s]", "3 of 3 OK created sql table model b [OK]"]
+
+    def play(display: RunDisplay) -> None:
+        def event(step: str, kind: str, message: str = "") -> None:
+            display(StepEvent("run-1", step, kind, message))
+
+        print("Running with dbt=1.11.16")  # before the run's first event: held until its id is known
+        for step in ("raw__segment_events", "raw__signups"):
+            event(step, "STEP_START")
+            event(step, "log", f"{step[5:]} 2026-11-18: 5 loaded, 1 duplicates dropped, 0 quarantined (1 files, 0.1s)")
+            event(step, "STEP_SUCCESS")
+        event("ingest_checks", "STEP_START")
+        event("ingest_checks", "STEP_SUCCESS")
+        event("dbt_foundation", "STEP_START")
+        for line in dbt_nodes:
+            print(line)
+        event("dbt_foundation", "STEP_SUCCESS")
+        event("ai__playbooks", "STEP_START")
+        event("ai__playbooks", "STEP_SUCCESS")
+        event("dbt_decisions", "STEP_START")
+        print("1 of 9 ERROR creating sql table model marts.x")
+        event("dbt_decisions", "STEP_FAILURE", "Database Error in model x (models/x.sql)")
+        for step in ("sync__intercom", "sync_checks", "marts__user_explain"):
+            event(step, "STEP_SKIPPED")
+
+    buffer = io.StringIO()
+    display = RunDisplay(Console(file=buffer, width=100, force_terminal=False), steps, 2, RunLog(tmp_path / "logs"))
+    with display.shown(), captured_output(display):
+        play(display)
+    lines = buffer.getvalue().splitlines()
+    assert [line.split(" in ")[0] for line in lines] == [
+        "ingest: 2 source-days", "dbt staging: 3 nodes", "ai: 1 step",
+        "dbt decisions: failed - dbt_decisions: Database Error", "sync: skipped (an earlier step failed)",
+        "reporting: skipped (an earlier step failed)"], lines
+    assert display.step_failures == ["dbt_decisions: Database Error in model x (models/x.sql)"]
+    folder = tmp_path / "logs" / "run-1"
+    assert (folder / "dbt.log").read_text().splitlines() == [
+        "Running with dbt=1.11.16", *(re.sub(r"\x1b\[[0-9;]*m", "", line) for line in dbt_nodes),
+        "1 of 9 ERROR creating sql table model marts.x"]
+    assert "raw__signups             signups 2026-11-18: 5 loaded" in (folder / "run.log").read_text()
+
+    # On a terminal: bars, filled to what each stage did.
+    terminal = RunDisplay(Console(file=io.StringIO(), width=100, force_terminal=True), steps, 2,
+                          RunLog(tmp_path / "tty"))
+    with terminal.shown(), captured_output(terminal):
+        play(terminal)
+    bars = {task.description: (task.completed, task.total) for task in terminal.progress.tasks}
+    assert bars["ingest"] == (2, 2) and bars["dbt staging"] == (3, 3) and bars["ai"] == (1, 1)
+    assert bars["[red]dbt decisions[/red]"] == (1, 9)  # the failed node counted, the build stopped
+
+
 TRIGGERS = ["silence_reengagement", "booking_link", "welcome", "day_1_plan", "nps_survey", "risk_nudge",
             "coaching_offer", "playbook_day_14", "analysis_tip", "integration_live", "csm_outreach",
             "trial_expiring", "community_invite", "off_track_flow", "off_track_reengagement",
@@ -244,7 +304,8 @@ def test_onboarding_run_json_logs_and_plain_progress(warehouse, tmp_path: Path,
     assert {s["destination"]: s["run_id"] for s in document["sync"]} == latest
     stages = re.findall(r"^(ingest|dbt staging|ai|dbt decisions|sync|reporting): ([\d,]+) (\S+) in", result.stderr,
                         re.M)
-    assert [s[0] for s in stages] == ["ingest", "dbt staging", "ai", "dbt decisions", "sync", "reporting"], \
+    # One line per stage as it ends (a stage's asset checks may end it after the next stage's steps).
+    assert sorted(s[0] for s in stages) == ["ai", "dbt decisions", "dbt staging", "ingest", "reporting", "sync"], \
         result.stderr
     assert dict((s[0], s[2]) for s in stages)["dbt decisions"] == "nodes"
     folder = Path(document["logs"]["folder"])
