@@ -17,7 +17,7 @@ from rich.table import Table
 from dagster_project.core import warehouse
 from sync.cli import usage_error
 
-from .core.settings import DBT_PROJECT_DIR, Settings, SettingsError
+from .core.settings import Settings, SettingsError
 from .run_summary import RunReport, collect, render
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -148,12 +148,12 @@ def run(
     Shows a bar per stage while it runs (plain lines when stdout is not a terminal), then one screen:
     per source loaded / duplicates / quarantined, the decisions, the sync per destination, the logs.
     """
-    from .dbt_project import prepare_manifest
-    from .ingest.files import LandingError, landing_days
-
     last, first = parse_day(as_of, "--as-of"), parse_day(start, "--start")
     if first and last and first > last:
         usage_error(f"--start {first} is after --as-of {last}")
+    from .dbt_project import prepare_manifest
+    from .ingest.files import LandingError, landing_days
+
     settings = settings_or_exit()
     # The terminal's streams, held before the run's own stdout and stderr are captured into its log.
     out = Console(file=sys.stdout)
@@ -204,10 +204,12 @@ def log_paths(folder: Path | None, run_id: str) -> dict[str, str]:
     """Where a run's lines are: its folder under the data folder (run.log: every step's lines and
     outcomes; dbt.log: what dbt printed), and dbt's own debug log (JSON lines), which dagster-dbt
     points into the run's dbt target folder (DBT_LOG_PATH = assets/dbt.py's run_target_path)."""
+    from .dbt_project import dbt_project
+
     paths = {}
     if folder is not None:
         paths = {"folder": str(folder), "run": str(folder / "run.log"), "dbt": str(folder / "dbt.log")}
-    debug = DBT_PROJECT_DIR / "target" / f"run-{run_id[:12]}" / "dbt.log"
+    debug = Path(dbt_project.target_path) / f"run-{run_id[:12]}" / "dbt.log"
     if debug.exists():
         paths["dbt_debug"] = str(debug)
     return paths
