@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml requirements.lock
 
 # Re-pins requirements.lock after pyproject.toml's requirements change, keeping every pin that still
 # fits (`make lock UPGRADE=1`: the newest allowed versions). tests/test_packaging.py fails on a stale lock.
+# Extras stay on their pins (sqlglot[rs]==...): pip's --require-hashes wants a pinned line for each.
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; }
 	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes \
-		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o requirements.lock
+		--no-strip-extras --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o requirements.lock
 
 $(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

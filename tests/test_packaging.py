@@ -134,7 +134,7 @@ def test_runtime_dependencies_are_what_the_shipped_code_imports() -> None:
 def _locked() -> dict[str, str]:
     pins = {}
     for line in LOCK.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", line)
         if match:
             pins[canonicalize_name(match.group(1))] = match.group(2)
     return pins
