@@ -101,6 +101,12 @@ def _day_range(days: Sequence[date]) -> str:
     return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
 
 
+def _noted(key: AssetKey, check: str, note: str, metadata: dict[str, object]) -> AssetCheckResult:
+    """A pass with nothing to measure yet, saying why (in the description the UI shows first)."""
+    return AssetCheckResult(asset_key=key, check_name=check, passed=True, description=note,
+                            metadata={**metadata, "note": note})
+
+
 # ----------------------------------------------------------------------------------------- ingest
 
 def quarantine_result(con: duckdb.DuckDBPyConnection | None, table: str, days: list[date] | None,
@@ -116,8 +122,7 @@ def quarantine_result(con: duckdb.DuckDBPyConnection | None, table: str, days: l
     sources = list(RAW_SOURCES[table])
     base = {"threshold_percent": _percent(max_share), "sources": ", ".join(sources)}
     if con is None or not _relation_exists(con, "raw", "load_log"):
-        return AssetCheckResult(asset_key=key, check_name=QUARANTINE_SHARE, passed=True,
-                                metadata={**base, "note": "nothing loaded yet (no raw.load_log)"})
+        return _noted(key, QUARANTINE_SHARE, "nothing loaded yet (no raw.load_log)", base)
     if days is None:
         picked = con.execute(
             "select source, max(_partition_day) from raw.load_log where list_contains(?, source) group by source",
@@ -126,8 +131,7 @@ def quarantine_result(con: duckdb.DuckDBPyConnection | None, table: str, days: l
     else:
         pairs = [(s, d) for s in sources for d in days]
     if not pairs:
-        return AssetCheckResult(asset_key=key, check_name=QUARANTINE_SHARE, passed=True,
-                                metadata={**base, "note": "no loads recorded for these sources"})
+        return _noted(key, QUARANTINE_SHARE, "no loads recorded for these sources", base)
     checked = "select unnest(?::varchar[]) as source, unnest(?::date[]) as day"
     params = [[s for s, _ in pairs], [d for _, d in pairs]]
     rows = con.execute(
@@ -229,9 +233,7 @@ def freshness_result(table: str, arrivals: dict[str, SourceArrival], max_hours: 
             description="no landing files of any source: check ONBOARDING_LANDING and the exports",
             metadata=metadata)
     if not used:
-        return AssetCheckResult(asset_key=key, check_name=LANDING_FRESH, passed=True,
-                                metadata={**metadata, "note": f"no landing files for {', '.join(sources)}"
-                                          " (not in use?)"})
+        return _noted(key, LANDING_FRESH, f"no landing files for {', '.join(sources)} (not in use?)", metadata)
     stale = []
     for a in used:
         metadata[f"{a.source}_newest_day"] = a.newest_day.isoformat()
@@ -264,8 +266,7 @@ def llm_fallback_result(con: duckdb.DuckDBPyConnection | None, step: str, max_sh
     spec = AI_TABLES[step]
     base = {"threshold_percent": _percent(max_share)}
     if con is None or not _relation_exists(con, "ai", step):
-        return AssetCheckResult(asset_key=key, check_name=LLM_FALLBACK_SHARE, passed=True,
-                                metadata={**base, "note": f"no ai.{step} table yet"})
+        return _noted(key, LLM_FALLBACK_SHARE, f"no ai.{step} table yet", base)
     rows = con.execute(
         f"""
         select {spec.written_at}, coalesce(reason, '') = '{LLM_OFF}', {spec.status} = '{spec.fallback}',
@@ -275,8 +276,7 @@ def llm_fallback_result(con: duckdb.DuckDBPyConnection | None, step: str, max_sh
         group by all
         """).fetchall()
     if not rows:
-        return AssetCheckResult(asset_key=key, check_name=LLM_FALLBACK_SHARE, passed=True,
-                                metadata={**base, "note": "no rows yet"})
+        return _noted(key, LLM_FALLBACK_SHARE, "no rows yet", base)
     written = rows[0][0]
     asked = sum(n for _, off, _, _, n in rows if not off)
     fallbacks = sum(n for _, off, fb, _, n in rows if fb and not off)
@@ -305,8 +305,7 @@ def in_doubt_result(con: duckdb.DuckDBPyConnection | None, destination: str) -> 
     an operator can say (docs/sync.md)."""
     key = AssetKey(["sync", destination])
     if con is None or not _relation_exists(con, "sync", "outbox"):
-        return AssetCheckResult(asset_key=key, check_name=NO_ROWS_IN_DOUBT, passed=True,
-                                metadata={"note": "no sync has run yet", "in_doubt": 0})
+        return _noted(key, NO_ROWS_IN_DOUBT, "no sync has run yet", {"in_doubt": 0})
     rows = con.execute(
         "select stream, count(*) from sync.outbox where destination = ? and status = 'in_doubt'"
         " group by stream order by stream", [destination]).fetchall()
@@ -323,8 +322,7 @@ def csm_alerts_result(con: duckdb.DuckDBPyConnection | None) -> AssetCheckResult
     a churn risk. An alert an operator acknowledged (`resolve KEY --as failed`) is counted, not red."""
     key = AssetKey(["sync", "slack"])
     if con is None or not _relation_exists(con, "sync", "outbox"):
-        return AssetCheckResult(asset_key=key, check_name=CSM_ALERTS_DELIVERED, passed=True,
-                                metadata={"note": "no sync has run yet", "failed": 0})
+        return _noted(key, CSM_ALERTS_DELIVERED, "no sync has run yet", {"failed": 0})
     failed, acknowledged = con.execute(
         "select count(*) filter (where resolved_by is null), count(*) filter (where resolved_by is not null)"
         " from sync.outbox where destination = 'slack' and stream = 'alerts' and status = 'failed'").fetchone()
