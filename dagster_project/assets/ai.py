@@ -25,6 +25,7 @@ from dagster import (
 from ..ai.worker import run_step
 from ..partitions import daily_partitions
 from ..resources import LlmResource, WarehouseResource
+from .catalog import OWNERS, stage_tags
 from .retries import STEP_RETRY
 
 PROFILES = AssetKey(["intermediate", "int_users__profiles"])
@@ -60,7 +61,7 @@ def _run(
     return MaterializeResult(metadata=_metadata(metadata))
 
 
-def _ai_asset(step: str, deps: list[AssetKey], description: str) -> AssetsDefinition:
+def _ai_asset(step: str, deps: list[AssetKey], description: str, pii: bool = False) -> AssetsDefinition:
     """The asset ``ai.<step>``: the three AI steps differ only in what they read and say, so they share
     one definition (group, partitions, single-run backfill, kinds) and one body (``_run``)."""
 
@@ -73,6 +74,8 @@ def _ai_asset(step: str, deps: list[AssetKey], description: str) -> AssetsDefini
         deps=deps,
         kinds={"python", "duckdb", "openai"},
         description=description,
+        owners=OWNERS["ai"],
+        tags=stage_tags("ai", pii=pii),
     )
     def _materialize(
         context: AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
@@ -85,14 +88,16 @@ def _ai_asset(step: str, deps: list[AssetKey], description: str) -> AssetsDefini
 ai_track_assignments = _ai_asset(
     "track_assignments",
     [PROFILES, RULE_TRACKS],
-    "ai.track_assignments: LLM onboarding track per new user (seed 1.2), validated and cached by "
-    "profile signature; fallbacks carry their reason. No row = rule track.",
+    "ai.track_assignments: LLM onboarding track per new user (origin: the journey assignment, "
+    "docs/origin.md), validated and cached by profile signature; fallbacks carry their reason. "
+    "No row = rule track.",
 )
 ai_playbooks = _ai_asset(
     "playbooks",
     [PROFILES, EVENTS, PARAMETERS],
-    "ai.playbooks: the day-14 'Weeks 3-4 Playbook' HTML email per user (seed 4.1), LLM-written or "
-    "template; sanitised; benchmark percentiles from SQL.",
+    "ai.playbooks: the day-14 'Weeks 3-4 Playbook' HTML email per user (origin: the day-14 playbook, "
+    "docs/origin.md), LLM-written or template; sanitised; benchmark percentiles from SQL.",
+    pii=True,  # the user's name is added to the email after generation
 )
 ai_feedback_themes = _ai_asset(
     "feedback_themes",

@@ -8,19 +8,34 @@ is passed to dbt as `--vars {"start_date": ..., "end_date": ...}`; incremental m
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+)
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from ..core.settings import temporary_env
 from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
+from .catalog import DAILY_FRESHNESS, stage_tags
 from .retries import DBT_RETRY
 
 # The models the AI assets read, with the seeds they read (the experiments); they build in the step before them.
@@ -31,8 +46,16 @@ class OnboardingTranslator(DagsterDbtTranslator):
     """The Dagster group is the model's folder under `models/` (staging, ai, decisions, sync, reporting),
     as dbt_project.yml lays them out; seeds, the rules' parameters, are in `decisions`.
 
-    Source tests (freshness-like checks on raw.* and ai.*) become asset checks on the upstream assets
-    (the ingest and AI assets), instead of bare observations logged with a warning on every run.
+    Source tests (not_null/unique on raw.* and ai.*) become asset checks on the upstream assets (the
+    ingest and AI assets). dagster-dbt gives a step the checks of the sources its models read, and the
+    step's dbt selection runs exactly those tests: the staging models read raw.*, so the raw tests run
+    and are reported in the foundation step, the ai.* tests in the decisions step
+    (tests/test_catalog.py checks that every test a step runs is one of its checks, so none is logged
+    as a bare observation with a warning).
+
+    The catalog: owners come from the dbt project (`+meta: {dagster: {owners: ...}}` per folder in
+    dbt_project.yml, dagster-dbt's default), the tags are the stage (the group) and `pii` for a model
+    whose `config.meta.pii` is true; every model in the `marts` schema has the daily freshness policy.
     """
 
     def __init__(self) -> None:
@@ -44,6 +67,18 @@ class OnboardingTranslator(DagsterDbtTranslator):
             return fqn[1]
         # Seeds are the rules' parameters (tracks, templates, roster, experiments).
         return "decisions"
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        meta = {**dbt_resource_props.get("meta", {}), **dbt_resource_props.get("config", {}).get("meta", {})}
+        group = self.get_group_name(dbt_resource_props) or "decisions"
+        return {**super().get_tags(dbt_resource_props), **stage_tags(group, pii=bool(meta.get("pii")))}
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props.get("resource_type") == "model" and props.get("schema") == "marts":
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
 
 
 def window_vars(context: AssetExecutionContext) -> dict[str, str]:
@@ -76,7 +111,62 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     # takes no env argument, so they are in os.environ only while it starts dbt.
     with temporary_env(warehouse.settings().dbt_env()):
         invocation = dbt.cli(args, context=context, target_path=run_target_path(context))
-    yield from invocation.stream()
+    yield from with_row_counts(context, invocation.stream(), warehouse)
+
+
+# The dbt materializations whose relation is a table (a view's count would run its query).
+_TABLES = {"table", "incremental", "seed"}
+
+
+def _table_of(context: AssetExecutionContext, key: AssetKey) -> str | None:
+    """`schema.name` of the table dbt built for `key`, None for a view."""
+    metadata = context.assets_def.specs_by_key[key].metadata
+    if metadata.get("dagster-dbt/materialization_type") not in _TABLES or not metadata.get("dagster/table_name"):
+        return None
+    return ".".join(str(metadata["dagster/table_name"]).split(".")[-2:])
+
+
+def row_counts(warehouse: WarehouseResource, tables: list[str]) -> dict[str, int]:
+    """Rows of each table, in one query (DuckDB keeps a table's row count with its row groups)."""
+    if not tables:
+        return {}
+    con = warehouse.connect(read_only=True)
+    try:
+        union = " union all ".join(f"select '{t}', count(*) from {t}" for t in tables)
+        return {name: count for name, count in con.execute(union).fetchall()}
+    finally:
+        con.close()
+
+
+def with_row_counts(context: AssetExecutionContext, events: Iterator[Any], warehouse: WarehouseResource) -> Iterator[Any]:
+    """The dbt step's events, each model's materialization carrying `dagster/row_count` (its table's rows
+    after the build), the number the catalog shows beside an asset.
+
+    Why held back to the end of the build: dbt's process holds the warehouse's write lock until it
+    exits, and DuckDB lets no other process read the file meanwhile, so the counts can only be read
+    after the last model; dagster-dbt's own `fetch_row_counts()` reads through a dbt adapter in this
+    process, which `DbtCli` leaves out (resources.py) and which would meet the same lock. The events
+    keep their order (a test's check result still follows its model's materialization) and come all
+    at once when dbt finishes; one `count(*)` query over the built tables costs milliseconds.
+    """
+    held: list[Any] = []
+    try:
+        for event in events:
+            held.append(event)
+    finally:
+        # Also when dbt failed: the models it did build are reported, with their counts.
+        outputs = {i: context.asset_key_for_output(e.output_name) for i, e in enumerate(held) if isinstance(e, Output)}
+        tables = {i: _table_of(context, key) for i, key in outputs.items()}
+        try:
+            counts = row_counts(warehouse, sorted({t for t in tables.values() if t}))
+        except Exception as exc:  # a count is a nicety: never lose the build's events over it
+            context.log.warning(f"row counts not recorded: {exc}")
+            counts = {}
+        for i, event in enumerate(held):
+            table = tables.get(i)
+            if table in counts:
+                event = event.with_metadata({**event.metadata, "dagster/row_count": MetadataValue.int(counts[table])})
+            yield event
 
 
 def _dbt_step(name: str, **selection: str) -> AssetsDefinition:

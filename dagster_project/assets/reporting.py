@@ -14,6 +14,7 @@ from dagster import (
 
 from ..explain import EXPLAIN_TABLE, build_user_explain, latest_day
 from ..resources import WarehouseResource
+from .catalog import DAILY_FRESHNESS, OWNERS, stage_tags
 from .dbt import dbt_asset_defs
 
 # The dbt timeline (and the profiles the as-of filter reads), and the sync assets whose ledger gives
@@ -21,19 +22,22 @@ from .dbt import dbt_asset_defs
 DBT_INPUTS = ("user_explain_timeline", "int_users__profiles")
 SYNC_INPUTS = tuple(AssetKey(["sync", d]) for d in ("calendly", "intercom", "appcues", "slack"))
 
+# column -> (DuckDB type, description); tests/test_catalog.py checks the types against the warehouse.
 COLUMNS = {
-    "user_id": "The user.",
-    "on_date": "The day the item happened or was decided (decisions for day D use events up to its end).",
-    "day_number": "Days since the signup day (0 = signup day).",
-    "happened_at": "Time of the item when it has one (signup, exposure, milestone, message due time), else null.",
-    "section": "profile, experiment, track, milestone, score, stage, difficulty, risk, csm, message or csm_alert.",
-    "item": "What happened or was decided (e.g. 'track power_user', 'risk 0.55: automated_nudge').",
-    "detail": "Why: the source and reason of a track, the inputs of a difficulty, the risk factors with their"
-    " weights, a message's reason and subject.",
-    "delivery": "For messages and CSM alerts: the sync ledger's status per destination (pending, sent at,"
-    " failed with the error; dry runs say so).",
-    "seq": "Order of the item in the user's timeline.",
-    "as_of_date": "The last decided day the timeline was built for.",
+    "user_id": ("varchar", "The user."),
+    "on_date": ("date", "The day the item happened or was decided (decisions for day D use events up to its end)."),
+    "day_number": ("bigint", "Days since the signup day (0 = signup day)."),
+    "happened_at": ("timestamp", "Time of the item when it has one (signup, exposure, milestone, message due time),"
+                    " else null."),
+    "section": ("varchar", "profile, experiment, track, milestone, score, stage, difficulty, risk, csm, message"
+                " or csm_alert."),
+    "item": ("varchar", "What happened or was decided (e.g. 'track power_user', 'risk 0.55: automated_nudge')."),
+    "detail": ("varchar", "Why: the source and reason of a track, the inputs of a difficulty, the risk factors with"
+               " their weights, a message's reason and subject; the profile's email and name."),
+    "delivery": ("varchar", "For messages and CSM alerts: the sync ledger's status per destination (pending, sent"
+                 " at, failed with the error; dry runs say so)."),
+    "seq": ("bigint", "Order of the item in the user's timeline."),
+    "as_of_date": ("date", "The last decided day the timeline was built for."),
 }
 
 
@@ -48,10 +52,14 @@ def _dbt_keys(names: tuple[str, ...]) -> list[AssetKey]:
     deps=[*_dbt_keys(DBT_INPUTS), *SYNC_INPUTS],
     description="Explain a user, for every user: the timeline `onboarding explain USER_ID` prints, one row per item.",
     kinds={"duckdb", "python"},
+    owners=OWNERS["reporting"],
+    tags=stage_tags("reporting", pii=True),  # the profile items name the user and their email
+    freshness_policy=DAILY_FRESHNESS,
     metadata={
         "dagster/column_schema": TableSchema(
-            columns=[TableColumn(n, description=d) for n, d in COLUMNS.items()]
-        )
+            columns=[TableColumn(n, type=t, description=d) for n, (t, d) in COLUMNS.items()]
+        ),
+        "dagster/table_name": EXPLAIN_TABLE,
     },
 )
 def user_explain(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
@@ -65,7 +73,7 @@ def user_explain(context: AssetExecutionContext, warehouse: WarehouseResource) -
     context.log.info(f"{EXPLAIN_TABLE}: {rows} timeline items for {users} users as of {as_of}")
     return MaterializeResult(
         metadata={
-            "rows": MetadataValue.int(rows),
+            "dagster/row_count": MetadataValue.int(rows),
             "users": MetadataValue.int(users),
             "as_of_date": MetadataValue.text(str(as_of)),
         }

@@ -6,7 +6,10 @@ run's, which its config may override, like every other step's). The connection i
 of the sync and closed. The run's counts (planned, sent, unchanged, failed, invalid, in doubt...)
 become materialization metadata; a destination that stopped early (bad credentials, missing channel
 or mart) fails the asset with the reason. Without credentials the destination runs dry and the asset
-succeeds with ``dry_run: true`` - nothing is claimed sent.
+succeeds with ``dry_run: true`` - nothing is claimed sent - and says so where a person looks first: its
+asset check ``delivered_for_real`` warns (a yellow mark on the asset in the graph and the catalog), the
+materialization's first metadata entry reads "DRY RUN - nothing sent: <why>", and it carries the tag
+``dry_run`` (docs/deploy.md, "What the UI shows").
 
 ``sync/intercom`` also depends on ``sync/calendly`` because the Intercom coaching and introduction
 messages carry the single-use Calendly links. All four use the ``duckdb`` concurrency pool: DuckDB
@@ -16,6 +19,9 @@ asset also does, for a while, if no pool limit is configured).
 
 import duckdb
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -32,6 +38,7 @@ from sync.settings import SyncSettings
 
 from ..core.settings import Settings
 from ..resources import SyncResource, WarehouseResource
+from .catalog import OWNERS, stage_tags
 from .retries import SYNC_RETRY
 
 DEPS: dict[str, list[AssetKey]] = {
@@ -46,6 +53,9 @@ DESCRIPTIONS = {
     "appcues": "Appcues profile attributes that flows target (track, difficulty, flow).",
     "slack": "CSM alerts to #csm-alerts (at least once) and community invites (at most once).",
 }
+# Destinations whose requests carry emails or names (contacts, message bodies, alerts, invitees).
+PII_DESTINATIONS = {"intercom", "slack", "calendly"}
+DELIVERY_CHECK = "delivered_for_real"
 
 
 def _locked(exc: BaseException) -> bool:
@@ -59,8 +69,19 @@ def _sync(warehouse: Settings, settings: SyncSettings, destination: str) -> RunS
     return run_sync(warehouse.db_path, [destination], settings=settings, connection=warehouse)[0]
 
 
+def delivery_status(summary: RunSummary) -> str:
+    """The line a person reads first: whether anything reached the destination."""
+    if summary.dry_run:
+        return f"DRY RUN - nothing sent: {summary.dry_reason or 'no credentials'}"
+    return f"sent for real: {summary.sent} sent, {summary.unchanged} already in place"
+
+
 def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
-    metadata: dict[str, MetadataValue] = {name: MetadataValue.int(value) for name, value in summary.counts().items()}
+    # First entry: the UI lists metadata in this order.
+    metadata: dict[str, MetadataValue] = {"delivery": MetadataValue.text(delivery_status(summary))}
+    metadata |= {name: MetadataValue.int(value) for name, value in summary.counts().items()}
+    # The records the destination holds from this run's plan (none on a dry run).
+    metadata["dagster/row_count"] = MetadataValue.int(summary.sent + summary.unchanged)
     metadata["requests"] = MetadataValue.int(summary.requests)
     metadata["rate_limited"] = MetadataValue.int(summary.rate_limited)
     metadata["dry_run"] = MetadataValue.bool(summary.dry_run)
@@ -73,6 +94,14 @@ def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
     return metadata
 
 
+def delivery_check(summary: RunSummary) -> AssetCheckResult:
+    """Passes when the run talked to the destination; a dry run is a warning, not an error: planning
+    without credentials is the intended demo and test mode, but the asset must not look delivered."""
+    return AssetCheckResult(check_name=DELIVERY_CHECK, passed=not summary.dry_run, severity=AssetCheckSeverity.WARN,
+                            description=delivery_status(summary),
+                            metadata={"dry_run": MetadataValue.bool(summary.dry_run)})
+
+
 def pace(settings: SyncSettings, destination: str) -> str:
     """The pacing this run used (the `sync` resource's, a run's config override included)."""
     t = settings.for_destination(destination).transport
@@ -80,14 +109,19 @@ def pace(settings: SyncSettings, destination: str) -> str:
 
 
 def _build(destination: str) -> AssetsDefinition:
+    key = AssetKey(["sync", destination])
     @asset(
-        key=AssetKey(["sync", destination]),
+        key=key,
         group_name="sync",
         deps=DEPS[destination],
         description=DESCRIPTIONS[destination],
         kinds={"python", "duckdb"},
         pool="duckdb",
         retry_policy=SYNC_RETRY.get(destination),  # none for Intercom and Slack: docs/deploy.md, 5
+        owners=OWNERS["sync"],
+        tags=stage_tags("sync", pii=destination in PII_DESTINATIONS),
+        check_specs=[AssetCheckSpec(DELIVERY_CHECK, asset=key, description=(
+            "Warns when the destination ran dry (no credentials): the plan was computed and stored, nothing sent."))],
     )
     def _asset(context: AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource) -> MaterializeResult:
         settings = sync.sync_settings()
@@ -101,7 +135,8 @@ def _build(destination: str) -> AssetsDefinition:
             # Not a transient failure (credentials, a channel, alerts given up on): no step retry.
             raise Failure(description=f"sync to {destination} did not complete ({summary.status}): {summary.error}",
                           metadata=metadata, allow_retries=False)
-        return MaterializeResult(metadata=metadata)
+        return MaterializeResult(metadata=metadata, check_results=[delivery_check(summary)],
+                                 tags={"dry_run": "true"} if summary.dry_run else None)
 
     return _asset
 
