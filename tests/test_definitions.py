@@ -164,3 +164,61 @@ def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: P
         assert con.execute("select count(*) from raw.load_log").fetchone()[0] > 0  # ingest read `landing`
         assert con.execute("select count(*) from marts.user_onboarding").fetchone()[0] > 0  # dbt wrote `db`
         assert con.execute("select count(*) from sync.runs").fetchone()[0] == 4  # and so did the sync
+
+
+def test_the_code_location_has_one_name_everywhere():
+    """pyproject's [tool.dagster], the shipped workspace.yaml (make dev, the deployment) and the origin
+    `onboarding run` records name the same location: else the UI files the CLI's runs elsewhere."""
+    import tomllib
+
+    import yaml
+
+    from dagster_project.deploy import CODE_LOCATION_NAME, DEFINITIONS_MODULE, WORKSPACE_YAML
+    from dagster_project.pipeline import job_origins
+
+    root = Path(__file__).resolve().parents[1]
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["dagster"]
+    (entry,) = yaml.safe_load(WORKSPACE_YAML.read_text())["load_from"]
+    assert (tool["module_name"], tool["code_location_name"]) == (DEFINITIONS_MODULE, CODE_LOCATION_NAME)
+    assert entry["python_module"] == {"module_name": DEFINITIONS_MODULE, "location_name": CODE_LOCATION_NAME}
+    recon, origin = job_origins()
+    assert origin.repository_origin.code_location_origin.location_name == CODE_LOCATION_NAME
+    assert recon.get_definition().name == origin.job_name == "daily_onboarding"
+
+
+@pytest.mark.slow  # a whole pipeline run over one small day (~40 s)
+def test_a_cli_run_is_filed_under_the_job_of_the_code_location(tmp_path: Path, monkeypatch):
+    """Issue 16 item 8: `onboarding run`'s run carries the code location's origin, so the UI lists it in
+    the job's history (the query below is the one the UI's job page makes) and can re-execute it; and it
+    still runs in this process (the progress sink sees its steps)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from dagster_project.core.settings import Settings
+    from dagster_project.dbt_project import prepare_manifest
+    from dagster_project.demo import generate
+    from dagster_project.deploy import CODE_LOCATION_NAME, DEFINITIONS_MODULE
+    from dagster_project.pipeline import run_pipeline
+
+    home, landing = tmp_path / "dagster_home", tmp_path / "landing"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
+    generate(landing, users=20, days=1, seed=5, end_date=date(2026, 3, 2), malformed_rate=0.0)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    prepare_manifest()
+    steps: list[str] = []
+
+    result = run_pipeline(
+        date(2026, 3, 2), date(2026, 3, 2), progress=lambda e: steps.append(e.step),
+        settings=Settings.from_env().with_paths(tmp_path / "warehouse.duckdb", landing),
+    )
+
+    assert result.success, result.failures
+    assert any(s.startswith("dbt_decisions") for s in steps)  # in-process: the CLI's progress still works
+    with DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(result.run_id)
+        label = f"__repository__@{CODE_LOCATION_NAME}"
+        assert run.status == DagsterRunStatus.SUCCESS
+        assert run.remote_job_origin.repository_origin.get_label() == label
+        assert run.job_code_origin.repository_origin.code_pointer.module == DEFINITIONS_MODULE
+        history = instance.get_runs(RunsFilter(job_name="daily_onboarding", tags={".dagster/repository": label}))
+        assert [r.run_id for r in history] == [result.run_id]
