@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from dagster import Config, ConfigurableResource
+from dagster import Config, ConfigurableResource, InitResourceContext
 
 from sync.settings import SyncSettings
 
@@ -85,3 +85,6 @@ class SyncResource(EnvFields, ConfigurableResource):
     def sync_settings(self) -> SyncSettings:
         """The engine's settings, checked (`SyncConfigError` names the variable)."""
         return SyncSettings.from_env(self.variables())
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.sync_settings()  # a malformed value fails the run when it starts, naming its variable

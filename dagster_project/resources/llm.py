@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 
 from ..ai.client import API_KEY_ENV, BASE_URL_ENV, MODEL_ENV, NUMBER_ENVS, PRICES_ENV, LLMSettings
 from .fields import EnvFields, setting
@@ -36,5 +36,5 @@ class LlmResource(EnvFields, ConfigurableResource):
         """The AI steps' settings, checked (`SettingsError` names the variable)."""
         return LLMSettings.from_variables(self.variables())
 
-    def setup_for_execution(self, context: object) -> None:
+    def setup_for_execution(self, context: InitResourceContext) -> None:
         self.llm_settings()  # a malformed value fails the run when it starts, naming its variable
