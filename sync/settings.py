@@ -1,4 +1,9 @@
-"""Per-destination configuration, read from the environment.
+"""Per-destination configuration, read from the environment's variables.
+
+``SyncSettings.from_env(mapping)`` is the one parser and checker of these variables: the Dagster
+``sync`` resource (dagster_project/resources/destinations.py) hands it its fields by variable name,
+so a run, its launchpad overrides and the command line read them alike; ``from_env()`` alone reads
+``os.environ`` (the engine used as a library, the tests).
 
 Why from the environment only: credentials must never live in the repository, the warehouse or a
 log. A destination whose credentials are missing is *dry*: the engine still computes and records the
@@ -237,6 +242,8 @@ class SyncSettings(BaseModel):
         if alert_attempts_raw is not None and not (alert_attempts_raw.isdigit() and int(alert_attempts_raw) > 0):
             raise SyncConfigError("SYNC_SLACK_ALERT_MAX_ATTEMPTS must be a positive number of runs")
         not_found_raw = get("SYNC_MESSAGE_NOT_FOUND_ATTEMPTS")
+        if not_found_raw is not None and not (not_found_raw.isdigit() and int(not_found_raw) > 0):
+            raise SyncConfigError("SYNC_MESSAGE_NOT_FOUND_ATTEMPTS must be a positive number of 404s")
         max_age_raw = get("SYNC_MESSAGE_MAX_AGE_DAYS")
         max_age: int | None = 3
         if max_age_raw is not None:
@@ -271,7 +278,7 @@ class SyncSettings(BaseModel):
                 token=secret("CALENDLY_TOKEN"),
                 event_type=get("CALENDLY_EVENT_TYPE"),
             ),
-            message_not_found_attempts=int(not_found_raw) if not_found_raw and not_found_raw.isdigit() else 5,
+            message_not_found_attempts=int(not_found_raw) if not_found_raw else 5,
             message_max_age_days=max_age,
         )
 
