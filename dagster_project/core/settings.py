@@ -1,4 +1,4 @@
-"""Every setting of the runtime, resolved in one place: `Settings.from_env()`.
+"""Every warehouse setting of the runtime, parsed and checked in one place: `Settings.from_env(mapping)`.
 
 Why one place: the warehouse path used to be read in five places with three defaults, two of them
 relative to the current directory, so `onboarding sync` started elsewhere opened another file than
@@ -6,14 +6,16 @@ relative to the current directory, so `onboarding sync` started elsewhere opened
 default is anchored at one working home (`onboarding_home`: ONBOARDING_HOME, else the checkout when
 running from one, else the current directory of an installed package), resolved once per process:
 
-- the command line resolves `Settings` once and hands the values on (to the Dagster run as the
-  `warehouse` resource's config, to dbt as the environment of its subprocess);
-- inside Dagster, steps get them from `WarehouseResource` (dagster_project/resources.py) only;
+- each variable is a field of the Dagster `warehouse` resource (dagster_project/resources/warehouse.py),
+  which hands its fields, by variable name, to `Settings.from_env`: a run, a run's config override and
+  the command line (which resolves the same resource) read a variable alike;
+- inside Dagster, steps get the settings from `WarehouseResource` only, and pass them on (the ingest's
+  and AI steps' children in their request, dbt as the environment of its subprocess);
 - nothing here writes `os.environ`: a process this one starts gets its settings in the environment
   passed to it (`dbt_env`), or, for a library that only reads `os.environ`, through `temporary_env`.
 
 Left out: each destination's vendor settings (`sync/settings.py`) and the LLM client's
-(`ai/client.py`), which belong to their component and are read in its own process.
+(`ai/client.py`), which belong to their component; they are the `sync` and `llm` resources' fields.
 """
 
 from __future__ import annotations
