@@ -1,4 +1,4 @@
-"""Assembles the code location; the pieces live in assets/, resources.py and partitions.py."""
+"""Assembles the code location; the pieces live in assets/, resources/ and partitions.py."""
 
 from __future__ import annotations
 

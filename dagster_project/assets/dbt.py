@@ -145,7 +145,7 @@ def with_row_counts(context: AssetExecutionContext, events: Iterator[Any], wareh
     Why held back to the end of the build: dbt's process holds the warehouse's write lock until it
     exits, and DuckDB lets no other process read the file meanwhile, so the counts can only be read
     after the last model; dagster-dbt's own `fetch_row_counts()` reads through a dbt adapter in this
-    process, which `DbtCli` leaves out (resources.py) and which would meet the same lock. The events
+    process, which `DbtCli` leaves out (resources/dbt.py) and which would meet the same lock. The events
     keep their order (a test's check result still follows its model's materialization) and come all
     at once when dbt finishes; one `count(*)` query over the built tables costs milliseconds.
     """
