@@ -147,8 +147,9 @@ class SyncBars:
             if name not in self.tasks:
                 self.tasks[name] = self.progress.add_task(name, total=None, note="")
             self.progress.update(self.tasks[name], completed=event.done, total=event.total or None, note=note)
-            if event.finished:
-                self.progress.update(self.tasks[name], total=max(event.total, event.done), completed=event.done)
+            if event.finished:  # a dry stream's plan is complete once made
+                done = event.total if event.summary.dry_run else event.done
+                self.progress.update(self.tasks[name], total=max(event.total, done), completed=done)
         elif event.finished:
             done = "" if event.summary.dry_run else f"{event.done:,}/{event.total:,} handled, "
             self.console.print(f"{name}: {done}{note}", highlight=False, soft_wrap=True)
@@ -301,8 +302,10 @@ def in_doubt(
     as_json: JsonOption = False,
 ) -> None:
     """List messages that may or may not have reached the customer (a run died mid-request)."""
-    if destination is not None and destination.strip().lower() not in DESTINATIONS:
-        usage_error(f"unknown destination {destination!r}; expected one of {', '.join(DESTINATIONS)}")
+    if destination is not None:
+        destination = destination.strip().lower()
+        if destination not in DESTINATIONS:
+            usage_error(f"unknown destination {destination!r}; expected one of {', '.join(DESTINATIONS)}")
     path = existing_db(db)
     rows = _list(path, destination)
     if as_json:

@@ -142,6 +142,13 @@ def test_the_engine_reports_each_stream_as_it_sends(marts_db: Path) -> None:
     text = out.export_text()
     assert f"intercom/messages: {sent['messages']}/{sent['messages']} handled, {sent['messages']} sent" in text
     assert len(text.splitlines()) == len(streams)
+    # On a terminal: a bar per stream, full when it ends.
+    terminal = SyncBars(Console(file=io.StringIO(), width=120, force_terminal=True))
+    with terminal.shown():
+        for event in events:
+            terminal(event)
+    bars = {task.description: (task.completed, task.total) for task in terminal.progress.tasks}
+    assert bars["intercom/messages"] == (sent["messages"], sent["messages"]) and len(bars) == len(streams)
 
 
 def test_the_run_display_counts_each_stage_and_keeps_the_lines(tmp_path: Path) -> None:
