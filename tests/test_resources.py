@@ -7,8 +7,10 @@ stores anything.
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,7 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from dagster._core.remote_representation.external_data import JobDataSnap, RepositorySnap
-from dagster._core.snap.snap_to_yaml import default_values_yaml_from_type_snap
+from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster_shared.serdes import serialize_value
 
 from dagster_project.ai.client import LLMSettings
@@ -126,25 +127,37 @@ def _secret_env(env: pytest.MonkeyPatch, standins: Any) -> None:
     env.setenv("OPENAI_API_KEY", OPENAI_KEY)
 
 
-@pytest.mark.slow  # loads the whole code location (dbt's assets included): ~10 s
-def test_no_secret_in_what_dagster_serialises_of_the_code_location(env) -> None:
-    """The UI sees the code location through its snapshot: resources' config, every job's config
-    schema and the launchpad's default config. Secrets there are references or masked, never values."""
-    from dagster_project.definitions import defs as project_defs
+_SNAPSHOT = """
+import sys
+from pathlib import Path
+from dagster._core.remote_representation.external_data import JobDataSnap, RepositorySnap
+from dagster._core.snap.snap_to_yaml import default_values_yaml_from_type_snap
+from dagster_shared.serdes import serialize_value
+from dagster_project.definitions import defs
 
-    standins = start_all()
-    try:
-        _secret_env(env, standins)
-        defs = dataclasses.replace(project_defs, resources=build_resources())  # as loaded in this environment
-        repo = defs.get_repository_def()
-        snap = serialize_value(RepositorySnap.from_def(repo))
-        job = JobDataSnap.from_job_def(repo.get_job("daily_onboarding"), include_parent_snapshot=False).job
-        schema = job.config_schema_snapshot
-        launchpad = default_values_yaml_from_type_snap(
-            schema, schema.get_config_snap(job.mode_def_snaps[0].root_config_key)
-        )
-    finally:
-        standins.stop()
+repo = defs.get_repository_def()
+job = JobDataSnap.from_job_def(repo.get_job("daily_onboarding"), include_parent_snapshot=False).job
+schema = job.config_schema_snapshot
+root = schema.get_config_snap(job.mode_def_snaps[0].root_config_key)
+Path(sys.argv[1]).write_text(serialize_value(RepositorySnap.from_def(repo)))
+Path(sys.argv[2]).write_text(default_values_yaml_from_type_snap(schema, root))
+"""
+
+
+@pytest.mark.slow  # loads the whole code location (dbt's assets included) in a process of its own: ~15 s
+def test_no_secret_in_what_dagster_serialises_of_the_code_location(env, tmp_path: Path) -> None:
+    """The UI sees the code location through its snapshot: resources' config, every job's config
+    schema and the launchpad's default config. Loaded (as a code server does) in a process whose
+    environment holds the secrets, they are references or masked there, never values."""
+    from dagster_project.dbt_project import prepare_manifest
+
+    prepare_manifest()  # the code location loads the manifest (made once per project state)
+    names = ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "APPCUES_API_SECRET", "CALENDLY_TOKEN")
+    secrets = {**dict(zip(names, STANDIN_SECRETS, strict=True)), "OPENAI_API_KEY": OPENAI_KEY}
+    snapshot, yaml = tmp_path / "snapshot.json", tmp_path / "launchpad.yaml"
+    subprocess.run([sys.executable, "-c", _SNAPSHOT, str(snapshot), str(yaml)], check=True,
+                   env={**os.environ, **secrets}, timeout=600)
+    snap, launchpad = snapshot.read_text(), yaml.read_text()
     for secret in (*STANDIN_SECRETS, OPENAI_KEY):
         assert secret not in snap and secret not in launchpad, secret
     assert '"INTERCOM_ACCESS_TOKEN"' in snap  # the reference is there
