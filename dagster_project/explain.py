@@ -11,7 +11,7 @@ materialises that for every user into `marts.user_explain` (the Dagster asset `m
 group reporting, after the sync), so analysts query exactly what the command prints. `--as-of` keeps
 only what was known by the end of that day; delivery statuses are the ledger's current state (the
 ledger keeps no history). A message the sync will never send because it is older than its delivery
-window (`SYNC_MESSAGE_MAX_AGE_DAYS`) says "expired: due ..., older than N days, never sent", asked of
+window (`SYNC_MESSAGE_MAX_AGE_DAYS`) says "expired: due <day>, older than N days, never sent", asked of
 the sync engine's own streams and window (`sync.engine.expired_sql`), not "not in the ledger yet".
 `--json` prints the same as one JSON document.
 """
@@ -101,7 +101,7 @@ def _delivery_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
             left join latest_runs as r on o.destination = r.destination and r.recency = 1
             union all
             select message_key, destination,
-                   destination || ': expired: due ' || strftime(due_at, '%Y-%m-%d %H:%M') || ', older than '
+                   destination || ': expired: due ' || strftime(due_at, '%Y-%m-%d') || ', older than '
                    || max_age_days || ' days, never sent' as delivery
             from expired
         ),
