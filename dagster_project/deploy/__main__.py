@@ -33,7 +33,11 @@ def install(home: Path, force: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dagster_project.deploy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dagster_project.deploy",
+        description="Set up a deployment's Dagster home: the shipped dagster.yaml and workspace.yaml, and "
+        "the dbt manifest the webserver and the daemon load.",
+    )
     parser.add_argument("home", nargs="?", help="the Dagster home folder (default: $DAGSTER_HOME)")
     parser.add_argument("--force", action="store_true", help="replace files that differ from the shipped ones")
     parser.add_argument("--no-manifest", action="store_true", help="skip the dbt parse")

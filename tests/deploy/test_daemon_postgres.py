@@ -199,7 +199,8 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
 
         # Step 5: the schedule on (after the runs: a 02:00 tick would add a run of its own).
         _cli(env, work, "dagster", "schedule", "start", "daily_onboarding_schedule", "-w", workspace)
-        states = dict(pg.query("select instigator_name, status from instigators"))
+        # (Dagster stores the instigator's name in its serialized origin, under its legacy key job_name.)
+        states = dict(pg.query("select instigator_body::json -> 'origin' ->> 'job_name', status from instigators"))
         assert states == {"landing_files_sensor": "RUNNING", "daily_onboarding_schedule": "RUNNING"}
         assert len(_runs(pg)) == 2  # nothing else was requested meanwhile
     finally:
