@@ -1,8 +1,8 @@
 """The one screen `onboarding run` ends with, and the same facts as JSON (`onboarding run --json`).
 
 Why one screen: a run used to print a line per source and day, dbt's whole log and a wide table that
-wrapped at 80 columns (~1,300 lines for the demo), so the few facts an operator needs were scrolled
-away. The screen answers, in about 35 lines at 80 columns: what was loaded (per source: loaded,
+wrapped at 80 columns (1,474 lines for the demo), so the few facts an operator needs were scrolled
+away. The screen answers, in about 40 lines at 80 columns: what was loaded (per source: loaded,
 duplicates dropped, quarantined, and why), what was decided (users per track, next actions, messages
 by trigger, CSM alerts), what the sync did or would do per destination, where the full logs are, how
 long it took. Everything is read back from the warehouse after the run, so the screen shows what is
@@ -151,7 +151,7 @@ def _pairs(counts: dict[str, int], width: int, tail: str = "") -> str:
 
 
 def render(report: RunReport, console: Console) -> None:
-    """The one screen (about 35 lines at 80 columns; tests/test_cli.py holds it to 40)."""
+    """The one screen (40 lines at 80 columns for the demo; tests/test_cli.py holds it to that)."""
     days = (report.end - report.start).days + 1
     verdict = "[green]succeeded[/green]" if report.success else "[bold red]FAILED[/bold red]"
     console.print(f"[bold]Run {report.start} .. {report.end}[/bold] ({days} days) {verdict} in {report.seconds:.1f}s")
