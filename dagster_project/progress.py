@@ -12,7 +12,7 @@ Three parts, all for the command line:
 - `captured_output`, which takes the run's stdout and stderr (dagster-dbt re-prints every dbt line on
   stdout; Python warnings, library messages) off the terminal and into those files.
 
-Why: a demo run printed ~1,300 lines - one per source and day, dbt's whole log - so its result
+Why: a demo run printed 1,474 lines - one per source and day, dbt's whole log - so its result
 scrolled away; now the terminal shows the bars and one closing screen (run_summary.py), and the
 lines are in a file the screen names.
 """
