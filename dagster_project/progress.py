@@ -206,12 +206,14 @@ class RunDisplay:
             self.run_id = event.run_id
             self.log.open(event.run_id)
         stage = stage_of(event.step) if event.step else None
+        if stage not in self.tasks:  # a step outside the job's plan (never expected): logged, no bar
+            stage = None
         if event.kind == "log":
             self.log.write("run.log", f"{datetime.now():%H:%M:%S} {event.step or 'run':<24} {event.message}")
             if stage == "ingest" and _INGEST_LINE.match(event.message):
                 self._advance(stage)
-            if stage == "sync" and event.message:
-                self._note(stage, event.message.split(" planned=")[0])
+            if stage == "sync" and event.message:  # "intercom: completed (dry) planned=..."
+                self._note(stage, escape(event.message.split(" planned=")[0][:60]))
             self._echo(f"{event.step or 'run'}: {event.message}", event.level)
             return
         if event.kind in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
@@ -236,7 +238,8 @@ class RunDisplay:
             self.counts[stage] += 1
             self.progress.update(self.tasks[stage], total=self.totals[stage], completed=self.counts[stage])
             if match.group(3) in ("ERROR", "FAIL"):
-                self._note(stage, f"[red]{match.group(3).lower()}: {escape(line.split(match.group(3), 1)[1].strip())}[/red]")
+                node = line.split(match.group(3), 1)[1].strip()[:60]
+                self._note(stage, f"[red]{match.group(3).lower()}: {escape(node)}[/red]")
         if self.verbose and line.strip():
             self._print(escape(line))
 
