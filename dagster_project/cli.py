@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.core import warehouse
-from sync.cli import usage_error
+from sync.cli import print_json, usage_error
 
 from .core.settings import Settings, SettingsError
 from .run_summary import RunReport, collect, render
@@ -191,7 +190,7 @@ def run(
         with warehouse.connect(settings.db_path, read_only=True) as con:
             collect(report, con)
     if as_json:
-        typer.echo(json.dumps(report.as_json(), default=str))
+        print_json(report.as_json())
     else:
         render(report, out)
         if verbose:

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.core import warehouse
-from sync.cli import usage_error
+from sync.cli import print_json, usage_error
 
 from .core.display import markup_text as escape  # control characters and Rich markup, both
 from .core.settings import SettingsError
@@ -368,7 +368,7 @@ def explain_command(
         except duckdb.CatalogException as error:
             raise_missing(db_path, error)
     if as_json_:
-        typer.echo(json.dumps(as_json(explanation), default=str, ensure_ascii=False))
+        print_json(as_json(explanation))
         return
     render(explanation, Console())
 

@@ -79,8 +79,11 @@ def existing_db(db: Path | None) -> Path:
 
 
 def print_json(document: Any) -> None:
-    """One JSON document on stdout and nothing else: what ``--json`` promises a script."""
-    typer.echo(json.dumps(document, default=str, ensure_ascii=False))
+    """One JSON document on stdout and nothing else: what ``--json`` promises a script.
+
+    ASCII only: a warehouse value's control or bidirectional characters (a hostile name) arrive as
+    ``\\u`` escapes, never raw on the terminal of whoever runs it by hand."""
+    typer.echo(json.dumps(document, default=str))
 
 
 T = TypeVar("T")
