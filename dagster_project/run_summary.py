@@ -154,7 +154,8 @@ def render(report: RunReport, console: Console) -> None:
     """The one screen (40 lines at 80 columns for the demo; tests/test_cli.py holds it to that)."""
     days = (report.end - report.start).days + 1
     verdict = "[green]succeeded[/green]" if report.success else "[bold red]FAILED[/bold red]"
-    console.print(f"[bold]Run {report.start} .. {report.end}[/bold] ({days} days) {verdict} in {report.seconds:.1f}s")
+    plural = "day" if days == 1 else "days"
+    console.print(f"[bold]Run {report.start} .. {report.end}[/bold] ({days} {plural}) {verdict} in {report.seconds:.1f}s")
     for failure in report.failures:
         console.print(f"[red]failed[/red] {markup_text(failure)}")
     if report.ingest:
