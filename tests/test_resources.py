@@ -18,6 +18,7 @@ import duckdb
 import pytest
 from dagster import (
     DagsterInstance,
+    DagsterInvalidConfigError,
     Definitions,
     MaterializeResult,
     MetadataValue,
@@ -249,7 +250,21 @@ def test_onboarding_runs_config_names_variables_never_their_values(env, tmp_path
     env.setenv("INTERCOM_ACCESS_TOKEN", "standin-intercom-token")
     from_env = run_config_resources(warehouse_settings())
     assert from_env == {"warehouse": {"config": {"landing": {"env": "ONBOARDING_LANDING"}}},
-                        "sync": {"config": {"intercom": {"access_token": {"env": "INTERCOM_ACCESS_TOKEN"}}}}}
+                        "sync": {"config": {"intercom": {"access_token": {"env": "INTERCOM_ACCESS_TOKEN"}}}},
+                        "llm": {"config": {}}}  # every resource: the definitions' defaults may name unset variables
     chosen = run_config_resources(warehouse_settings().with_paths(db_path=tmp_path / "other.duckdb"))
     assert chosen["warehouse"]["config"] == {"landing": {"env": "ONBOARDING_LANDING"},
                                              "db_path": str(tmp_path / "other.duckdb")}
+
+
+def test_a_run_from_this_process_does_not_need_a_variable_the_definitions_saw_at_load(env, tmp_path: Path) -> None:
+    """`onboarding run` runs the definitions this process imported: a variable set then and unset
+    since fails a run that takes their defaults, not one given `run_config_resources()`."""
+    env.setenv("ONBOARDING_DB", str(tmp_path / "warehouse.duckdb"))
+    env.setenv("ONBOARDING_LOCK_TIMEOUT", "5")
+    job = Definitions(assets=[probe], resources=build_resources()).resolve_implicit_global_asset_job_def()
+    env.delenv("ONBOARDING_LOCK_TIMEOUT")
+    with DagsterInstance.ephemeral() as instance:
+        with pytest.raises(DagsterInvalidConfigError, match='variable "ONBOARDING_LOCK_TIMEOUT" which is not set'):
+            job.execute_in_process(instance=instance)
+        assert job.execute_in_process(instance=instance, run_config={"resources": run_config_resources()}).success

@@ -75,13 +75,14 @@ def resolve(key: str) -> Any:
 def run_config_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources' part of a run's config for a run launched from this process (`onboarding run`):
     each resource's config as the code location would build it now (`{"env": NAME}` for the variables
-    set, no value of theirs), and the warehouse settings of `settings` that differ from the
-    environment's. Why not none: the definitions were built when this process imported them, and a
-    variable set then but unset now would fail the run (an unset `EnvVar`)."""
+    set, no value of theirs; `{}` when none is), and the warehouse settings of `settings` that differ
+    from the environment's. Why not nothing: the definitions were built when this process imported
+    them, and a variable set then but unset now would fail the run (an unset `EnvVar`); a resource's
+    config in the run's replaces the definitions' whole default."""
     config = {key: {"config": kind.env_config()} for key, kind in SETTINGS_RESOURCES.items()}
     if settings is not None:
         config["warehouse"]["config"].update(WarehouseResource.overrides(settings))
-    return {key: value for key, value in config.items() if value["config"]}
+    return config
 
 
 def warehouse_settings() -> Settings:
