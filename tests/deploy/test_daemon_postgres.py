@@ -140,8 +140,8 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
         LANDING_DAYS_TAG,
         PARTITION_RANGE_END_TAG,
         PARTITION_RANGE_START_TAG,
-        daily_schedule,
     )
+    from dagster_project.definitions import defs
     from dagster_project.demo import generate
     from dagster_project.pipeline import job_origins
 
@@ -208,7 +208,7 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
 
     tick = datetime.combine(days[2] + timedelta(days=1), datetime.min.time(), UTC).replace(hour=2)
     with build_schedule_context(scheduled_execution_time=tick) as context:
-        (request,) = daily_schedule.evaluate_tick(context).run_requests
+        (request,) = defs.resolve_schedule_def("daily_onboarding_schedule").evaluate_tick(context).run_requests
     assert request.partition_key == days[2].isoformat()
 
     assert pg.password not in log.read_text()  # the daemon never logs the connection's secret
