@@ -145,7 +145,7 @@ Path(sys.argv[2]).write_text(default_values_yaml_from_type_snap(schema, root))
 """
 
 
-@pytest.mark.slow  # loads the whole code location (dbt's assets included) in a process of its own: ~15 s
+@pytest.mark.slow  # loads the whole code location (dbt's assets included) in a process of its own: 43 s, loaded machine
 def test_no_secret_in_what_dagster_serialises_of_the_code_location(env, tmp_path: Path) -> None:
     """The UI sees the code location through its snapshot: resources' config, every job's config
     schema and the launchpad's default config. Loaded (as a code server does) in a process whose
@@ -185,7 +185,7 @@ def _metadata(result: Any) -> dict[str, dict[str, Any]]:
             for e in result.get_asset_materialization_events()}
 
 
-@pytest.mark.slow  # two live syncs of a small warehouse against the stand-ins: ~15 s
+@pytest.mark.slow  # two live syncs of a small warehouse against the stand-ins: 57 s, loaded machine
 def test_a_real_run_stores_no_secret_and_takes_overrides_and_the_environment_at_run_time(
     env, tmp_path: Path
 ) -> None:
