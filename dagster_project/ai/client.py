@@ -35,7 +35,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from ..core.settings import SettingsError
 from .privacy import safe_base_url, scrub_error
-from .tables import insert_rows
 
 if TYPE_CHECKING:  # openai (~500 modules) is imported when a call is made, not when LLM is off
     import openai
@@ -430,6 +429,8 @@ def write_calls(con: duckdb.DuckDBPyConnection, records: Sequence[CallRecord]) -
     """Append accounting rows to `ai.llm_calls` for calls actually sent (the caller owns the transaction)."""
     sent = [r.as_row() for r in records if r.attempts > 0]
     if sent:
+        from .tables import insert_rows  # pyarrow: the AI step's child's, not the code location's
+
         insert_rows(con, "ai.llm_calls", sent)
 
 

@@ -135,5 +135,7 @@ def test_circuit_breaker_stops_hammering_a_dead_server(llm_env: LLMSettings, sta
     # at most `threshold` failures plus what was already in flight were sent, each with its retries
     sent = [r for r in results if r.call.attempts > 0]
     assert len(sent) <= settings.breaker_threshold + settings.concurrency
-    assert len(standin.requests) == sum(r.call.attempts for r in sent)
+    # every request the stand-in saw was counted; on a loaded machine an attempt can time out before
+    # it reaches the server, so the count may exceed what arrived, never the reverse
+    assert 0 < len(standin.requests) <= sum(r.call.attempts for r in sent)
     assert all(r.call.attempts == 0 for r in results if r.status == "circuit_open")
