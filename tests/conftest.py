@@ -165,3 +165,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _uses_slow_fixture(item) or DBT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def standins() -> Iterator[object]:
+    """The loopback stand-ins of every destination, started for one test (tests/standins)."""
+    from tests.standins import start_all  # werkzeug and the schemas: only for the tests that use them
+
+    servers = start_all()
+    try:
+        yield servers
+    finally:
+        servers.stop()

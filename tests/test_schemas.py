@@ -14,7 +14,6 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 from sync import schemas
 from sync.engine import run_sync
 from sync.settings import SyncSettings
-from tests.standins import StandinSet, start_all
+from tests.standins import StandinSet
 from tests.standins.marts import contact, demo, insert
 from tests.standins.specs import validate_request, validate_response
 
@@ -88,15 +87,6 @@ def test_operation_matches_the_most_literal_template() -> None:
 
 
 # ------------------------------------------------------------------ (a) what the adapters send
-@pytest.fixture
-def standins() -> Iterator[StandinSet]:
-    servers = start_all()
-    try:
-        yield servers
-    finally:
-        servers.stop()
-
-
 def _record_responses(server: Any, seen: list[tuple[str, str, Response]]) -> None:
     """Keep every answer the stand-in's handlers give, to check it against the schema too."""
     handle = server.handle

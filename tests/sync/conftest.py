@@ -7,7 +7,6 @@ tables here have exactly the columns of docs/data-contracts.md section 5.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from sync.engine import run_sync
 from sync.outcomes import RunSummary
 from sync.settings import SyncSettings
-from tests.standins import StandinSet, start_all
+from tests.standins import StandinSet
 from tests.standins.marts import create_marts, insert
 
 # Fast retries for tests: the behaviour (what is retried, how often) is what is tested, not the waits.
@@ -60,15 +59,6 @@ class Warehouse:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(tmp_path / "warehouse.duckdb")
-
-
-@pytest.fixture
-def standins() -> Iterator[StandinSet]:
-    servers = start_all()
-    try:
-        yield servers
-    finally:
-        servers.stop()
 
 
 def settings_for(standins: StandinSet | None, **overrides: str) -> SyncSettings:
