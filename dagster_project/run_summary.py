@@ -115,20 +115,16 @@ def collect(report: RunReport, con: duckdb.DuckDBPyConnection) -> RunReport:
                 con, "select next_action, count(*) from marts.user_onboarding group by 1 order by 2 desc, 1", []
             ),
         }
-        if _has(con, "marts", "triggered_messages"):
-            decisions["messages_by_trigger"] = _counts(
-                con,
-                "select trigger, count(*) from marts.triggered_messages where as_of_date between ? and ?"
-                " group by 1 order by 2 desc, 1",
-                window,
-            )
-        if _has(con, "marts", "csm_alerts"):
-            decisions["csm_alerts"] = _counts(
-                con,
-                "select alert_type, count(*) from marts.csm_alerts where as_of_date between ? and ?"
-                " group by 1 order by 2 desc, 1",
-                window,
-            )
+        # What the run's days triggered, per kind: (key, mart, the column that names the kind).
+        for key, mart, kind in (("messages_by_trigger", "triggered_messages", "trigger"),
+                                ("csm_alerts", "csm_alerts", "alert_type")):
+            if _has(con, "marts", mart):
+                decisions[key] = _counts(
+                    con,
+                    f"select {kind}, count(*) from marts.{mart} where as_of_date between ? and ?"
+                    " group by 1 order by 2 desc, 1",
+                    window,
+                )
         report.decisions = decisions
     order = {name: i for i, name in enumerate(DESTINATIONS)}
     report.sync = sorted(latest_summaries(con), key=lambda s: order.get(s.destination, len(order)))
