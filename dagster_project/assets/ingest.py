@@ -33,9 +33,11 @@ RAW_SOURCES: dict[str, tuple[str, ...]] = {
     "signups": ("signups",),
     "support_tickets": ("tickets",),
     "nps_responses": ("nps",),
+    "typeform_responses": ("typeform",),
 }
-# Raw tables holding emails or names: signup webhooks, and Segment identify calls' traits.
-PII_TABLES = {"signups", "segment_events"}
+# Raw tables holding emails or names: signup webhooks, Segment identify calls' traits, and Typeform
+# answers (the stakeholder map names colleagues and their emails).
+PII_TABLES = {"signups", "segment_events", "typeform_responses"}
 COUNTS = ("files", "lines", "loaded", "duplicates", "quarantined")
 
 

@@ -32,7 +32,7 @@ __all__ = [
     "unplaced_files",
 ]
 
-SOURCES = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps")
+SOURCES = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps", "typeform")
 
 Location = Landing | str | os.PathLike[str]
 

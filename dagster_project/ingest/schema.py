@@ -32,6 +32,10 @@ RAW_TABLES: dict[str, str] = {
         "response_id varchar, user_id varchar, survey varchar, score integer, comment varchar, "
         "submitted_at timestamp"
     ),
+    "typeform_responses": (
+        "event_id varchar, event_type varchar, form_id varchar, token varchar, submitted_at timestamp, "
+        "landed_at timestamp, hidden json, answers json, definition json"
+    ),
 }
 
 QUARANTINE = (

@@ -319,6 +319,70 @@ NPS = _flat_source(
     event_time="submitted_at",
 )
 
+# Typeform webhooks (`typeform/`): one `form_response` delivery per line, any form (the stakeholder
+# map, the day-30 survey, ...). Dedupe by (form_id, token): Typeform retries a delivery, and one
+# response's token is unique within its form (docs/data-contracts.md, section 1).
+TYPEFORM = SourceSpec(
+    name="typeform",
+    table="typeform_responses",
+    paths={
+        "j_event_id": "$.event_id",
+        "j_event_type": "$.event_type",
+        "j_form_response": "$.form_response",
+        "j_form_id": "$.form_response.form_id",
+        "j_token": "$.form_response.token",
+        "j_submitted_at": "$.form_response.submitted_at",
+        "j_landed_at": "$.form_response.landed_at",
+        "hidden": "$.form_response.hidden",
+        "answers": "$.form_response.answers",
+        "definition": "$.form_response.definition",
+    },
+    derived={
+        "event_id": text("j_event_id"),
+        "event_type": text("j_event_type"),
+        "form_id": text("j_form_id"),
+        "token": text("j_token"),
+        "submitted_at": iso_ts("j_submitted_at"),
+        "landed_at": iso_ts("j_landed_at"),
+    },
+    checks=(
+        Check(missing("j_event_id"), _r("missing_field", "event_id")),
+        Check(missing("j_event_type"), _r("missing_field", "event_type")),
+        Check(
+            "j_form_response is null or json_type(j_form_response) <> 'OBJECT'",
+            _r("missing_field", "form_response (an object)"),
+        ),
+        Check(missing("j_form_id"), _r("missing_field", "form_response.form_id")),
+        Check(missing("j_token"), _r("missing_field", "form_response.token")),
+        Check(
+            "json_type(j_event_type) <> 'VARCHAR' or event_type <> 'form_response'",
+            _r("wrong_type", "event_type must be form_response (a complete submission), got ")
+            + " || coalesce(j_event_type, 'null')",
+        ),
+        Check(
+            "answers is not null and json_type(answers) not in ('ARRAY', 'NULL')",
+            _r("wrong_type", "form_response.answers must be an array"),
+        ),
+        Check(not_object("hidden"), _r("wrong_type", "form_response.hidden must be an object")),
+        *_event_time_checks(
+            "submitted_at", "j_submitted_at", "form_response.submitted_at is missing or not ISO-8601"
+        ),
+    ),
+    columns=(
+        "event_id",
+        "event_type",
+        "form_id",
+        "token",
+        "submitted_at",
+        "landed_at",
+        "hidden",
+        "answers",
+        "definition",
+    ),
+    key=("form_id", "token"),
+    event_time="submitted_at",
+)
+
 SPECS: dict[str, SourceSpec] = {
     "segment": SEGMENT,
     "rudderstack": SEGMENT,
@@ -326,6 +390,7 @@ SPECS: dict[str, SourceSpec] = {
     "signups": SIGNUPS,
     "tickets": TICKETS,
     "nps": NPS,
+    "typeform": TYPEFORM,
 }
 
 

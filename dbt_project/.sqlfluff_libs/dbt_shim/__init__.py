@@ -79,6 +79,9 @@ _DISPATCHED = {
     "median": lambda column: f"percentile_cont(0.5) within group (order by {column})",
     "hex8_to_int": lambda hex_text: f"cast(concat('0x', {hex_text}) as ubigint)",
     "regexp_replace_all": lambda expr, pattern, replacement: f"regexp_replace({expr}, {pattern}, {replacement}, 'g')",
+    "json_array_rows": lambda column, alias, element, position: (
+        f"cross join unnest(cast({column} as json[])) with ordinality as {alias} ({element}, {position})"
+    ),
 }
 
 
