@@ -10,6 +10,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from ..core import warehouse
+from ..core.engine import ENGINE_ENV, SPARK_DIR_ENV, SPARK_MASTER_ENV, Engine, engine_from_env
 from ..core.settings import (
     ALLOW_EMPTY_RELOAD_ENV,
     DB_ENV,
@@ -51,16 +52,33 @@ class WarehouseResource(EnvFields, ConfigurableResource):
         ALLOW_EMPTY_RELOAD_ENV, "1: re-loading a day whose landing files are all gone empties it (0)."
     )
 
+    engine: str | None = setting(ENGINE_ENV, "The engine that builds the warehouse: duckdb or spark (duckdb).")
+    spark_master: str | None = setting(
+        SPARK_MASTER_ENV, "Spark master for ONBOARDING_ENGINE=spark: local[*], spark://host:7077 (local[*])."
+    )
+    spark_dir: str | None = setting(
+        SPARK_DIR_ENV, "Spark's raw Parquet tables, metastore and dbt tables (<db folder>/<db stem>.spark)."
+    )
+
     _resolved: Settings | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         """The checked settings (resolved once per run, when the resource is set up)."""
         if self._resolved is not None:
             return self._resolved
-        return Settings.from_env(self.variables())
+        settings = Settings.from_env(self.variables())
+        self.engine_settings(settings)  # ONBOARDING_ENGINE=spark without the extra: one line, here too
+        return settings
+
+    def engine_settings(self, settings: Settings | None = None) -> Engine:
+        """The engine (duckdb or spark) and Spark's master and folder (`core.engine`); an EngineError
+        (a SettingsError) names the `spark` extra when Spark is asked for and not installed."""
+        settings = settings or self.settings()
+        return engine_from_env(self.variables(), settings.db_path)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._resolved = Settings.from_env(self.variables())
+        self.engine_settings(self._resolved)
         # A first run writes a new warehouse file: its folder must exist (for the load child and dbt too).
         self._resolved.db_path.parent.mkdir(parents=True, exist_ok=True)
 
