@@ -296,7 +296,7 @@ TICKETS = _flat_source(
             _r("wrong_type", "status must be opened or resolved"),
         ),
     ),
-    key=("ticket_id", "status"),
+    key=("ticket_id", "status", "occurred_at"),  # a reopened ticket is a second 'opened' line
     event_time="occurred_at",
 )
 

@@ -88,8 +88,12 @@ nps_ranked as (
 
     select
         nps.*,
-        row_number() over (partition by nps.user_id, nps.survey order by nps.submitted_at desc) as survey_recency,
-        row_number() over (partition by nps.user_id order by nps.submitted_at desc) as recency
+        row_number() over (
+            partition by nps.user_id, nps.survey order by nps.submitted_at desc, nps.response_id desc
+        ) as survey_recency,
+        row_number() over (
+            partition by nps.user_id order by nps.submitted_at desc, nps.response_id desc
+        ) as recency
 
     from nps
     cross join bounds

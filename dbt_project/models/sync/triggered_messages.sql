@@ -215,7 +215,10 @@ final as (
     from (
         select
             *,
-            row_number() over (partition by message_key order by as_of_date, due_at) as copy_rank
+            row_number() over (
+                partition by message_key
+                order by as_of_date, due_at, trigger, discriminator, template_id, channel, body
+            ) as copy_rank
         from messages
     ) as deduplicated
     where copy_rank = 1
