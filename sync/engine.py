@@ -295,6 +295,7 @@ async def _run_destination(con: duckdb.DuckDBPyConnection, adapter: Adapter, set
         if transport is not None:
             summary.requests = transport.requests_sent
             summary.rate_limited = transport.rate_limited
+            summary.api_usage = adapter.api_usage()
             await transport.aclose()
         summary.in_doubt = _count_in_doubt(con, adapter.name)
         summary.finished = ledger.utcnow()
@@ -522,7 +523,11 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
     ss.operations = dict(Counter(c.operation for c in changes))
     ss.samples = [PlanSample(stream=stream.name, key=c.key, operation=c.operation, detail=stream.describe(c))
                   for c in changes[:SAMPLES]]
-    if ctx.dry_run:
+    stream_dry = stream.dry_reason(ctx)
+    if stream_dry is not None and not ctx.dry_run:
+        ss.dry_run = True
+        ss.note = f"planned only: {stream_dry}"
+    if ctx.dry_run or stream_dry is not None:
         ledger.save_attribute_plan(ctx.con, run_id, destination, stream.name, changes)
         return
     if not changes:
@@ -555,20 +560,8 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
             pending_write = asyncio.create_task(asyncio.to_thread(
                 ledger.save_attribute_results, writer, run_id, destination, stream.name, batch))
 
-    async def work(change: AttributeChange) -> None:
+    def record(change: AttributeChange, outcome: Outcome) -> None:
         nonlocal logged, handled
-        try:
-            outcome = await stream.send(ctx, change)
-        except Throttled:
-            stop.set()  # nothing was sent; the row is still different and goes out next run
-            return
-        except AbortDestination as exc:
-            outcome = Outcome.abort(str(exc), exc.http_status)
-        except (RequestFailed, DeliveryUncertain) as exc:
-            outcome = Outcome.retry(str(exc))
-        except Exception as exc:
-            log.warning("%s/%s %s: unexpected %s", destination, stream.name, change.key, type(exc).__name__)
-            outcome = Outcome.retry(f"unexpected error: {type(exc).__name__}")
         handled += 1
         reporter.handled()
         status = {OutcomeKind.SENT: "synced", OutcomeKind.FAILED: "failed"}.get(outcome.kind, "pending")
@@ -584,11 +577,32 @@ async def _attribute_stream(ctx: StreamContext, run_id: str, destination: str, s
             abort.append(outcome)
             stop.set()
         buffer.append((change, outcome, status))
+
+    async def work(batch: list[AttributeChange]) -> None:
+        try:
+            if stream.batch_size > 1:
+                outcomes = await stream.send_batch(ctx, batch)
+            else:
+                outcomes = [await stream.send(ctx, batch[0])]
+        except Throttled:
+            stop.set()  # nothing was sent; the rows are still different and go out next run
+            return
+        except AbortDestination as exc:
+            outcomes = [Outcome.abort(str(exc), exc.http_status)] * len(batch)
+        except (RequestFailed, DeliveryUncertain) as exc:
+            outcomes = [Outcome.retry(str(exc))] * len(batch)
+        except Exception as exc:
+            log.warning("%s/%s %s: unexpected %s", destination, stream.name, batch[0].key, type(exc).__name__)
+            outcomes = [Outcome.retry(f"unexpected error: {type(exc).__name__}")] * len(batch)
+        for change, outcome in zip(batch, outcomes, strict=True):
+            record(change, outcome)
         if len(buffer) >= FLUSH_EVERY and (pending_write is None or pending_write.done()):
             await flush()
 
+    # A batching stream (Mixpanel, Segment) groups changes into requests; every other sends one per change.
+    batches = stream.batches(changes) if stream.batch_size > 1 else [[c] for c in changes]
     try:
-        await _bounded(changes, work, transport.settings.concurrency, stop)
+        await _bounded(batches, work, transport.settings.concurrency, stop)
     finally:
         await flush()  # waits for the batch in flight, then writes the rest
         if pending_write is not None:

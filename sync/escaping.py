@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 # A URL the sync may put into an href: http(s) only, nothing that could leave the attribute.
@@ -59,3 +60,49 @@ def slack_text(value: Any) -> str:
     text = _SCHEME.sub(r"\1[:]", text)
     text = _HOST_DOT.sub("[.]", text)
     return _BROADCAST.sub(lambda m: "@" + _ZERO_WIDTH_SPACE + m.group(1), text)
+
+
+_BREAKS = {"br": "\n", "p": "\n\n", "div": "\n", "li": "\n- ", "tr": "\n", "h1": "\n\n", "h2": "\n\n",
+           "h3": "\n\n"}
+
+
+class _TextExtractor(HTMLParser):
+    """The readable text of one of our HTML bodies (``<p>``, ``<br>``, ``<a href>``, inline tags)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._href: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BREAKS:
+            self.parts.append(_BREAKS[tag])
+        if tag == "a":
+            self._href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href:
+            href = self._href.pop()
+            if href:
+                self.parts.append(f" ({href})")
+        elif tag == "p":
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(body: str) -> str:
+    """The plain-text part of an email whose HTML part is ``body``.
+
+    Why from the HTML and not from the template: the HTML is what dbt rendered and escaped (values as
+    text, links only where the template put them), so the text part says exactly what the HTML says;
+    entities are decoded here because a text part is not HTML (a ``&lt;b&gt;`` name reads ``<b>``, inert).
+    Links are kept as ``label (url)``; line breaks and paragraphs as newlines.
+    """
+    parser = _TextExtractor()
+    parser.feed(body)
+    parser.close()
+    text = "".join(parser.parts).replace("\r", "")
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -185,6 +185,9 @@ class RunSummary(Counts):
     finished: datetime | None = None
     requests: int = 0
     rate_limited: int = 0
+    api_usage: str | None = None
+    """The vendor's own account of its quota after the run (Salesforce: calls used of the 24-hour
+    allowance, from ``Sforce-Limit-Info``), when it reports one."""
     error: str | None = None
     dry_reason: str | None = None
     streams: list[StreamSummary] = Field(default_factory=list)

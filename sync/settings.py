@@ -23,6 +23,25 @@ Appcues                ``APPCUES_ACCOUNT_ID``, ``APPCUES_API_KEY``, ``APPCUES_AP
                        ``APPCUES_API_BASE`` (default ``https://api.appcues.com``)
 Calendly               ``CALENDLY_TOKEN``, ``CALENDLY_EVENT_TYPE`` (event type URI that owns the
                        single-use links), ``CALENDLY_API_BASE`` (default ``https://api.calendly.com``)
+SendGrid               ``SENDGRID_API_KEY``, ``SENDGRID_FROM_EMAIL`` (without it emails stay planned),
+                       ``SENDGRID_FROM_NAME``, ``SENDGRID_UNSUBSCRIBE_GROUP_ID`` (asm group),
+                       ``SENDGRID_CATEGORIES`` (added to each message type's), ``SENDGRID_API_BASE``
+                       (default ``https://api.sendgrid.com``; the EU subuser base is its own)
+Email channel          ``SYNC_EMAIL_CHANNELS``: ``trigger=intercom|sendgrid|auto`` pairs, comma
+                       separated (default ``playbook_day_14=auto``: SendGrid when its key and
+                       sender are set, else Intercom); unnamed email types go through Intercom
+Salesforce             ``SALESFORCE_INSTANCE_URL`` (the My Domain URL, also the API base),
+                       ``SALESFORCE_CLIENT_ID``, ``SALESFORCE_CLIENT_SECRET`` (client-credentials
+                       flow), ``SALESFORCE_API_VERSION`` (62.0), ``SALESFORCE_OBJECT`` (Lead or
+                       Contact), ``SALESFORCE_EXTERNAL_ID_FIELD`` (Onboarding_User_Id__c),
+                       ``SALESFORCE_MQL_STATUS`` (Marketing Qualified), ``SALESFORCE_API_RESERVE``
+                       (calls of the 24-hour allowance left unused, 1000)
+Mixpanel               ``MIXPANEL_PROJECT_TOKEN`` (profiles), ``MIXPANEL_SERVICE_ACCOUNT_USERNAME``,
+                       ``MIXPANEL_SERVICE_ACCOUNT_SECRET``, ``MIXPANEL_PROJECT_ID`` (events; without
+                       them events stay planned), ``MIXPANEL_API_BASE`` (default
+                       ``https://api.mixpanel.com``; ``api-eu``/``api-in`` for EU/IN residency)
+Segment                ``SEGMENT_WRITE_KEY``, ``SEGMENT_API_BASE`` (default
+                       ``https://api.segment.io``; the EU workspace's base for EU)
 Transport tuning       ``SYNC_<DEST>_RATE_LIMIT`` / ``SYNC_<DEST>_RATE_WINDOW`` (requests per window
                        seconds), ``SYNC_<DEST>_CONCURRENCY``, ``SYNC_<DEST>_TIMEOUT``,
                        ``SYNC_<DEST>_MAX_ATTEMPTS``, ``SYNC_<DEST>_RETRY_BUDGET`` (seconds one request
@@ -38,6 +57,7 @@ Slack alerts           ``SYNC_SLACK_ALERT_MAX_ATTEMPTS`` (runs that may try one 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlparse
@@ -46,11 +66,17 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from sync.masking import register_secret
 
-DestinationName = Literal["calendly", "intercom", "appcues", "slack"]
+DestinationName = Literal["calendly", "intercom", "sendgrid", "appcues", "slack", "salesforce", "mixpanel",
+                          "segment"]
 
 # Run order matters: Calendly links must exist before the Intercom messages that embed them, and
 # Intercom contacts before the messages addressed to them (both inside the Intercom destination).
-DESTINATIONS: tuple[DestinationName, ...] = ("calendly", "intercom", "appcues", "slack")
+# SendGrid runs after Intercom: an email type moved from one to the other is withdrawn from Intercom's
+# outbox first (docs/sync.md, "SendGrid").
+DESTINATIONS: tuple[DestinationName, ...] = ("calendly", "intercom", "sendgrid", "appcues", "slack", "salesforce",
+                                             "mixpanel", "segment")
+EMAIL_CHANNELS = ("intercom", "sendgrid", "auto")
+DEFAULT_EMAIL_CHANNELS = "playbook_day_14=auto"
 
 
 class SyncConfigError(ValueError):
@@ -89,6 +115,21 @@ _TRANSPORT_DEFAULTS: dict[str, dict[str, float | int | str]] = {
                 "concurrency": 8, "timeout": 30.0},
     "calendly": {"base_url": "https://api.calendly.com", "rate_limit": 60, "rate_window": 60.0,
                  "concurrency": 4, "timeout": 30.0},
+    # SendGrid: mail/send is limited per account plan and answers 429 with X-RateLimit-Reset; 600 per
+    # minute stays under the documented default and leaves room for other senders.
+    "sendgrid": {"base_url": "https://api.sendgrid.com", "rate_limit": 600, "rate_window": 60.0,
+                 "concurrency": 8, "timeout": 30.0},
+    # Salesforce counts calls per 24 hours (Sforce-Limit-Info, honoured by the adapter) and allows 25
+    # long-running ones at once; short PATCHes at 20 per second are far from either.
+    "salesforce": {"base_url": "https://login.salesforce.com", "rate_limit": 20, "rate_window": 1.0,
+                   "concurrency": 8, "timeout": 30.0},
+    # Mixpanel ingestion: 2 GB per minute and about 400 requests per second per project; stay at a
+    # tenth of the request rate (each request carries up to 2,000 records).
+    "mixpanel": {"base_url": "https://api.mixpanel.com", "rate_limit": 40, "rate_window": 1.0,
+                 "concurrency": 4, "timeout": 60.0},
+    # Segment's HTTP Tracking API takes 1,000 requests per second per source (batches count as one).
+    "segment": {"base_url": "https://api.segment.io", "rate_limit": 100, "rate_window": 1.0,
+                "concurrency": 4, "timeout": 30.0},
 }
 
 _BASE_URL_ENV = {
@@ -96,6 +137,10 @@ _BASE_URL_ENV = {
     "slack": "SLACK_API_BASE",
     "appcues": "APPCUES_API_BASE",
     "calendly": "CALENDLY_API_BASE",
+    "sendgrid": "SENDGRID_API_BASE",
+    "salesforce": "SALESFORCE_INSTANCE_URL",
+    "mixpanel": "MIXPANEL_API_BASE",
+    "segment": "SEGMENT_API_BASE",
 }
 
 
@@ -173,6 +218,68 @@ class CalendlySettings(DestinationSettings):
         return missing
 
 
+class SendGridSettings(DestinationSettings):
+    name: Literal["sendgrid"] = "sendgrid"
+    api_key: SecretStr | None = None
+    from_email: str | None = None
+    from_name: str | None = None
+    unsubscribe_group_id: int | None = None
+    categories: tuple[str, ...] = ()
+    """Added to every email's categories (after ``onboarding`` and the message type)."""
+
+    def missing_credentials(self) -> list[str]:
+        return [] if self.api_key else ["SENDGRID_API_KEY"]
+
+
+class SalesforceSettings(DestinationSettings):
+    name: Literal["salesforce"] = "salesforce"
+    instance_url: str | None = None
+    client_id: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    api_version: str = "62.0"
+    sobject: Literal["Lead", "Contact"] = "Lead"
+    external_id_field: str = "Onboarding_User_Id__c"
+    mql_status: str = "Marketing Qualified"
+    api_reserve: int = 1000
+    """Calls of the org's 24-hour allowance the sync leaves to everything else: it stops when
+    ``Sforce-Limit-Info`` says fewer remain (rows stay pending for the next run)."""
+
+    def missing_credentials(self) -> list[str]:
+        missing = []
+        if not self.instance_url:
+            missing.append("SALESFORCE_INSTANCE_URL")
+        if not self.client_id:
+            missing.append("SALESFORCE_CLIENT_ID")
+        if not self.client_secret:
+            missing.append("SALESFORCE_CLIENT_SECRET")
+        return missing
+
+
+class MixpanelSettings(DestinationSettings):
+    name: Literal["mixpanel"] = "mixpanel"
+    project_token: SecretStr | None = None
+    service_account_username: str | None = None
+    service_account_secret: SecretStr | None = None
+    project_id: str | None = None
+
+    def missing_credentials(self) -> list[str]:
+        return [] if self.project_token else ["MIXPANEL_PROJECT_TOKEN"]
+
+    def missing_import_credentials(self) -> list[str]:
+        """What the ``/import`` of experiment events needs beyond the token (a service account)."""
+        return [name for name, value in (("MIXPANEL_SERVICE_ACCOUNT_USERNAME", self.service_account_username),
+                                         ("MIXPANEL_SERVICE_ACCOUNT_SECRET", self.service_account_secret),
+                                         ("MIXPANEL_PROJECT_ID", self.project_id)) if not value]
+
+
+class SegmentSettings(DestinationSettings):
+    name: Literal["segment"] = "segment"
+    write_key: SecretStr | None = None
+
+    def missing_credentials(self) -> list[str]:
+        return [] if self.write_key else ["SEGMENT_WRITE_KEY"]
+
+
 class SyncSettings(BaseModel):
     """Everything the engine needs, one block per destination."""
 
@@ -182,11 +289,25 @@ class SyncSettings(BaseModel):
     slack: SlackSettings
     appcues: AppcuesSettings
     calendly: CalendlySettings
+    sendgrid: SendGridSettings
+    salesforce: SalesforceSettings
+    mixpanel: MixpanelSettings
+    segment: SegmentSettings
+    email_channels: dict[str, str] = {"playbook_day_14": "auto"}
+    """Message type (trigger) -> ``intercom``, ``sendgrid`` or ``auto`` for ``intercom_email`` rows;
+    types not named go through Intercom (``SYNC_EMAIL_CHANNELS``)."""
     message_not_found_attempts: int = 5
     """How many 404s (contact not yet messageable) a customer message survives before it fails."""
     message_max_age_days: int | None = 3
     """Messages due more than this many days before the end of the marts' latest decision day are
     history (a backfill computed them) and are never sent; ``None`` sends every due message."""
+
+    def sendgrid_triggers(self) -> list[str]:
+        """The email types SendGrid sends in this configuration (``auto``: when its key and sender are
+        set); every other ``intercom_email`` row goes through Intercom, as before SendGrid existed."""
+        ready = self.sendgrid.has_credentials and self.sendgrid.from_email is not None
+        return sorted(t for t, channel in self.email_channels.items()
+                      if channel == "sendgrid" or (channel == "auto" and ready))
 
     def for_destination(self, name: str) -> DestinationSettings:
         if name not in DESTINATIONS:
@@ -253,7 +374,54 @@ class SyncSettings(BaseModel):
                 max_age = int(max_age_raw)
             else:
                 raise SyncConfigError("SYNC_MESSAGE_MAX_AGE_DAYS must be a positive number of days, or 'none'")
+        group_raw = get("SENDGRID_UNSUBSCRIBE_GROUP_ID")
+        if group_raw is not None and not group_raw.isdigit():
+            raise SyncConfigError("SENDGRID_UNSUBSCRIBE_GROUP_ID must be the numeric id of an unsubscribe group")
+        from_email = get("SENDGRID_FROM_EMAIL")
+        if from_email is not None and "@" not in from_email:
+            raise SyncConfigError("SENDGRID_FROM_EMAIL must be an email address")
+        version = get("SALESFORCE_API_VERSION") or "62.0"
+        if not re.fullmatch(r"[0-9]+\.[0-9]", version.removeprefix("v")):
+            raise SyncConfigError("SALESFORCE_API_VERSION must look like 62.0")
+        sobject = get("SALESFORCE_OBJECT") or "Lead"
+        if sobject not in ("Lead", "Contact"):
+            raise SyncConfigError("SALESFORCE_OBJECT must be Lead or Contact")
+        id_field = get("SALESFORCE_EXTERNAL_ID_FIELD") or "Onboarding_User_Id__c"
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", id_field):
+            raise SyncConfigError("SALESFORCE_EXTERNAL_ID_FIELD must be a field's API name")
+        reserve_raw = get("SALESFORCE_API_RESERVE")
+        if reserve_raw is not None and not reserve_raw.isdigit():
+            raise SyncConfigError("SALESFORCE_API_RESERVE must be a number of API calls")
+        instance = get("SALESFORCE_INSTANCE_URL")
         return cls(
+            sendgrid=SendGridSettings(
+                transport=transport("sendgrid"),
+                api_key=secret("SENDGRID_API_KEY"),
+                from_email=from_email,
+                from_name=get("SENDGRID_FROM_NAME"),
+                unsubscribe_group_id=int(group_raw) if group_raw else None,
+                categories=tuple(c.strip() for c in (get("SENDGRID_CATEGORIES") or "").split(",") if c.strip()),
+            ),
+            salesforce=SalesforceSettings(
+                transport=transport("salesforce"),
+                instance_url=_check_base_url(instance, "SALESFORCE_INSTANCE_URL") if instance else None,
+                client_id=secret("SALESFORCE_CLIENT_ID"),
+                client_secret=secret("SALESFORCE_CLIENT_SECRET"),
+                api_version=version.removeprefix("v"),
+                sobject=sobject,  # type: ignore[arg-type]  # checked above
+                external_id_field=id_field,
+                mql_status=get("SALESFORCE_MQL_STATUS") or "Marketing Qualified",
+                api_reserve=int(reserve_raw) if reserve_raw else 1000,
+            ),
+            mixpanel=MixpanelSettings(
+                transport=transport("mixpanel"),
+                project_token=secret("MIXPANEL_PROJECT_TOKEN"),
+                service_account_username=get("MIXPANEL_SERVICE_ACCOUNT_USERNAME"),
+                service_account_secret=secret("MIXPANEL_SERVICE_ACCOUNT_SECRET"),
+                project_id=get("MIXPANEL_PROJECT_ID"),
+            ),
+            segment=SegmentSettings(transport=transport("segment"), write_key=secret("SEGMENT_WRITE_KEY")),
+            email_channels=_email_channels(get("SYNC_EMAIL_CHANNELS") or DEFAULT_EMAIL_CHANNELS),
             intercom=IntercomSettings(
                 transport=transport("intercom"),
                 access_token=secret("INTERCOM_ACCESS_TOKEN"),
@@ -281,6 +449,21 @@ class SyncSettings(BaseModel):
             message_not_found_attempts=int(not_found_raw) if not_found_raw else 5,
             message_max_age_days=max_age,
         )
+
+
+def _email_channels(text: str) -> dict[str, str]:
+    """``trigger=channel`` pairs (``SYNC_EMAIL_CHANNELS``); ``none`` routes every email through Intercom."""
+    if text.lower() == "none":
+        return {}
+    channels: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        trigger, _, channel = (x.strip() for x in part.partition("="))
+        if not re.fullmatch(r"[a-z0-9_]+", trigger) or channel not in EMAIL_CHANNELS:
+            raise SyncConfigError(f"SYNC_EMAIL_CHANNELS: {part.strip()!r} is not trigger=intercom|sendgrid|auto")
+        channels[trigger] = channel
+    return channels
 
 
 def _check_base_url(url: str, env_name: str) -> str:

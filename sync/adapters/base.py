@@ -68,6 +68,9 @@ class AttributeStream(ABC):
     columns: ClassVar[tuple[str, ...]]
     creates: ClassVar[bool] = False
     """True when the destination assigns its own id on create (Intercom): the ledger keeps it."""
+    batch_size: ClassVar[int] = 1
+    """More than 1: the engine hands :meth:`send_batch` groups of changes (:meth:`batches`), one
+    request each, instead of calling :meth:`send` per change (Mixpanel's and Segment's batch APIs)."""
 
     def query(self) -> str:
         return f"select {self.key_column}, {', '.join(self.columns)} from {self.mart}"
@@ -85,9 +88,21 @@ class AttributeStream(ABC):
         """Run once before the first send of a live run (e.g. make sure attributes exist)."""
         return None
 
-    @abstractmethod
+    def dry_reason(self, ctx: StreamContext) -> str | None:
+        """A stream-specific reason to stay dry (plan only) even when the destination has credentials."""
+        return None
+
     async def send(self, ctx: StreamContext, change: AttributeChange) -> Outcome:
         """Send one change; ``change.changed`` holds only the values that differ from the ledger."""
+        raise NotImplementedError
+
+    def batches(self, changes: list[AttributeChange]) -> list[list[AttributeChange]]:
+        """Changes grouped into requests: ``batch_size`` at most (a stream with a byte limit overrides)."""
+        return [changes[i:i + self.batch_size] for i in range(0, len(changes), self.batch_size)]
+
+    async def send_batch(self, ctx: StreamContext, changes: list[AttributeChange]) -> list[Outcome]:
+        """Send a group of changes in one request; one outcome per change, in order."""
+        raise NotImplementedError
 
     def describe(self, change: AttributeChange) -> str:
         """A short, masked summary: up to three changed values and how many more."""
@@ -169,6 +184,10 @@ class Adapter(ABC):
 
     def auth(self) -> httpx.Auth | None:
         """Credentials sent as HTTP auth rather than as a header (Appcues' basic auth)."""
+        return None
+
+    def api_usage(self) -> str | None:
+        """The vendor's quota as last reported (Salesforce's 24-hour allowance), for the run summary."""
         return None
 
     @staticmethod

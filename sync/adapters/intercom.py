@@ -40,6 +40,7 @@ from sync.adapters.base import (
     to_float,
     to_int,
 )
+from sync.adapters.sendgrid import routed_sql, taken_by
 from sync.escaping import html_text
 from sync.ledger import OutboxMessage
 from sync.outcomes import (
@@ -207,9 +208,11 @@ class IntercomMessages(OutboxStream):
     operation: ClassVar[str] = "send_message"
     max_concurrency: ClassVar[int | None] = 8  # bounds how many messages one crash can leave in doubt
 
-    def __init__(self, settings: IntercomSettings, not_found_attempts: int) -> None:
+    def __init__(self, settings: IntercomSettings, not_found_attempts: int,
+                 sendgrid_triggers: list[str] | None = None) -> None:
         self.settings = settings
         self.not_found_attempts = not_found_attempts
+        self.sendgrid_triggers = sendgrid_triggers or []
         self.contacts: dict[str, str] = {}
         self.links: dict[str, str] = {}
         self.link_states: dict[str, str] = {}
@@ -220,9 +223,14 @@ class IntercomMessages(OutboxStream):
         # Intercom is the customer-messaging destination, so it also reports rows whose channel no
         # destination handles (they would otherwise be silently ignored).
         known = ", ".join(f"'{c}'" for c in KNOWN_CHANNELS)
-        return ("select message_key, user_id, channel, subject, body, booking_link_key, priority, due_at"
+        mine = ("select message_key, user_id, channel, subject, body, booking_link_key, priority, due_at, trigger"
                 f" from {self.mart} where channel in ('intercom_in_app', 'intercom_email')"
                 f" or channel is null or channel not in ({known})")
+        # Email types routed to SendGrid are SendGrid's, and so is any key SendGrid already attempted
+        # (the routing changed since): one message key, one channel (docs/sync.md, "SendGrid").
+        return (f"select * from ({mine}) as m where not coalesce(m.channel = 'intercom_email' and m.trigger in"
+                f" {routed_sql(self.sendgrid_triggers)}, false) and (m.message_key is null or m.message_key"
+                f" not in {taken_by('sendgrid', 'emails')})")
 
     def build(self, row: dict[str, Any]) -> OutboxMessage:
         channel = row.get("channel")
@@ -320,4 +328,5 @@ class IntercomAdapter(Adapter):
 
     def streams(self) -> list[AttributeStream | OutboxStream]:
         s = self.sync_settings
-        return [IntercomContacts(), IntercomMessages(s.intercom, s.message_not_found_attempts)]
+        return [IntercomContacts(),
+                IntercomMessages(s.intercom, s.message_not_found_attempts, s.sendgrid_triggers())]

@@ -34,6 +34,19 @@ create or replace table marts.csm_alerts (
     company varchar, churn_risk double, days_since_last_login integer, unresolved_tickets integer,
     csm_name varchar, csm_slack_id varchar, text varchar, reason varchar
 );
+create or replace table marts.destination_traits (
+    user_id varchar, email varchar, last_name varchar, company varchar, onboarding_track varchar,
+    onboarding_stage varchar, onboarding_score integer, churn_risk double, churn_risk_band varchar,
+    onboarding_completed_on date, experiment_variants varchar, as_of_date date
+);
+create or replace table marts.salesforce_mql (
+    mql_key varchar, user_id varchar, completed_on date, ae_id varchar, ae_salesforce_user_id varchar,
+    due_at timestamp, as_of_date date
+);
+create or replace table marts.mixpanel_experiment_events (
+    event_key varchar, user_id varchar, experiment_id varchar, variant varchar, metric varchar,
+    is_converted boolean, days_to_metric double, decided_at timestamp, as_of_date date
+);
 """
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -46,6 +59,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                            "booking_link_key", "priority", "due_at", "reason", "rule_version", "as_of_date"),
     "csm_alerts": ("alert_key", "user_id", "as_of_date", "alert_type", "user_name", "company", "churn_risk",
                    "days_since_last_login", "unresolved_tickets", "csm_name", "csm_slack_id", "text", "reason"),
+    "destination_traits": ("user_id", "email", "last_name", "company", "onboarding_track", "onboarding_stage",
+                           "onboarding_score", "churn_risk", "churn_risk_band", "onboarding_completed_on",
+                           "experiment_variants", "as_of_date"),
+    "salesforce_mql": ("mql_key", "user_id", "completed_on", "ae_id", "ae_salesforce_user_id", "due_at", "as_of_date"),
+    "mixpanel_experiment_events": ("event_key", "user_id", "experiment_id", "variant", "metric", "is_converted",
+                                   "days_to_metric", "decided_at", "as_of_date"),
 }
 
 AS_OF = date(2026, 11, 1)
@@ -102,6 +121,20 @@ def alert(key: str, user: int, **overrides: Any) -> dict[str, Any]:
            "user_name": f"User {user}", "company": "Acme", "churn_risk": 0.75, "days_since_last_login": 4,
            "unresolved_tickets": 1, "csm_name": "Dana CSM", "csm_slack_id": "U0CSM0001",
            "text": f"High churn risk: User {user} (Acme) [{key}]", "reason": "no login for 4 days"}
+    row.update(overrides)
+    return row
+
+
+def traits(i: int, **overrides: Any) -> dict[str, Any]:
+    """A ``marts.destination_traits`` row (Salesforce, Mixpanel, Segment)."""
+    risk = round((i % 10) / 10, 2)
+    row = {"user_id": f"auth0|user{i:05d}", "email": f"user{i:05d}@example.com", "last_name": f"User {i}",
+           "company": f"Company {i % 7}", "onboarding_track": TRACKS[i % 5], "onboarding_stage": "activation",
+           "onboarding_score": (i * 7) % 100, "churn_risk": risk,
+           "churn_risk_band": "high" if risk >= 0.7 else "medium" if risk >= 0.4 else "low",
+           "onboarding_completed_on": date(2026, 10, 20) if (i * 7) % 100 >= 80 else None,
+           "experiment_variants": f'{{"welcome_checklist": "{"control" if i % 2 else "checklist"}"}}',
+           "as_of_date": AS_OF}
     row.update(overrides)
     return row
 
