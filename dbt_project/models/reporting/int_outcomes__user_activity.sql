@@ -30,7 +30,8 @@ events as (
 
 nps as (
 
-    select user_id, survey, score, submitted_at, nps_category from {{ ref('stg_nps__responses') }}
+    select response_id, user_id, survey, score, submitted_at, nps_category
+    from {{ ref('stg_nps__responses') }}
 
 ),
 
