@@ -74,13 +74,30 @@ def test_report_statistics_and_status_on_the_real_counts(warehouse):
                 assert math.isclose(row["p_value"], expected, abs_tol=1e-6), experiment
         status = {r["status"] for r in rows}
         assert len(status) == 1, experiment
-        if min(r["users"] for r in rows) < control["min_users_per_variant"]:
-            assert status == {"collecting"}
-        elif rows[0]["has_srm"]:
+        treatments = [r for r in rows if not r["is_control"]]
+
+        def better(r: dict) -> bool:
+            if r["is_sequential"]:
+                return r["seq_p_value"] is not None and r["seq_p_value"] < r["decision_alpha"] and r["cuped_abs_lift"] > 0
+            return r["p_value"] is not None and r["p_value"] < r["decision_alpha"] and r["abs_lift"] > 0
+
+        def worse(r: dict) -> bool:
+            if r["is_sequential"]:
+                return r["seq_p_value"] is not None and r["seq_p_value"] < r["decision_alpha"] and r["cuped_abs_lift"] < 0
+            return r["p_value"] is not None and r["p_value"] < r["decision_alpha"] and r["abs_lift"] < 0
+
+        if rows[0]["has_srm"]:
             assert status == {"srm"}
+        elif min(r["users"] for r in rows) < control["min_users_per_variant"]:
+            assert status == {"running"}
+        elif any(better(r) and not r["guardrail_broken"] for r in treatments):
+            assert status == {"winner"}
+        elif all(worse(r) or r["guardrail_broken"] for r in treatments):
+            assert status == {"loser"}
+        elif control["is_sequential"] and min(r["users"] for r in rows) < control["horizon_users_per_variant"]:
+            assert status == {"running"}
         else:
-            significant = any(r["p_value"] is not None and r["p_value"] < r["decision_alpha"] for r in rows)
-            assert status == ({"winner"} if significant else {"no_difference"})
+            assert status == {"inconclusive"}
 
 
 def test_outcomes_cover_every_user_once(warehouse):

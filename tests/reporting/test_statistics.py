@@ -47,13 +47,14 @@ def report(dbt_harness) -> dict[tuple[str, str], dict]:
         """
         create table fixed_counts (experiment_id varchar, variant varchar, is_control boolean, weight double,
             assigned_users integer, users integer, conversions integer, alpha double, srm_alpha double,
-            min_users_per_variant integer)
+            min_users_per_variant integer, sum_x double, sum_xx double, sum_xy double, is_sequential boolean,
+            horizon_users_per_variant integer, guardrail_broken boolean)
         """
     )
     for experiment, rows in CASES.items():
         for row in rows:
             con.execute(
-                "insert into fixed_counts values (?, ?, ?, ?, ?, ?, ?, 0.05, 0.001, 100)", [experiment, *row]
+                "insert into fixed_counts values (?, ?, ?, ?, ?, ?, ?, 0.05, 0.001, 100, 0, 0, 0, false, 100, false)", [experiment, *row]
             )
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
@@ -112,11 +113,11 @@ def test_numbers_equal_scipy(report, experiment):
 EXPECTED_STATUS = {
     "clear_winner": ("winner", "treatment"),
     "srm": ("srm", None),
-    "below_100": ("collecting", None),
-    "no_difference": ("no_difference", None),
-    "control_wins": ("winner", "control"),
+    "below_100": ("running", None),
+    "no_difference": ("inconclusive", None),
+    "control_wins": ("loser", "control"),
     "three_way": ("winner", "b"),
-    "all_zero": ("no_difference", None),
+    "all_zero": ("inconclusive", None),
 }
 
 

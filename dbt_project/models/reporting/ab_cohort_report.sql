@@ -3,7 +3,10 @@
     the formulas and tests/reporting/test_statistics.py checks them against scipy).
     A user is analysed once the metric window is over (ab_exposures.is_analysed): counting younger users
     would compare unequal exposure times, so they only count in assigned_users (which the sample-ratio
-    check uses). A conversion is the metric reached within the window (ab_exposures.is_converted). -#}
+    check uses). A conversion is the metric reached within the window (ab_exposures.is_converted).
+    Beside the fixed-horizon test: CUPED on the pre-exposure covariate (ab_exposures.pre_exposure_events),
+    the always-valid confidence sequence (used for the status of experiments with is_sequential), and the
+    guardrails (ab_guardrail_report): a variant that breaks one is never the winner. -#}
 
 with
 
@@ -21,7 +24,21 @@ variants as (
 
 exposures as (
 
-    select experiment_id, variant, user_id, is_analysed, is_converted from {{ ref('ab_exposures') }}
+    select experiment_id, variant, user_id, is_analysed, is_converted, pre_exposure_events
+    from {{ ref('ab_exposures') }}
+
+),
+
+guardrail_breaks as (
+
+    select
+        experiment_id,
+        variant,
+        max(case when is_broken then 1 else 0 end) = 1 as guardrail_broken,
+        {{ dbt.listagg('case when is_broken then guardrail end', "', '", 'order by guardrail') }} as broken_guardrails
+
+    from {{ ref('ab_guardrail_report') }}
+    group by experiment_id, variant
 
 ),
 
@@ -44,9 +61,18 @@ variant_counts as (
             sum(case when exposures.is_analysed and exposures.is_converted then 1 else 0 end)
             as {{ dbt.type_bigint() }}
         ) as conversions,
+        sum(case when exposures.is_analysed then exposures.pre_exposure_events else 0 end) as sum_x,
+        sum(
+            case when exposures.is_analysed then exposures.pre_exposure_events * exposures.pre_exposure_events else 0 end
+        ) as sum_xx,
+        sum(
+            case when exposures.is_analysed and exposures.is_converted then exposures.pre_exposure_events else 0 end
+        ) as sum_xy,
         experiments.alpha,
         experiments.srm_alpha,
-        experiments.min_users_per_variant
+        experiments.min_users_per_variant,
+        experiments.is_sequential,
+        experiments.horizon_users_per_variant
 
     from variants
     inner join experiments on variants.experiment_id = experiments.experiment_id
@@ -61,13 +87,29 @@ variant_counts as (
         variants.weight,
         experiments.alpha,
         experiments.srm_alpha,
-        experiments.min_users_per_variant
+        experiments.min_users_per_variant,
+        experiments.is_sequential,
+        experiments.horizon_users_per_variant
+
+),
+
+guarded_counts as (
+
+    select
+        variant_counts.*,
+        coalesce(guardrail_breaks.guardrail_broken, false) as guardrail_broken
+
+    from variant_counts
+    left join guardrail_breaks
+        on
+            variant_counts.experiment_id = guardrail_breaks.experiment_id
+            and variant_counts.variant = guardrail_breaks.variant
 
 ),
 
 variant_statistics as (
 
-    {{ ab_variant_statistics('variant_counts') }}
+    {{ ab_variant_statistics('guarded_counts') }}
 
 ),
 
@@ -101,6 +143,22 @@ final as (
         experiments.alpha,
         variant_statistics.decision_alpha,
         variant_statistics.is_significant,
+        variant_statistics.covariate_mean,
+        variant_statistics.cuped_theta,
+        variant_statistics.cuped_rate,
+        variant_statistics.cuped_abs_lift,
+        variant_statistics.cuped_abs_lift_ci_low,
+        variant_statistics.cuped_abs_lift_ci_high,
+        variant_statistics.cuped_p_value,
+        variant_statistics.variance_reduction,
+        variant_statistics.is_sequential,
+        variant_statistics.horizon_users_per_variant,
+        variant_statistics.seq_abs_lift_ci_low,
+        variant_statistics.seq_abs_lift_ci_high,
+        variant_statistics.seq_p_value,
+        variant_statistics.seq_is_significant,
+        variant_statistics.guardrail_broken,
+        guardrail_breaks.broken_guardrails,
         variant_statistics.srm_chi2,
         variant_statistics.srm_df,
         variant_statistics.srm_p_value,
@@ -115,6 +173,10 @@ final as (
         on
             variant_statistics.experiment_id = variants.experiment_id
             and variant_statistics.variant = variants.variant
+    left join guardrail_breaks
+        on
+            variant_statistics.experiment_id = guardrail_breaks.experiment_id
+            and variant_statistics.variant = guardrail_breaks.variant
     cross join bounds
 
 )
