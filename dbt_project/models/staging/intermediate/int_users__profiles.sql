@@ -14,7 +14,16 @@ signups as (
 identifies as (
 
     select * from {{ ref('stg_segment__identifies') }}
-    where user_id is not null
+    where
+        user_id is not null
+        -- An identify setting none of the traits a profile reads cannot change one (it would only blank the
+        -- latest identify): the sync's own identify of the engine's traits (sync/adapters/traits.py) comes
+        -- back this way through the next Segment export, and must not look like a profile change.
+        and (
+            email is not null or name is not null or company is not null or company_size is not null
+            or industry is not null or role is not null or plan is not null or team_size is not null
+            or utm_source is not null or features_enabled is not null
+        )
 
 ),
 
