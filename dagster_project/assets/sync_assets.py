@@ -12,7 +12,8 @@ materialization's first metadata entry reads "DRY RUN - nothing sent: <why>", an
 ``dry_run`` (docs/deploy.md, "What the UI shows").
 
 ``sync/intercom`` also depends on ``sync/calendly`` because the Intercom coaching and introduction
-messages carry the single-use Calendly links. All four use the ``duckdb`` concurrency pool: DuckDB
+messages carry the single-use Calendly links, and ``sync/sendgrid`` on ``sync/intercom`` because an email
+type moved to SendGrid leaves Intercom's outbox first. All of them use the ``duckdb`` concurrency pool: DuckDB
 allows one writing process per file, so a second writer would only wait for the lock (which the
 asset also does, for a while, if no pool limit is configured).
 """
@@ -46,15 +47,24 @@ DEPS: dict[str, list[AssetKey]] = {
     "intercom": [AssetKey(["marts", "intercom_contacts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["sync", "calendly"])],
     "appcues": [AssetKey(["marts", "appcues_profiles"]), AssetKey(["marts", "triggered_messages"])],
     "slack": [AssetKey(["marts", "csm_alerts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["marts", "intercom_contacts"])],
+    # After Intercom: an email type routed to SendGrid is withdrawn from Intercom's outbox first.
+    "sendgrid": [AssetKey(["marts", "triggered_messages"]), AssetKey(["marts", "intercom_contacts"]), AssetKey(["sync", "intercom"])],
+    "salesforce": [AssetKey(["marts", "destination_traits"]), AssetKey(["marts", "salesforce_mql"])],
+    "mixpanel": [AssetKey(["marts", "destination_traits"]), AssetKey(["marts", "mixpanel_experiment_events"])],
+    "segment": [AssetKey(["marts", "destination_traits"])],
 }
 DESCRIPTIONS = {
     "calendly": "Single-use Calendly booking links, one per user and episode (sync.booking_links).",
     "intercom": "Intercom contacts (diffed attributes) and customer messages, delivered at most once.",
     "appcues": "Appcues profile attributes that flows target (track, difficulty, flow).",
     "slack": "CSM alerts to #csm-alerts (at least once) and community invites (at most once).",
+    "sendgrid": "Customer emails routed to SendGrid (SYNC_EMAIL_CHANNELS; the day-14 playbook), at most once.",
+    "salesforce": "Onboarding state on each user's Lead (diffed upserts by external id) and completion -> MQL + AE owner.",
+    "mixpanel": "Track, variants, score, stage and churn risk on Mixpanel profiles; decided A/B outcomes as events.",
+    "segment": "The same traits as Segment identify calls (batched, deduplicated by messageId).",
 }
 # Destinations whose requests carry emails or names (contacts, message bodies, alerts, invitees).
-PII_DESTINATIONS = {"intercom", "slack", "calendly"}
+PII_DESTINATIONS = {"intercom", "slack", "calendly", "sendgrid", "salesforce"}
 DELIVERY_CHECK = "delivered_for_real"
 
 
@@ -141,4 +151,4 @@ def _build(destination: str) -> AssetsDefinition:
     return _asset
 
 
-sync_assets: list[AssetsDefinition] = [_build(name) for name in ("calendly", "intercom", "appcues", "slack")]
+sync_assets: list[AssetsDefinition] = [_build(name) for name in DEPS]

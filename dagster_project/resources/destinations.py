@@ -68,6 +68,50 @@ class CalendlyConfig(_Transport):
     event_type: str | None = setting("CALENDLY_EVENT_TYPE", "URI of the event type that owns the single-use links.")
 
 
+class SendGridConfig(_Transport):
+    DEST: ClassVar[str] = "SENDGRID"
+    api_key: str | None = setting("SENDGRID_API_KEY", "SendGrid API key (unset: dry).", secret=True)
+    from_email: str | None = setting("SENDGRID_FROM_EMAIL", "Sender address of SendGrid emails (unset: planned only).")
+    from_name: str | None = setting("SENDGRID_FROM_NAME", "Sender name of SendGrid emails.")
+    unsubscribe_group_id: str | None = setting("SENDGRID_UNSUBSCRIBE_GROUP_ID", "SendGrid unsubscribe group (asm).")
+    categories: str | None = setting("SENDGRID_CATEGORIES", "Comma-separated categories added to every email.")
+
+
+class SalesforceConfig(_Transport):
+    DEST: ClassVar[str] = "SALESFORCE"
+    api_base: str | None = setting("SALESFORCE_INSTANCE_URL", "The org's My Domain URL (API and token endpoint).")
+    client_id: str | None = setting("SALESFORCE_CLIENT_ID", "Connected app consumer key (unset: dry).", secret=True)
+    client_secret: str | None = setting(
+        "SALESFORCE_CLIENT_SECRET", "Connected app consumer secret (unset: dry).", secret=True
+    )
+    api_version: str | None = setting("SALESFORCE_API_VERSION", "REST API version (62.0).")
+    sobject: str | None = setting("SALESFORCE_OBJECT", "Lead or Contact (Lead).")
+    external_id_field: str | None = setting(
+        "SALESFORCE_EXTERNAL_ID_FIELD", "External id field holding the user id (Onboarding_User_Id__c)."
+    )
+    mql_status: str | None = setting("SALESFORCE_MQL_STATUS", "Lead status on completion (Marketing Qualified).")
+    api_reserve: str | None = setting(
+        "SALESFORCE_API_RESERVE", "Calls of the 24-hour allowance left unused; the sync stops short of it (1000)."
+    )
+
+
+class MixpanelConfig(_Transport):
+    DEST: ClassVar[str] = "MIXPANEL"
+    project_token: str | None = setting("MIXPANEL_PROJECT_TOKEN", "Mixpanel project token (unset: dry).", secret=True)
+    service_account_username: str | None = setting(
+        "MIXPANEL_SERVICE_ACCOUNT_USERNAME", "Service account for /import (unset: events planned only)."
+    )
+    service_account_secret: str | None = setting(
+        "MIXPANEL_SERVICE_ACCOUNT_SECRET", "Service account secret.", secret=True
+    )
+    project_id: str | None = setting("MIXPANEL_PROJECT_ID", "Mixpanel project id (for /import).")
+
+
+class SegmentConfig(_Transport):
+    DEST: ClassVar[str] = "SEGMENT"
+    write_key: str | None = setting("SEGMENT_WRITE_KEY", "Segment source write key (unset: dry).", secret=True)
+
+
 class SyncResource(EnvFields, ConfigurableResource):
     """Everything the reverse-ETL engine reads, by destination (see the module docstring)."""
 
@@ -77,10 +121,17 @@ class SyncResource(EnvFields, ConfigurableResource):
     message_not_found_attempts: str | None = setting(
         "SYNC_MESSAGE_NOT_FOUND_ATTEMPTS", "404s a customer message survives before it fails (5)."
     )
+    email_channels: str | None = setting(
+        "SYNC_EMAIL_CHANNELS", "Email channel per message type: trigger=intercom|sendgrid|auto, comma separated."
+    )
     calendly: CalendlyConfig = CalendlyConfig()
     intercom: IntercomConfig = IntercomConfig()
+    sendgrid: SendGridConfig = SendGridConfig()
     appcues: AppcuesConfig = AppcuesConfig()
     slack: SlackConfig = SlackConfig()
+    salesforce: SalesforceConfig = SalesforceConfig()
+    mixpanel: MixpanelConfig = MixpanelConfig()
+    segment: SegmentConfig = SegmentConfig()
 
     def sync_settings(self) -> SyncSettings:
         """The engine's settings, checked (`SyncConfigError` names the variable)."""

@@ -40,7 +40,7 @@ from sync.adapters.base import (
     to_float,
     to_int,
 )
-from sync.adapters.sendgrid import routed_sql, taken_by
+from sync.adapters.email_routing import routed_sql, taken_by
 from sync.escaping import html_text
 from sync.ledger import OutboxMessage
 from sync.outcomes import (

@@ -6,7 +6,8 @@ when the SendGrid key and sender are set - see :meth:`SyncSettings.sendgrid_trig
 stream leaves exactly those rows out, and each side skips a key the other has already attempted, so a
 change of routing can never send one message twice.
 
-The request carries the HTML body dbt rendered (values escaped as for Intercom) and a plain-text part
+The request carries the HTML body dbt rendered (values escaped as for Intercom; a ``{{booking_link}}``
+filled with the user's single-use Calendly link, as Intercom's stream does) and a plain-text part
 made from it (:func:`sync.escaping.html_to_text`); ``custom_args`` carry the message key and the user,
 so SendGrid's event webhook can be matched to the ledger; categories are ``onboarding``, the message
 type and ``SENDGRID_CATEGORIES``; ``asm.group_id`` is ``SENDGRID_UNSUBSCRIBE_GROUP_ID`` when set.
@@ -18,9 +19,9 @@ address is read from ``marts.intercom_contacts`` when the email is sent, never s
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
+from sync import ledger
 from sync.adapters.base import (
     EMAIL_RE,
     Adapter,
@@ -32,28 +33,15 @@ from sync.adapters.base import (
     priority_rank,
     required_user_id,
 )
-from sync.escaping import html_to_text
+from sync.adapters.email_routing import routed_sql, taken_by
+from sync.adapters.intercom import _PLACEHOLDER, _SAFE_URL, BOOKING_PLACEHOLDER
+from sync.escaping import html_text, html_to_text
 from sync.ledger import OutboxMessage
 from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, classify_response
 from sync.settings import SendGridSettings
 
 MAX_CATEGORIES = 10
 MAX_CATEGORY = 255
-_PLACEHOLDER = re.compile(r"\{\{\s*[^{}]*\}\}")
-# A key the other email channel has attempted (or is attempting) is that channel's for good.
-_TAKEN = "('sent', 'sending', 'in_doubt', 'failed')"
-
-
-def routed_sql(triggers: list[str]) -> str:
-    """SQL list of the message types SendGrid sends (``('')`` matches none)."""
-    quoted = ", ".join("'" + t.replace("'", "''") + "'" for t in triggers)
-    return f"({quoted or chr(39) * 2})"
-
-
-def taken_by(destination: str, stream: str) -> str:
-    """SQL: the message keys ``destination``'s ``stream`` attempted; the other channel skips them."""
-    return (f"(select message_key from sync.outbox where destination = '{destination}' and stream = '{stream}'"
-            f" and status in {_TAKEN})")
 
 
 class SendGridEmails(OutboxStream):
@@ -67,9 +55,13 @@ class SendGridEmails(OutboxStream):
         self.settings = settings
         self.triggers = triggers
         self.emails: dict[str, str] = {}
+        self.links: dict[str, str] = {}
+        self.link_states: dict[str, str] = {}
+        self.planned_links: set[str] = set()
 
     def query(self) -> str:
-        return ("select m.message_key, m.user_id, m.trigger, m.subject, m.body, m.priority, m.due_at, c.email"
+        return ("select m.message_key, m.user_id, m.trigger, m.subject, m.body, m.booking_link_key, m.priority,"
+                " m.due_at, c.email"
                 f" from {self.mart} as m left join (select user_id, min(email) as email"
                 " from marts.intercom_contacts group by user_id) as c on m.user_id = c.user_id"
                 f" where m.channel = 'intercom_email' and m.trigger in {routed_sql(self.triggers)}"
@@ -82,13 +74,17 @@ class SendGridEmails(OutboxStream):
             raise InvalidRow("empty body")
         if not subject:
             raise InvalidRow("email without subject")
-        if _PLACEHOLDER.search(body) or _PLACEHOLDER.search(subject):
-            raise InvalidRow("unrendered template placeholder in the message (booking links go through Intercom)")
+        link_key = clean_str(row.get("booking_link_key"))
+        if BOOKING_PLACEHOLDER in body and link_key is None:
+            raise InvalidRow("body has {{booking_link}} but no booking_link_key")
+        if _PLACEHOLDER.search(body.replace(BOOKING_PLACEHOLDER, "")) or _PLACEHOLDER.search(subject):
+            raise InvalidRow("unrendered template placeholder in the message")
         email = clean_str(row.get("email"))
         if email is None or not EMAIL_RE.fullmatch(email):
             raise InvalidRow("no valid email address for the user")
         trigger = clean_str(row.get("trigger")) or "onboarding"
-        return OutboxMessage(row["message_key"], user_id, {"subject": subject, "html": body, "trigger": trigger},
+        return OutboxMessage(row["message_key"], user_id, {"subject": subject, "html": body, "trigger": trigger,
+                                                           "booking_link_key": link_key},
                              row.get("due_at"), priority_rank(row.get("priority")))
 
     def dry_reason(self, ctx: StreamContext) -> str | None:
@@ -98,12 +94,35 @@ class SendGridEmails(OutboxStream):
         self.emails = {user: email for user, email in ctx.con.execute(
             "select user_id, min(email) from marts.intercom_contacts where user_id is not null group by user_id"
         ).fetchall() if email}
+        # Booking links (Calendly, created before Intercom runs), exactly as the Intercom stream uses them.
+        self.links = ledger.booking_links(ctx.con)
+        self.link_states = {key: status for key, (status, _) in
+                            ledger.outbox_attempts(ctx.con, "calendly", "links").items()}
+        if ctx.dry_run:
+            self.planned_links = {k for (k,) in ctx.con.execute(
+                "select message_key from marts.triggered_messages where channel = 'calendly'").fetchall()}
 
     def blocked(self, ctx: StreamContext, entry: OutboxEntry) -> Blocked | None:
         email = self.emails.get(entry.user_id or "")
         if email is None or not EMAIL_RE.fullmatch(email):
             return Blocked("no valid email address for the user any more", fail=True)
+        link_key = entry.payload.get("booking_link_key")
+        if link_key and link_key not in self.links and link_key not in self.planned_links:
+            if self.link_states.get(link_key) == "failed":
+                return Blocked(f"booking link {link_key} could not be created", fail=True)
+            return Blocked(f"waiting for booking link {link_key}")
         return None
+
+    def render(self, entry: OutboxEntry) -> str:
+        """The HTML part: the rendered body with its booking link (a plain URL, escaped for the href)."""
+        body: str = entry.payload["html"]
+        link_key = entry.payload.get("booking_link_key")
+        if link_key:
+            url = self.links[link_key]
+            if not _SAFE_URL.fullmatch(url):
+                raise InvalidRow("booking link is not a plain URL")
+            body = body.replace(BOOKING_PLACEHOLDER, html_text(url))
+        return body
 
     def categories(self, trigger: str) -> list[str]:
         found: list[str] = []
@@ -115,6 +134,7 @@ class SendGridEmails(OutboxStream):
 
     def request(self, entry: OutboxEntry) -> dict[str, Any]:
         payload = entry.payload
+        html = self.render(entry)
         sender: dict[str, str] = {"email": self.settings.from_email or ""}
         if self.settings.from_name:
             sender["name"] = self.settings.from_name
@@ -126,8 +146,8 @@ class SendGridEmails(OutboxStream):
             "from": sender,
             "subject": payload["subject"],
             # text/plain first: SendGrid requires that order when both are given.
-            "content": [{"type": "text/plain", "value": html_to_text(payload["html"]) or payload["subject"]},
-                        {"type": "text/html", "value": payload["html"]}],
+            "content": [{"type": "text/plain", "value": html_to_text(html) or payload["subject"]},
+                        {"type": "text/html", "value": html}],
             "categories": self.categories(payload.get("trigger") or "onboarding"),
         }
         if self.settings.unsubscribe_group_id is not None:
@@ -142,7 +162,8 @@ class SendGridEmails(OutboxStream):
         return classify_response(response, idempotent=False)
 
     def describe(self, entry: OutboxEntry) -> str:
-        return f"{entry.payload.get('trigger')} email to user {entry.user_id}"
+        link = " + booking link" if entry.payload.get("booking_link_key") else ""
+        return f"{entry.payload.get('trigger')} email to user {entry.user_id}{link}"
 
 
 class SendGridAdapter(Adapter):
