@@ -57,10 +57,12 @@ from .lines import (
     render,
 )
 from .malformed import REASONS, Factory, allocate, plan_lines
+from .products import assign_products
 from .profiles import make_users, traits
+from .typeform import write_typeform
 from .webhooks import nps_lines, signup_lines, ticket_lines
 
-SOURCES = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps")
+SOURCES = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps", "typeform")
 GENERATED_ENTRIES = frozenset({*SOURCES, "manifest.json"})
 SEGMENT_SOURCE_ID = "Wq3kZp8TnL"
 RUDDER_SOURCE_ID = "2NfKq8mZ9XyVbL3pR4tT6sW1uYd"
@@ -316,6 +318,7 @@ def generate(
     )
     report("users", 0, 1)
     people = make_users(users, r_users)
+    products = assign_products(people, seed)
     report("users", 1, 1)
     report("simulate", 0, 1)
     sim = simulate(people, win.start_ms, days, r_sim)
@@ -352,6 +355,7 @@ def generate(
         _write_plain(run, "tickets", tick, r_plain)
         nps, nps_stats = nps_lines(people, sim.nps, int(r_ids.integers(0, 2**62)))
         _write_plain(run, "nps", nps, r_plain)
+        typeform = write_typeform(run, people, sim.signup_ms, seed)
     finally:
         writer.close()
         con.close()
@@ -413,6 +417,8 @@ def generate(
         },
         "support": ticket_stats,
         "nps": nps_stats,
+        "typeform": typeform,
+        "products": products,
         "event_counts": {
             name: int(((ev.kind == KIND_TRACK) & (ev.code == i)).sum())
             for i, name in enumerate(C.EVENT_NAMES)
