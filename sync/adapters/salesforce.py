@@ -45,7 +45,7 @@ from sync.adapters.base import (
 )
 from sync.adapters.traits import _iso_date
 from sync.ledger import OutboxMessage
-from sync.masking import register_secret
+from sync.masking import register_secret, scrub
 from sync.outcomes import (
     AbortDestination,
     AttributeChange,
@@ -189,6 +189,18 @@ class _Calls:
         return response
 
 
+def detail(response: httpx.Response) -> str:
+    """Salesforce's error list (``[{"errorCode", "message"}]``) as one short line, else the default."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("errorCode"):
+        first = body[0]
+        return scrub(f"HTTP {response.status_code} {first.get('errorCode')}: {first.get('message') or ''}", limit=300)
+    return error_detail(response)
+
+
 def outcome_of(response: httpx.Response) -> Outcome:
     """Salesforce's answers to an upsert by external id."""
     status = response.status_code
@@ -204,16 +216,16 @@ def outcome_of(response: httpx.Response) -> Outcome:
     if status == 300:
         return Outcome.failed("more than one record has this external id; merge them in Salesforce", 300)
     if status in (400, 404):
-        detail = error_detail(response)
+        reason = detail(response)
         try:
             body = response.json()
             codes = {e.get("errorCode") for e in body if isinstance(e, dict)} if isinstance(body, list) else set()
         except ValueError:
             codes = set()
         if codes & _SETUP_ERRORS:
-            return Outcome.abort(f"the org refuses the fields the sync writes ({detail}); create them or fix"
+            return Outcome.abort(f"the org refuses the fields the sync writes ({reason}); create them or fix"
                                  " SALESFORCE_OBJECT / SALESFORCE_EXTERNAL_ID_FIELD", status)
-        return Outcome.failed(detail, status)
+        return Outcome.failed(reason, status)
     return classify_response(response, idempotent=True)
 
 
