@@ -10,7 +10,7 @@ import time
 from . import figures
 from .common import machine, say
 
-FIGURES = ("floor", "pandas", "incremental", "sync", "scale")
+FIGURES = ("floor", "pandas", "incremental", "sync", "scale", "daily")
 
 
 def _millions(text: str) -> list[int]:
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pandas-events", type=float, help="millions (default 1, quick 0.05)")
     parser.add_argument("--incremental-events", type=float, help="millions (default 10, quick 0.05)")
     parser.add_argument("--scale", help="millions, comma-separated (default 1,3,10; quick 0.05)")
+    parser.add_argument("--daily-events", type=float, help="millions for the daily figure (default 1, quick 0.05)")
+    parser.add_argument("--before", help="daily figure: also run this git revision, in the same invocation")
     parser.add_argument("--drt-contacts", type=int, help="contacts for the drt-core run (default 2,000)")
     parser.add_argument(
         "--no-reuse",
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor": int((args.floor_events or (0.05 if q else 10)) * 1e6),
         "pandas": int((args.pandas_events or (0.05 if q else 1)) * 1e6),
         "incremental": int((args.incremental_events or (0.05 if q else 10)) * 1e6),
+        "daily": int((args.daily_events or (0.05 if q else 1)) * 1e6),
     }
     scale = _millions(args.scale or ("0.05" if q else "1,3,10"))
     reuse = not args.no_reuse
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             figures.fig_sync(q, args.drt_contacts)
         elif name == "scale":
             figures.fig_scale(scale, reuse)
+        elif name == "daily":
+            from .daily import fig_daily
+
+            fig_daily(size["daily"], args.before)
         say(f"  ({name}: {time.monotonic() - t:.0f} s)")
     say(f"done in {time.monotonic() - started:.0f} s; results in bench/results/")
     return 0

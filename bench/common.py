@@ -228,19 +228,38 @@ def dbt_timings(since: float, src: Path = REPO) -> list[dict[str, Any]]:
 
 
 _snapshot: list[Path] = []
+_revisions: dict[str, Path] = {}
+_SHIPPED = ("dagster_project", "dbt_project", "sync")
+
+
+def revision_tree(rev: str) -> Path:
+    """The shipped code of git revision `rev` (e.g. the commit before a change), for an A/B run in
+    the same invocation as the working tree's: the tree as committed, nobody's uncommitted edits."""
+    if rev not in _revisions:
+        root = Path(tempfile.mkdtemp(prefix=f"onboarding-bench-{rev[:10]}-"))
+        archive = subprocess.run(
+            ["git", "archive", rev, *_SHIPPED, "pyproject.toml"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+        _revisions[rev] = root
+        say(f"  (revision {rev} in {root})")
+    return _revisions[rev]
 
 
 def source_tree() -> Path:
     """The code the runs execute: a copy of the working tree taken at the first run (BENCH_SNAPSHOT=0
-    runs the working tree itself). Other people edit dbt models while a long benchmark runs; a dbt
+    runs the working tree itself; BENCH_SNAPSHOT=git:REV a committed revision, e.g. HEAD, without
+    anyone's uncommitted edits). Other people edit dbt models while a long benchmark runs; a dbt
     invocation that reads a half-edited project fails, and a run that mixes two versions measures
     neither."""
     if os.environ.get("BENCH_SNAPSHOT", "1") == "0":
         return REPO
+    if os.environ.get("BENCH_SNAPSHOT", "").startswith("git:"):
+        return revision_tree(os.environ["BENCH_SNAPSHOT"].removeprefix("git:"))
     if not _snapshot:
         root = Path(tempfile.mkdtemp(prefix="onboarding-bench-src-"))
         ignore = shutil.ignore_patterns("target", "logs", "dbt_packages", "__pycache__", ".user.yml")
-        for name in ("dagster_project", "dbt_project", "sync"):
+        for name in _SHIPPED:
             shutil.copytree(REPO / name, root / name, ignore=ignore)
         shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
         _snapshot.append(root)
@@ -256,9 +275,11 @@ def onboarding_run(
     as_of: date | None = None,
     extra_env: dict[str, str] | None = None,
     check: bool = True,
+    src: Path | None = None,
 ) -> dict[str, Any]:
-    """`onboarding run` in a measured child process on `dataset`, warehouse `db`, no Dagster home."""
-    src = source_tree()
+    """`onboarding run` in a measured child process on `dataset`, warehouse `db`, no Dagster home;
+    `src`: the code to run (default `source_tree()`)."""
+    src = src or source_tree()
     command = [str(BIN / "onboarding"), "run"]
     if src != REPO:  # the same console script, importing the snapshot's packages
         command = [

@@ -15,15 +15,19 @@ user runs, in the working home. The wheel gets the one copy from hatch's force-i
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 from dagster_dbt import DbtProject, DbtProjectPreparer
 
 from .core.settings import DBT_PROJECT_DIR, DBT_TARGET_DIR, Settings, dbt_executable, environment_with
+from .core.warehouse import MEMORY_LIMIT_ENV, effective_memory_limit
 
 _PARSE_OUTPUT_TAIL = 4000
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 class ManifestPreparer(DbtProjectPreparer):
@@ -39,17 +43,40 @@ class ManifestPreparer(DbtProjectPreparer):
     def prepare(self, project: DbtProject) -> None:
         settings = Settings.from_env()
         target = Path(project.project_dir, project.target_path)  # an absolute target_path stays as is
+        # Parsed in a folder of its own, then moved into place: other processes read target/'s manifest
+        # (loading the definitions) and copy its partial_parse.msgpack (each dbt step) meanwhile, and
+        # dbt writes them in place. It starts from the last parse's msgpack, so dbt parses only what
+        # changed when it can.
+        scratch = target / f".parse-{os.getpid()}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        if (target / PARTIAL_PARSE).exists():
+            shutil.copy2(target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
         # dbt's log file goes beside its target folder (core.settings.dbt_output_dirs), not into the
         # (possibly installed) project.
-        args = [dbt_executable(), "parse", "--quiet", "--target-path", str(target),
+        args = [dbt_executable(), "parse", "--quiet", "--target-path", str(scratch),
                 "--log-path", str(target.parent / "logs"), "--profiles-dir", str(project.profiles_dir)]
         # The manifest records the warehouse's database name (the file's stem), so dbt parses against
-        # the warehouse these settings name; the environment holds that for the dbt process only.
-        env = environment_with(settings.dbt_env())
-        done = subprocess.run(args, cwd=project.project_dir, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            output = (done.stdout + done.stderr)[-_PARSE_OUTPUT_TAIL:]
-            raise RuntimeError(f"`dbt parse` failed (exit {done.returncode}):\n{output}")
+        # the warehouse these settings name; the environment holds that for the dbt process only. The
+        # same profile values as the run's dbt steps (`dbt_env`): dbt keeps them in its partial-parse
+        # check, and a step whose profile differs from this parse's re-parses every node.
+        env = environment_with(dbt_env(settings))
+        try:
+            done = subprocess.run(args, cwd=project.project_dir, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                output = (done.stdout + done.stderr)[-_PARSE_OUTPUT_TAIL:]
+                raise RuntimeError(f"`dbt parse` failed (exit {done.returncode}):\n{output}")
+            for made in scratch.glob("*.*"):
+                if made.is_file():
+                    os.replace(made, target / made.name)  # atomic: a reader sees the old file or the new one
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def dbt_env(settings: Settings) -> dict[str, str | None]:
+    """What every dbt process of a run (the parse and the build steps) sees: the warehouse settings
+    profiles.yml reads, with the memory limit the project applies when none is set (unset, DuckDB
+    would take up to 80% of RAM in dbt's process; core/warehouse.py)."""
+    return {**settings.dbt_env(), MEMORY_LIMIT_ENV: effective_memory_limit(settings.memory_limit)}
 
 
 preparer = ManifestPreparer()
@@ -61,10 +88,17 @@ _NOT_INPUTS = {"target", "logs", "dbt_packages", ".sqlfluff_libs"}
 
 
 def _fingerprint(settings: Settings | None = None) -> str:
-    """What the manifest depends on: every project file (path, size, mtime) and the warehouse's file
-    name (DuckDB names the database after the file's stem, and the manifest records it; the folder
-    does not matter, so a test or benchmark warehouse in a temporary folder reuses the manifest)."""
-    digest = hashlib.sha256((settings or Settings.from_env()).db_path.stem.encode())
+    """What the parse depends on: every project file (path, size, mtime) and the profile dbt reads,
+    i.e. the warehouse path and the memory limit.
+
+    Why the whole path, not only the file's stem (which is all the manifest records): dbt keeps the
+    profile's connection values in its partial-parse check, and the build steps copy this parse's
+    partial_parse.msgpack. Parsed for another folder, the run's first dbt step re-parsed all ~450
+    nodes (8-25 s); parsed here for this warehouse, both steps only read the saved parse (issue 20).
+    """
+    settings = settings or Settings.from_env()
+    profile = json.dumps({k: v for k, v in dbt_env(settings).items() if k != "GLIBC_TUNABLES"}, sort_keys=True)
+    digest = hashlib.sha256(profile.encode())
     root = Path(dbt_project.project_dir)
     files: list[Path] = []
     for folder, subfolders, names in os.walk(root):

@@ -4,10 +4,11 @@ The project is split on its `staging` folder: sources renamed and typed, unified
 experiment assignments build first, then the Python AI assets read them, then every other model (which
 may read the AI results) builds. The
 partition window (one day for the daily schedule, a range for a backfill, which runs as a single run)
-is passed to dbt as `--vars {"start_date": ..., "end_date": ...}`; incremental models process only it.
+reaches dbt as ONBOARDING_WINDOW_START_DATE / ONBOARDING_WINDOW_END_DATE in its environment, read by
+`macros/window.sql` at execution time; incremental models process only it. Not as `--vars`: dbt puts
+the command line's vars into its partial-parse check, so each new window re-parsed the whole project.
 """
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +31,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from ..core.settings import temporary_env
-from ..dbt_project import dbt_project
+from ..core.settings import Settings, temporary_env
+from ..dbt_project import dbt_env, dbt_project
 from ..dbt_targets import prune_run_targets
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
@@ -81,6 +82,9 @@ class OnboardingTranslator(DagsterDbtTranslator):
         return spec
 
 
+WINDOW_ENV = {"start_date": "ONBOARDING_WINDOW_START_DATE", "end_date": "ONBOARDING_WINDOW_END_DATE"}
+
+
 def window_vars(context: AssetExecutionContext) -> dict[str, str]:
     window = context.partition_time_window
     return {
@@ -89,13 +93,27 @@ def window_vars(context: AssetExecutionContext) -> dict[str, str]:
     }
 
 
-def run_target_path(context: AssetExecutionContext) -> Path:
-    """One dbt target folder per Dagster run, shared by its dbt steps.
+def window_env(window: Mapping[str, str]) -> dict[str, str]:
+    """The window as dbt's environment variables (macros/window.sql reads them only while executing).
 
-    Why: `--vars` differ from the vars of the project's own parse, so dbt cannot partially parse and
-    re-parses all ~275 nodes. The run's first dbt step parses with the run's window and leaves its
-    partial_parse.msgpack here; the second step has the same vars and parses only what changed
-    (nothing). Steps of one run are sequential, so they never write the folder at the same time.
+    Why not `--vars`: dbt hashes the command line's vars into its partial-parse check, so every new
+    window re-parsed the whole project (~450 nodes, 8-25 s a step). Environment variables that no file
+    reads while parsing are not in that check: the parse of `prepare_manifest` stays valid.
+    """
+    return {WINDOW_ENV[name]: value for name, value in window.items()}
+
+
+def dbt_step_env(settings: Settings, window: Mapping[str, str]) -> dict[str, str | None]:
+    """dbt's environment for a step: the profile's values exactly as the manifest's parse had them
+    (`dbt_project.dbt_env`: else dbt re-parses), and the partition window."""
+    return {**dbt_env(settings), **window_env(window)}
+
+
+def run_target_path(context: AssetExecutionContext) -> Path:
+    """One dbt target folder per Dagster run, shared by its dbt steps (dagster-dbt copies the
+    project's partial_parse.msgpack into it, so each step partial-parses; a run's own run_results and
+    compiled SQL stay apart from a concurrent run's). Steps of one run are sequential, so they never
+    write the folder at the same time.
     """
     return Path(dbt_project.target_path) / f"run-{context.run.run_id[:12]}"  # absolute: never site-packages
 
@@ -104,14 +122,14 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     prune_run_targets(Path(dbt_project.target_path))
     # dbt unit tests check the SQL on fixed fixtures, not the data: they run in `make test` (and in
     # dbt's own `dbt test --select test_type:unit`), not in every scheduled run, as dbt recommends.
-    args = ["build", "--vars", json.dumps(window_vars(context)), "--exclude-resource-type", "unit_test"]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     # dbt reads the warehouse file and DuckDB's memory limit from its environment (profiles.yml), and
     # starts with the malloc setting that returns DuckDB's freed blocks to the OS (core/warehouse.py).
     # They come from the warehouse resource; dagster-dbt starts dbt with a copy of os.environ and
     # takes no env argument, so they are in os.environ only while it starts dbt.
-    with temporary_env(warehouse.settings().dbt_env()):
+    with temporary_env(dbt_step_env(warehouse.settings(), window_vars(context))):
         invocation = dbt.cli(args, context=context, target_path=run_target_path(context))
-    yield from with_row_counts(context, invocation.stream(), warehouse)
+    yield from with_row_counts(context, invocation, warehouse)
 
 
 # The dbt materializations whose relation is a table (a view's count would run its query).
@@ -138,7 +156,7 @@ def row_counts(warehouse: WarehouseResource, tables: list[str]) -> dict[str, int
         con.close()
 
 
-def with_row_counts(context: AssetExecutionContext, events: Iterator[Any], warehouse: WarehouseResource) -> Iterator[Any]:
+def with_row_counts(context: AssetExecutionContext, invocation: Any, warehouse: WarehouseResource) -> Iterator[Any]:
     """The dbt step's events, each model's materialization carrying `dagster/row_count` (its table's rows
     after the build), the number the catalog shows beside an asset.
 
@@ -151,10 +169,15 @@ def with_row_counts(context: AssetExecutionContext, events: Iterator[Any], wareh
     """
     held: list[Any] = []
     try:
-        for event in events:
+        for event in invocation.stream():
             held.append(event)
     finally:
-        # Also when dbt failed: the models it did build are reported, with their counts.
+        # Also when dbt failed: the models it did build are reported, with their counts. Not when this
+        # process stopped reading first (an error in handling an event): dbt may still be running and
+        # holding the lock, and waiting for it here would wait the whole lock timeout for nothing.
+        if invocation.process.poll() is None:
+            invocation.process.terminate()
+            held = []
         outputs = {i: context.asset_key_for_output(e.output_name) for i, e in enumerate(held) if isinstance(e, Output)}
         tables = {i: _table_of(context, key) for i, key in outputs.items()}
         try:

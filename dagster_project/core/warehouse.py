@@ -22,9 +22,33 @@ MEMORY_LIMIT_ENV = "ONBOARDING_DUCKDB_MEMORY_LIMIT"
 _SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$", re.IGNORECASE)
 
 
+# The limit a connection (and dbt) gets when ONBOARDING_DUCKDB_MEMORY_LIMIT is unset: 2 GB, or a quarter
+# of the machine's memory if that is less. Why: DuckDB's own default is 80% of RAM per database
+# instance, and a run has two DuckDB processes (ours and dbt's) beside a Dagster webserver and daemon;
+# in one 10 M full run dbt's process reached 20.6 GB of a 24 GB machine (issue 20). DuckDB spills
+# joins, aggregates and sorts to disk beyond it (docs/benchmarks.md: what it costs in time).
+DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
+DEFAULT_MEMORY_LIMIT_SHARE = 0.25
+
+
+def default_memory_limit() -> str:
+    """The default limit as a DuckDB size (`2048MB`, or a quarter of physical memory if smaller)."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = 0
+    limit = min(DEFAULT_MEMORY_LIMIT_BYTES, int(ram * DEFAULT_MEMORY_LIMIT_SHARE)) if ram else DEFAULT_MEMORY_LIMIT_BYTES
+    return f"{max(limit // 1024**2, 256)}MB"
+
+
+def effective_memory_limit(limit: str | None) -> str:
+    """The limit a DuckDB process of a run gets: the operator's, else `default_memory_limit()`."""
+    return limit or default_memory_limit()
+
+
 def memory_limit(env: Mapping[str, str] | None = None) -> str | None:
-    """DuckDB's `memory_limit` from ONBOARDING_DUCKDB_MEMORY_LIMIT (e.g. `200MB`, `4GB`, `25%`), or
-    None for DuckDB's default (80% of RAM).
+    """DuckDB's `memory_limit` from ONBOARDING_DUCKDB_MEMORY_LIMIT (e.g. `200MB`, `4GB`, `25%`, or `80%`
+    for DuckDB's own default), or None when unset: connections then get `default_memory_limit()`.
 
     Why a setting: DuckDB keeps what it read cached up to its limit, and a run has two DuckDB
     processes (the pipeline's and dbt's), so on a shared machine the default can take far more than
@@ -51,9 +75,8 @@ class ConnectionSettings(Protocol):
 
 def configure(con: duckdb.DuckDBPyConnection, limit: str | None) -> duckdb.DuckDBPyConnection:
     """Apply the project's settings to a connection (they hold for its whole database instance);
-    `limit` None leaves DuckDB's default memory limit."""
-    if limit:
-        con.execute(f"set memory_limit = '{limit}'")
+    `limit` None applies `default_memory_limit()`."""
+    con.execute(f"set memory_limit = '{effective_memory_limit(limit)}'")
     # No progress bar: in a step's captured output it is only noise between the log lines.
     con.execute("set enable_progress_bar = false")
     return con

@@ -37,8 +37,8 @@ final as (
 
     select
         first_signup.first_day,
-        {% if var('end_date', none) -%}
-            cast('{{ var("end_date") }}' as date)
+        {% if window_bound('end_date') -%}
+            cast('{{ window_bound("end_date") }}' as date)
         {%- else -%}
             last_landed.last_landed_day
         {%- endif %} as last_day,
