@@ -28,12 +28,14 @@ def _mount_subcommands() -> None:
 
     from .ai.cli import ai_app
     from .explain import explain_command
+    from .replay import replay_command
 
     # The sub-commands live below the resources in the layering: they get the resources' resolution
     # of their settings as the context's obj (sync.cli.configured).
     resolved = {"obj": {"warehouse": _resolved("warehouse_settings"), "sync": _resolved("sync_settings")}}
     app.add_typer(sync_app, name="sync", context_settings=resolved)
     app.command(name="explain")(explain_command)
+    app.command(name="replay")(replay_command)
     app.add_typer(
         ai_app,
         name="ai",
