@@ -14,3 +14,11 @@
         )
     )
 {%- endmacro %}
+
+
+{#- The content columns (a power-up's feature, the survey link) of a situation family that has none. -#}
+{% macro no_content() -%}
+    cast(null as {{ dbt.type_string() }}) as content_key,
+    cast(null as {{ dbt.type_string() }}) as content_label,
+    cast(null as {{ dbt.type_string() }}) as content_url
+{%- endmacro %}

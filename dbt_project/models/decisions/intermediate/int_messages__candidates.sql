@@ -101,7 +101,10 @@ keyed as (
         situations.integration_name,
         situations.survey,
         situations.nps_score,
-        situations.nps_comment
+        situations.nps_comment,
+        situations.content_key,
+        situations.content_label,
+        situations.content_url
 
     from situations
     left join assigned_keys
@@ -143,7 +146,10 @@ feature_choices as (
         feature_library.walkthrough_url,
         row_number() over (
             partition by keyed.trigger, keyed.user_id, keyed.discriminator
-            order by case when used_features.feature is null then 0 else 1 end, feature_library.feature_rank
+            order by
+                case when used_features.feature is null then 0 else 1 end,
+                feature_library.feature_rank,
+                feature_library.feature
         ) as preference
 
     from keyed
@@ -176,9 +182,10 @@ final as (
         keyed.survey,
         keyed.nps_score,
         keyed.nps_comment,
-        feature_choices.feature as unused_feature_key,
-        feature_choices.feature_label as unused_feature,
-        feature_choices.walkthrough_url as feature_video_url
+        -- risk nudge / playbook: the library's choice; power-up: its feature; quit survey: the form link
+        coalesce(feature_choices.feature, keyed.content_key) as unused_feature_key,
+        coalesce(feature_choices.feature_label, keyed.content_label) as unused_feature,
+        coalesce(feature_choices.walkthrough_url, keyed.content_url) as feature_video_url
 
     from keyed
     left join feature_choices

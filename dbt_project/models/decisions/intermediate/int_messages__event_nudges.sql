@@ -27,6 +27,15 @@ overrides as (
 
 ),
 
+-- Nudge pacing per assigned track (seed onboarding_track_policies.silence_hours).
+track_silences as (
+
+    select tracks.user_id, policies.silence_hours
+    from {{ ref('int_onboarding__tracks') }} as tracks
+    inner join {{ ref('onboarding_track_policies') }} as policies on tracks.track = policies.track
+
+),
+
 analysis_events as (
 
     select user_id, min(event_at) as event_at
@@ -94,9 +103,12 @@ activity_buckets as (
         select
             activity_points.user_id,
             activity_points.point_at,
-            coalesce(overrides.nudge_silence_hours, {{ var('silence_hours') }}) as silence_hours
+            coalesce(
+                overrides.nudge_silence_hours, track_silences.silence_hours, {{ var('silence_hours') }}
+            ) as silence_hours
         from activity_points
         left join overrides on activity_points.user_id = overrides.user_id
+        left join track_silences on activity_points.user_id = track_silences.user_id
     ) as points
     group by
         user_id,

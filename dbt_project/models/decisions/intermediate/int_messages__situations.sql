@@ -41,6 +41,32 @@ nps as (
 
 ),
 
+scheduled as (
+
+    select * from {{ ref('int_messages__scheduled') }}
+
+),
+
+power_ups as (
+
+    select * from {{ ref('int_messages__power_ups') }}
+
+),
+
+-- Every trigger consults the track policy table: a situation whose trigger does not apply to the user's
+-- assigned track (on the situation's day) is dropped here, before it is keyed.
+history as (
+
+    select user_id, as_of_date, track from {{ ref('user_onboarding_daily') }}
+
+),
+
+policies as (
+
+    select track, trigger, applies from {{ ref('track_trigger_policies') }}
+
+),
+
 unioned as (
 
     select
@@ -48,7 +74,8 @@ unioned as (
         cast(null as {{ dbt.type_string() }}) as integration_name,
         case when trigger = 'nps_survey' then discriminator end as survey,
         cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        {{ no_content() }}
     from day_based
 
     union all
@@ -58,7 +85,8 @@ unioned as (
         cast(null as {{ dbt.type_string() }}) as integration_name,
         cast(null as {{ dbt.type_string() }}) as survey,
         cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        {{ no_content() }}
     from first_time
 
     union all
@@ -68,7 +96,8 @@ unioned as (
         cast(null as {{ dbt.type_string() }}) as integration_name,
         cast(null as {{ dbt.type_string() }}) as survey,
         cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        {{ no_content() }}
     from episodes
 
     union all
@@ -77,7 +106,8 @@ unioned as (
         trigger, user_id, discriminator, as_of_date, due_at, reason, integration_name,
         cast(null as {{ dbt.type_string() }}) as survey,
         cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        {{ no_content() }}
     from event_nudges
 
     union all
@@ -85,8 +115,51 @@ unioned as (
     select
         trigger, user_id, discriminator, as_of_date, due_at, reason,
         cast(null as {{ dbt.type_string() }}) as integration_name,
-        survey, nps_score, nps_comment
+        survey, nps_score, nps_comment,
+        {{ no_content() }}
     from nps
+
+    union all
+
+    select
+        trigger, user_id, discriminator, as_of_date, due_at, reason,
+        cast(null as {{ dbt.type_string() }}) as integration_name,
+        cast(null as {{ dbt.type_string() }}) as survey,
+        cast(null as {{ dbt.type_int() }}) as nps_score,
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        cast(null as {{ dbt.type_string() }}) as content_key,
+        cast(null as {{ dbt.type_string() }}) as content_label,
+        content_url
+    from scheduled
+
+    union all
+
+    select
+        trigger, user_id, discriminator, as_of_date, due_at, reason,
+        cast(null as {{ dbt.type_string() }}) as integration_name,
+        cast(null as {{ dbt.type_string() }}) as survey,
+        cast(null as {{ dbt.type_int() }}) as nps_score,
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        content_key,
+        content_label,
+        content_url
+    from power_ups
+
+),
+
+applicable as (
+
+    select unioned.*
+    from unioned
+    left join history
+        on
+            unioned.user_id = history.user_id
+            and unioned.as_of_date = history.as_of_date
+    left join policies
+        on
+            history.track = policies.track
+            and unioned.trigger = policies.trigger
+    where coalesce(policies.applies, true)
 
 ),
 
@@ -104,7 +177,7 @@ matched_within as (
             else 0
         end as match_seconds
 
-    from unioned
+    from applicable
 
 ),
 
@@ -121,6 +194,9 @@ final as (
         survey,
         nps_score,
         nps_comment,
+        content_key,
+        content_label,
+        content_url,
         case when match_seconds > 0 then cast(discriminator as {{ dbt.type_timestamp() }}) end as anchor_at,
         match_seconds
 

@@ -42,9 +42,40 @@ profiles as (
 
 events as (
 
-    select user_id, event_name, event_at, event_date, page_path, properties
+    select event_id, user_id, event_name, event_at, event_date, page_path, properties
     from {{ ref('int_events__unified') }}
     where user_id is not null
+
+),
+
+{# What is counted once: the first import (var first_import_event; a repeated "first" import adds no
+    records), each integration (named like integration_live: trimmed, lower case) and each invitee (var
+    invitee_property; an invite that names nobody counts as its own invitee). Ranked over every event, so
+    a window run counts the same first occurrences as a full build. Ties (same time) by event_id. -#}
+events_keyed as (
+
+    select
+        *,
+        case
+            when event_name = '{{ var("integration_event") }}'
+                then lower(trim(coalesce({{ json_str('properties', 'integration_name') }}, 'unknown')))
+            when event_name = '{{ var("invite_event") }}'
+                then lower(trim(nullif({{ json_str('properties', var('invitee_property')) }}, '')))
+            when event_name = '{{ var("first_import_event") }}' then 'first_import'
+        end as counted_key
+    from events
+
+),
+
+events_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by user_id, event_name, coalesce(counted_key, '')
+            order by event_at, event_id
+        ) as occurrence
+    from events_keyed
 
 ),
 
@@ -79,11 +110,12 @@ events_dated as (
                 '{{ name }}'{% if not loop.last %},{% endif %}
             {%- endfor %}
         ) as is_import,
+        events.counted_key is null or events.occurrence = 1 as is_first_occurrence,
         {{ dbt.safe_cast(json_str('events.properties', 'records_imported'), dbt.type_bigint()) }} as records_in_event,
         events.event_name = 'page_viewed'
         and events.page_path = '{{ var("downgrade_page_path") }}' as is_downgrade_visit
 
-    from events
+    from events_ranked as events
     inner join profiles on events.user_id = profiles.user_id
 
 ),
@@ -99,8 +131,19 @@ events_daily as (
         min(case when is_query then event_at end) as first_query_at,
         max(case when is_feature_use then activity_date end) as feature_use_date,
         sum(case when event_name = '{{ var("invite_event") }}' then 1 else 0 end) as invites,
-        sum(case when event_name = '{{ var("integration_event") }}' then 1 else 0 end) as integrations_created,
-        sum(case when is_import then coalesce(records_in_event, 0) else 0 end) as records_imported,
+        sum(
+            case when event_name = '{{ var("invite_event") }}' and is_first_occurrence then 1 else 0 end
+        ) as invitees,
+        sum(
+            case when event_name = '{{ var("integration_event") }}' and is_first_occurrence then 1 else 0 end
+        ) as integrations_created,
+        sum(
+            case
+                when event_name = '{{ var("first_import_event") }}' and not is_first_occurrence then 0
+                when is_import then coalesce(records_in_event, 0)
+                else 0
+            end
+        ) as records_imported,
         max(case when is_downgrade_visit then activity_date end) as downgrade_visit_date
 
     from events_dated
@@ -118,6 +161,7 @@ carried_events as (
         min(first_query_at) as first_query_at,
         max(feature_use_date) as feature_use_date,
         sum(invites) as invites,
+        sum(invitees) as invitees,
         sum(integrations_created) as integrations_created,
         sum(records_imported) as records_imported,
         max(downgrade_visit_date) as downgrade_visit_date
@@ -160,6 +204,10 @@ running as (
             coalesce(carried_events.invites, 0) + sum(coalesce(events_daily.invites, 0)) {{ running }}
             as {{ dbt.type_bigint() }}
         ) as invite_count,
+        cast(
+            coalesce(carried_events.invitees, 0) + sum(coalesce(events_daily.invitees, 0)) {{ running }}
+            as {{ dbt.type_bigint() }}
+        ) as invitee_count,
         cast(
             coalesce(carried_events.integrations_created, 0)
             + sum(coalesce(events_daily.integrations_created, 0)) {{ running }}
@@ -217,11 +265,12 @@ final as (
             'running.as_of_date'
         ) }} as days_since_last_feature_use,
         running.invite_count,
+        running.invitee_count,
         running.integration_count,
         running.records_imported,
         case
-            when coalesce(profiles.team_size, 1) > 1 + running.invite_count then coalesce(profiles.team_size, 1)
-            else 1 + running.invite_count
+            when coalesce(profiles.team_size, 1) > 1 + running.invitee_count then coalesce(profiles.team_size, 1)
+            else 1 + running.invitee_count
         end as team_size,
         running.last_downgrade_visit_date,
         {{ days_between('running.last_downgrade_visit_date', 'running.as_of_date') }} as days_since_downgrade_visit,

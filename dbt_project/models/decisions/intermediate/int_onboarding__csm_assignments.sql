@@ -7,7 +7,9 @@
     )
 }}
 
-{#- Step 5.2: a CSM per user who needs one (first emergency_outreach day, escalation or NPS detractor),
+{#- Step 5.2: a CSM per user who needs one (from day 1 for paid plans and tracks whose policy says so, the
+    first scheduled check-in of a track with CSM check-ins, the first emergency_outreach day, escalation
+    or NPS detractor; a track whose policy gives a CSM only on an emergency gets none for a detractor answer),
     balanced round-robin over the active roster in order of first need. Stable once assigned: users already
     in this table keep their CSM (while that CSM is active); only new users are placed, each on the CSM
     with the fewest users (ties: roster order). On a full rebuild this is plain round-robin in need order,
@@ -31,7 +33,57 @@ episodes as (
 
 user_days as (
 
-    select user_id, as_of_date, signup_date from {{ ref('int_onboarding__user_days') }}
+    select user_id, as_of_date, day_number, signup_date from {{ ref('int_onboarding__user_days') }}
+
+),
+
+tracks as (
+
+    select user_id, track from {{ ref('int_onboarding__tracks') }}
+
+),
+
+profiles as (
+
+    select user_id, plan from {{ ref('int_users__profiles') }}
+
+),
+
+track_policies as (
+
+    select track, csm_from_day_1, csm_only_on_emergency from {{ ref('onboarding_track_policies') }}
+
+),
+
+plan_policies as (
+
+    select plan, csm_from_day_1 from {{ ref('onboarding_plan_policies') }}
+
+),
+
+checkin_starts as (
+
+    select track, min(first_day) as first_day from {{ ref('onboarding_track_cadences') }}
+    where trigger = 'csm_checkin'
+    group by track
+
+),
+
+user_policies as (
+
+    select
+        tracks.user_id,
+        tracks.track,
+        coalesce(track_policies.csm_from_day_1, false) or coalesce(plan_policies.csm_from_day_1, false)
+            as csm_from_day_1,
+        coalesce(track_policies.csm_only_on_emergency, false) as csm_only_on_emergency,
+        checkin_starts.first_day as first_checkin_day
+
+    from tracks
+    inner join profiles on tracks.user_id = profiles.user_id
+    left join track_policies on tracks.track = track_policies.track
+    left join plan_policies on profiles.plan = plan_policies.plan
+    left join checkin_starts on tracks.track = checkin_starts.track
 
 ),
 
@@ -49,6 +101,20 @@ roster as (
 ),
 
 need_days as (
+
+    select user_days.user_id, user_days.as_of_date as need_on, 0 as need_order, 'day_one' as need
+    from user_days
+    inner join user_policies on user_days.user_id = user_policies.user_id
+    where user_days.day_number = 0 and user_policies.csm_from_day_1
+
+    union all
+
+    select user_days.user_id, user_days.as_of_date as need_on, 4 as need_order, 'csm_checkin' as need
+    from user_days
+    inner join user_policies on user_days.user_id = user_policies.user_id
+    where user_days.day_number = user_policies.first_checkin_day
+
+    union all
 
     select user_id, as_of_date as need_on, 1 as need_order, 'emergency_outreach' as need
     from risk
@@ -71,7 +137,8 @@ need_days as (
                 when cast(nps.submitted_at as date) < user_days.signup_date then user_days.signup_date
                 else cast(nps.submitted_at as date)
             end
-    where nps.nps_category = 'detractor'
+    inner join user_policies on nps.user_id = user_policies.user_id
+    where nps.nps_category = 'detractor' and not user_policies.csm_only_on_emergency
 
 ),
 

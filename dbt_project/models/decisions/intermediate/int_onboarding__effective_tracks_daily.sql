@@ -1,12 +1,15 @@
 {#- FAQ "off-track": a user on var off_track_from_track (power_user) idle for var off_track_idle_days (5)
     days gets effective track var off_track_to_track (guided_handholding); on the first active day the
-    assigned track is restored. One row per user and day: the track history. -#}
+    assigned track is restored. One row per user and day: the track history.
+    Off-track is an onboarding-period rule (days 0 .. var onboarding_days - 1, like the nudges): nobody is
+    off-track from day 60, so a user still off-track on day 59 gets the assigned track back on day 60
+    (the restore flow) and no off-track message goes out on days 60-89 (docs/rules.md rule 9). -#}
 
 with
 
 activity as (
 
-    select user_id, as_of_date, days_since_last_login
+    select user_id, as_of_date, day_number, days_since_last_login
     from {{ ref('int_onboarding__activity_daily') }}
 
 ),
@@ -31,6 +34,7 @@ flagged as (
         (
             tracks.track = '{{ var("off_track_from_track") }}'
             and activity.days_since_last_login >= {{ var('off_track_idle_days') }}
+            and activity.day_number < {{ var('onboarding_days') }}
         ) as is_off_track
 
     from activity

@@ -2,7 +2,12 @@
     automated_nudge); a new one starts when the previous day at that action is more than
     var risk_episode_cooldown_days days earlier, so a user hovering around a threshold is not paged daily.
     Escalation (5.3): var escalation_wait_days days after a nudge episode started, if the user is still
-    at automated_nudge and the risk has not improved (risk >= the risk at the nudge), escalate to the CSM. -#}
+    at automated_nudge and the risk has not improved (risk >= the risk at the nudge), escalate to the CSM,
+    unless the user's assigned track gives a CSM only on an emergency (track policy csm_only_on_emergency:
+    self_service). The check needs its day inside the onboarding period: a nudge episode that starts on
+    day onboarding_days - escalation_wait_days (57) or later is not escalated, because from day 60 the
+    user's risk is no longer scored and a page about an unmonitored user would have no follow-up
+    (docs/rules.md rule 8). -#}
 
 with
 
@@ -10,6 +15,15 @@ risk as (
 
     select user_id, as_of_date, churn_risk, risk_action
     from {{ ref('int_onboarding__risk_daily') }}
+
+),
+
+escalating_tracks as (
+
+    select tracks.user_id
+    from {{ ref('int_onboarding__tracks') }} as tracks
+    inner join {{ ref('onboarding_track_policies') }} as policies on tracks.track = policies.track
+    where not policies.csm_only_on_emergency
 
 ),
 
@@ -80,7 +94,8 @@ final as (
             episodes.risk_action = 'automated_nudge'
             and {{ days_between('episodes.risk_episode_started_on', 'episodes.as_of_date') }}
             = {{ var('escalation_wait_days') }}
-            and episodes.churn_risk >= episodes.risk_at_episode_start,
+            and episodes.churn_risk >= episodes.risk_at_episode_start
+            and escalating_tracks.user_id is not null,
             false
         ) as is_escalated
 
@@ -89,6 +104,7 @@ final as (
         on
             risk.user_id = episodes.user_id
             and risk.as_of_date = episodes.as_of_date
+    left join escalating_tracks on risk.user_id = escalating_tracks.user_id
 
 )
 

@@ -1,10 +1,12 @@
 {{ config(materialized='view') }}
 
-{#- Per user and day, the change in the number of open support tickets (+1 per ticket opened that day,
-    -1 per ticket resolved): int_onboarding__activity_daily sums it into unresolved_tickets. A ticket
-    counts from its first `opened` event (a ticket resolved without one is ignored); a ticket opened
-    before the signup day counts on the signup day, a resolution before its opening at the opening. A view
-    read only by int_onboarding__activity_daily (split from it to keep it readable). -#}
+{#- Per user and day, the change in the number of open support tickets (+1 when a ticket opens or reopens
+    that day, -1 when it is resolved): int_onboarding__activity_daily sums it into unresolved_tickets.
+    A ticket is a sequence of status changes (opened, resolved, opened again ...), read in time order: an
+    `opened` after a resolution reopens it, a repeated `opened` or `resolved` changes nothing, a
+    resolution before the ticket's first opening is ignored until it opens and then closes it at the
+    opening (clock skew), and a ticket never opened is ignored. Changes before the signup day count on the
+    signup day. A view read only by int_onboarding__activity_daily (split from it to keep it readable). -#}
 
 with
 
@@ -20,56 +22,65 @@ profiles as (
 
 ),
 
-ticket_spans as (
+first_openings as (
 
-    select
-        user_id,
-        ticket_id,
-        min(case when status = 'opened' then occurred_at end) as opened_at,
-        min(case when status = 'resolved' then occurred_at end) as resolved_at
-
+    select user_id, ticket_id, min(occurred_at) as opened_at
     from tickets
+    where status = 'opened'
     group by user_id, ticket_id
 
 ),
 
-ticket_spans_dated as (
+-- A resolution before the first opening happens at the opening; opened sorts before resolved at a tie.
+status_changes as (
 
     select
-        ticket_spans.user_id,
+        tickets.user_id,
+        tickets.ticket_id,
+        tickets.status,
+        tickets.occurred_at,
         case
-            when cast(ticket_spans.opened_at as date) < profiles.signup_date then profiles.signup_date
-            else cast(ticket_spans.opened_at as date)
-        end as opened_date,
-        case
-            when ticket_spans.resolved_at is null then null
-            when ticket_spans.resolved_at < ticket_spans.opened_at then ticket_spans.opened_at
-            else ticket_spans.resolved_at
-        end as resolved_at,
-        profiles.signup_date
+            when tickets.occurred_at < first_openings.opened_at then first_openings.opened_at
+            else tickets.occurred_at
+        end as changed_at,
+        case when tickets.status = 'opened' then 0 else 1 end as status_order
 
-    from ticket_spans
-    inner join profiles on ticket_spans.user_id = profiles.user_id
-    where ticket_spans.opened_at is not null
+    from tickets
+    inner join first_openings
+        on
+            tickets.user_id = first_openings.user_id
+            and tickets.ticket_id = first_openings.ticket_id
+
+),
+
+sequenced as (
+
+    select
+        *,
+        lag(status) over (
+            partition by user_id, ticket_id order by changed_at, status_order, occurred_at
+        ) as previous_status
+
+    from status_changes
 
 ),
 
 ticket_changes as (
 
-    select user_id, opened_date as change_date, 1 as open_change
-    from ticket_spans_dated
-
-    union all
-
     select
-        user_id,
+        sequenced.user_id,
         case
-            when cast(resolved_at as date) < signup_date then signup_date
-            else cast(resolved_at as date)
+            when cast(sequenced.changed_at as date) < profiles.signup_date then profiles.signup_date
+            else cast(sequenced.changed_at as date)
         end as change_date,
-        -1 as open_change
-    from ticket_spans_dated
-    where resolved_at is not null
+        case
+            when sequenced.status = 'opened' and coalesce(sequenced.previous_status, 'resolved') = 'resolved' then 1
+            when sequenced.status = 'resolved' and sequenced.previous_status = 'opened' then -1
+            else 0
+        end as open_change
+
+    from sequenced
+    inner join profiles on sequenced.user_id = profiles.user_id
 
 ),
 
@@ -84,6 +95,7 @@ tickets_daily as (
 final as (
 
     select * from tickets_daily
+    where open_change <> 0
 
 )
 

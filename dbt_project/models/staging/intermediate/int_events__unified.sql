@@ -10,7 +10,13 @@
 {#- One row per real event across Segment, RudderStack and Mixpanel.
     A Mixpanel event whose $insert_id equals a Segment messageId is the same event; the Segment copy
     wins (it carries the anonymousId and context). Incremental by landing day: a run takes the raw
-    rows of the partition window, plus earlier anonymous rows whose anonymousId got linked in it. -#}
+    rows of the partition window, plus earlier anonymous rows whose anonymousId got linked in it.
+
+    Mixpanel events are one event per (event, distinct_id, time, $insert_id), as Mixpanel itself and the
+    raw layer dedupe them (dagster_project/ingest/sources.py): two lines that share an $insert_id but not
+    the rest are two events. The first of them to land (then by time, name, user) keeps the $insert_id
+    as its event_id, so ids already stored never change; a later one gets `<insert_id>#<md5 of the
+    tuple>`. Every ranking below orders on columns that together identify a row. -#}
 
 with
 
@@ -61,10 +67,41 @@ pages as (
 
 ),
 
+mixpanel_events as (
+
+    select insert_id, user_id, event_name, event_at, properties, loaded_day
+    from {{ ref('stg_mixpanel__events') }}
+
+),
+
+-- Each Mixpanel event's place among the events sharing its $insert_id (first landed first).
+mixpanel_numbered as (
+
+    select
+        *,
+        row_number() over (
+            partition by insert_id
+            order by loaded_day, event_at, event_name, user_id
+        ) as insert_id_rank
+    from mixpanel_events
+    where
+        insert_id in (
+            select in_scope_ids.insert_id from mixpanel_events as in_scope_ids
+            where {{ in_window('in_scope_ids.loaded_day') }}
+        )
+
+),
+
 mixpanel as (
 
     select
-        insert_id as event_id,
+        case
+            when insert_id_rank = 1 then insert_id
+            else {{ dbt.concat([
+                'insert_id', "'#'",
+                dbt.hash(dbt.concat(['event_name', "'|'", 'user_id', "'|'", as_text('event_at')])),
+            ]) }}
+        end as event_id,
         user_id,
         cast(null as varchar) as anonymous_id,
         event_name,
@@ -74,7 +111,7 @@ mixpanel as (
         'mixpanel' as source,  -- noqa: RF04
         loaded_day,
         2 as source_priority
-    from {{ ref('stg_mixpanel__events') }}
+    from mixpanel_numbered
 
 ),
 
@@ -114,7 +151,7 @@ ranked as (
         *,
         row_number() over (
             partition by event_id
-            order by source_priority, loaded_day, event_at
+            order by source_priority, loaded_day, event_at, source, event_name, user_id, anonymous_id
         ) as copy_rank
     from in_scope
     {% if is_incremental() %}
