@@ -78,12 +78,20 @@ def test_report_statistics_and_status_on_the_real_counts(warehouse):
 
         def better(r: dict) -> bool:
             if r["is_sequential"]:
-                return r["seq_p_value"] is not None and r["seq_p_value"] < r["decision_alpha"] and r["cuped_abs_lift"] > 0
+                return (
+                    r["seq_p_value"] is not None
+                    and r["seq_p_value"] < r["decision_alpha"]
+                    and r["cuped_abs_lift"] > 0
+                )
             return r["p_value"] is not None and r["p_value"] < r["decision_alpha"] and r["abs_lift"] > 0
 
         def worse(r: dict) -> bool:
             if r["is_sequential"]:
-                return r["seq_p_value"] is not None and r["seq_p_value"] < r["decision_alpha"] and r["cuped_abs_lift"] < 0
+                return (
+                    r["seq_p_value"] is not None
+                    and r["seq_p_value"] < r["decision_alpha"]
+                    and r["cuped_abs_lift"] < 0
+                )
             return r["p_value"] is not None and r["p_value"] < r["decision_alpha"] and r["abs_lift"] < 0
 
         if rows[0]["has_srm"]:
@@ -94,7 +102,9 @@ def test_report_statistics_and_status_on_the_real_counts(warehouse):
             assert status == {"winner"}
         elif all(worse(r) or r["guardrail_broken"] for r in treatments):
             assert status == {"loser"}
-        elif control["is_sequential"] and min(r["users"] for r in rows) < control["horizon_users_per_variant"]:
+        elif (
+            control["is_sequential"] and min(r["users"] for r in rows) < control["horizon_users_per_variant"]
+        ):
             assert status == {"running"}
         else:
             assert status == {"inconclusive"}

@@ -54,7 +54,8 @@ def report(dbt_harness) -> dict[tuple[str, str], dict]:
     for experiment, rows in CASES.items():
         for row in rows:
             con.execute(
-                "insert into fixed_counts values (?, ?, ?, ?, ?, ?, ?, 0.05, 0.001, 100, 0, 0, 0, false, 100, false)", [experiment, *row]
+                "insert into fixed_counts values (?, ?, ?, ?, ?, ?, ?, 0.05, 0.001, 100, 0, 0, 0, false, 100, false)",
+                [experiment, *row],
             )
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
