@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", help="millions, comma-separated (default 1,3,10; quick 0.05)")
     parser.add_argument("--daily-events", type=float, help="millions for the daily figure (default 1, quick 0.05)")
     parser.add_argument("--before", help="daily figure: also run this git revision, in the same invocation")
+    parser.add_argument("--daily-full", action="store_true", help="daily figure: a 61-day full refresh per version")
     parser.add_argument("--drt-contacts", type=int, help="contacts for the drt-core run (default 2,000)")
     parser.add_argument(
         "--no-reuse",
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "daily":
             from .daily import fig_daily
 
-            fig_daily(size["daily"], args.before)
+            fig_daily(size["daily"], args.before, args.daily_full)
         say(f"  ({name}: {time.monotonic() - t:.0f} s)")
     say(f"done in {time.monotonic() - started:.0f} s; results in bench/results/")
     return 0
