@@ -16,7 +16,7 @@ How, and why this way (docs/replay.md):
   marts, the reverse-ETL feeds that carry the messages and alerts, and everything upstream of them), so
   a new decision model or seed is replayed without a change here. Tests and unit tests are skipped:
   the replay is a what-if, not a deploy.
-- **Changed rules** are dbt vars (`--vars`, merged over dbt_project.yml's; an unknown name is an error,
+- **Changed rules** are dbt vars (`--vars`, a JSON object merged over dbt_project.yml's; an unknown name is an error,
   not a silent no-op) and seeds (`--seeds DIR`: each CSV replaces the seed of the same name in the
   copy).
 - **Compared with the marts**, which were built from the same history by the daily runs; a no-op replay
@@ -41,7 +41,6 @@ from typing import Annotated, Any
 
 import duckdb
 import typer
-import yaml
 
 from .core import warehouse
 from .core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, environment_with
@@ -52,6 +51,11 @@ SELECT: tuple[str, ...] = ("+path:models/decisions", "+path:models/sync")
 # The warehouse's own schemas: a replay never writes to them (and refuses a scratch name among them).
 MAIN_SCHEMAS: frozenset[str] = frozenset({"raw", "staging", "intermediate", "ai", "marts", "sync", "seeds", "main"})
 DIFFERENCES = "replay_differences"
+# Append-only state a rebuild must start from, copied into the scratch schema before the build (dbt
+# then appends to it as a daily run does): the key each message situation was first given, so a
+# situation that late data moved keeps its key in the replay as it did in production, and a difference
+# is the rule's, not a re-keying (docs/rules.md, "Message keys and late data").
+CARRIED_STATE: tuple[str, ...] = ("int_messages__situation_keys",)
 # A user-day's decisions the report compares (label -> column of user_onboarding_daily): the track in
 # effect, the score band (the next-action band the score falls in) and the churn-risk routing.
 USER_DIMENSIONS: dict[str, str] = {
@@ -126,21 +130,21 @@ class ReplayReport:
 
 
 def project_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
-    """The vars dbt_project.yml declares (their current values)."""
-    document = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    """The vars dbt_project.yml declares (their current values), read with dbt's own YAML loader."""
+    from dbt.clients.yaml_helper import load_yaml_text
+
+    document = load_yaml_text((project_dir / "dbt_project.yml").read_text()) or {}
     return dict(document.get("vars") or {})
 
 
 def parse_vars(text: str, known: Mapping[str, Any]) -> dict[str, Any]:
-    """`--vars` as dbt takes it (a YAML or JSON mapping), checked against the project's vars."""
+    """`--vars`: a JSON object of var names to values, checked against the project's vars."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ReplayError(f"--vars is not JSON or YAML: {str(exc).splitlines()[0]}") from None
-    if value is None:
-        return {}
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ReplayError(f"--vars is not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ReplayError(f"--vars must be a mapping like '{{\"name\": value}}', got {type(value).__name__}")
+        raise ReplayError(f"--vars must be a JSON object like '{{\"name\": value}}', got {type(value).__name__}")
     unknown = sorted(str(k) for k in value if k not in known)
     if unknown:
         raise ReplayError(f"unknown var {', '.join(unknown)} (dbt_project.yml declares {len(known)}; docs/rules.md)")
@@ -292,6 +296,22 @@ def compare(con: duckdb.DuckDBPyConnection, request: ReplayRequest) -> dict[str,
     return {"messages": messages, "users": users, "user_examples": examples, "alerts": alerts}
 
 
+def carry_state(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """Create the scratch schema with copies of the CARRIED_STATE tables found in the main schemas."""
+    con.execute(f"create schema {schema}")
+    carried = []
+    for name in CARRIED_STATE:
+        found = con.execute(
+            "select table_schema from information_schema.tables where table_name = ? and table_type = 'BASE TABLE'"
+            " and table_schema in (select unnest(?::varchar[])) order by table_schema limit 1",
+            [name, sorted(MAIN_SCHEMAS)],
+        ).fetchall()
+        if found:
+            con.execute(f'create table {schema}."{name}" as select * from "{found[0][0]}"."{name}"')
+            carried.append(name)
+    return carried
+
+
 def drop_scratch(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     if schema in MAIN_SCHEMAS or not schema.startswith("replay_"):
         raise ReplayError(f"refusing to drop {schema}: not a replay schema")
@@ -311,6 +331,8 @@ def replay(settings: Settings, request: ReplayRequest) -> ReplayReport:
     if missing:
         raise ReplayError(f"{db_path} has no marts.{missing[0]} to compare with: run `onboarding run` first")
     try:
+        with warehouse.connect(db_path, settings=settings) as con:
+            carry_state(con, request.schema)
         with tempfile.TemporaryDirectory(prefix="onboarding-replay-") as folder:
             build(settings, request, Path(folder))
         with warehouse.connect(db_path, settings=settings) as con:
@@ -318,12 +340,12 @@ def replay(settings: Settings, request: ReplayRequest) -> ReplayReport:
             if not request.keep:
                 drop_scratch(con, request.schema)
     except BaseException:
-        if not request.keep:  # a failed or interrupted build leaves no half-built scratch schema behind
-            try:
-                with warehouse.connect(db_path, settings=settings) as con:
-                    drop_scratch(con, request.schema)
-            except (duckdb.Error, ReplayError):
-                pass
+        # a failed or interrupted replay leaves no half-built scratch schema behind (--keep or not)
+        try:
+            with warehouse.connect(db_path, settings=settings) as con:
+                drop_scratch(con, request.schema)
+        except (duckdb.Error, ReplayError):
+            pass
         raise
     return ReplayReport(
         schema=request.schema, kept=request.keep, vars=request.vars, seeds=sorted(request.seeds),
@@ -409,7 +431,7 @@ def make_request(
 
 def replay_command(
     vars_: Annotated[
-        str | None, typer.Option("--vars", help="Changed rules: dbt vars as JSON/YAML, e.g. '{\"escalation_wait_days\": 5}'.")
+        str | None, typer.Option("--vars", help="Changed rules: dbt vars as a JSON object, e.g. '{\"escalation_wait_days\": 5}'.")
     ] = None,
     seeds: Annotated[
         Path | None, typer.Option("--seeds", help="A folder of CSVs, each replacing the seed of the same name.")

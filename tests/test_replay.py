@@ -39,8 +39,8 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path: Path) -> None:
     (seeds / "no_such_seed.csv").write_text("a\n1\n")
     missing = {"ONBOARDING_DB": str(tmp_path / "none" / "warehouse.duckdb")}
     assert "unknown var nudge_threshold" in one_line_error(["--vars", '{"nudge_threshold": 0.5}'])
-    assert "must be a mapping" in one_line_error(["--vars", "[1, 2]"])
-    assert "not JSON or YAML" in one_line_error(["--vars", "{a: [1"])
+    assert "must be a JSON object" in one_line_error(["--vars", "[1, 2]"])
+    assert "is not JSON" in one_line_error(["--vars", "{a: [1"])
     assert "use --from/--to" in one_line_error(["--vars", '{"start_date": "2026-01-01"}'])
     assert "--from must be a day" in one_line_error(["--from", "yesterday"])
     assert "is after --to" in one_line_error(["--from", "2026-10-02", "--to", "2026-10-01"])
