@@ -22,6 +22,7 @@ renamed as (
         {{ json_str('metadata', 'plan') }} as plan,
         {{ dbt.safe_cast(json_str('metadata', 'team_size'), api.Column.translate_type('integer')) }} as team_size,
         {{ json_get('metadata', 'features_enabled') }} as features_enabled,
+        {{ json_get('metadata', 'products') }} as products,
         _partition_day as loaded_day
 
     from source

@@ -27,6 +27,7 @@ renamed as (
             {{ json_str('context', 'campaign.source') }}
         ) as utm_source,
         {{ json_get('traits', 'features_enabled') }} as features_enabled,
+        {{ json_get('traits', 'products') }} as products,
         _partition_day as loaded_day
 
     from source
