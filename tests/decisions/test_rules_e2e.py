@@ -106,9 +106,9 @@ def _obj(text) -> dict:
 
 @dataclass
 class Raw:
-    events: pd.DataFrame  # user_id, event_name, event_at, page_path, properties (dict)
+    events: pd.DataFrame  # event_id, user_id, event_name, event_at, page_path, props (dict)
     profiles: pd.DataFrame  # user_id, signed_up_at, signup_date, plan, role, team_size
-    tickets: pd.DataFrame  # user_id, ticket_id, opened_at, resolved_at
+    tickets: pd.DataFrame  # ticket_id, user_id, status, occurred_at: every status change
 
 
 def load_raw(con) -> Raw:
@@ -129,17 +129,18 @@ def load_raw(con) -> Raw:
         (p.get("path") if p.get("path") is not None else _obj(c).get("page", {}).get("path")) if t == "page" else None
         for t, p, c in zip(calls["type"], calls.props, calls.context, strict=True)
     ]
-    seg_events = calls.rename(columns={"event_ts": "event_at"})[["message_id", "user_id", "event_name", "event_at", "page_path", "props"]]
+    seg_events = calls.rename(columns={"event_ts": "event_at", "message_id": "event_id"})[["event_id", "user_id", "event_name", "event_at", "page_path", "props"]]
 
     mp = con.execute("select event, distinct_id, insert_id, time_ms, event_ts, properties, _partition_day from raw.mixpanel_events").df()
     mp["event_id"] = mp.insert_id.where(mp.insert_id.notna(), mp.event + "|" + mp.distinct_id + "|" + mp.time_ms.astype(str))
-    mp = mp[~mp.event_id.isin(set(seg_events.message_id))]  # a forwarded copy of a Segment call is the same event
-    mp = mp.sort_values(["event_id", "_partition_day", "event_ts"]).drop_duplicates("event_id")
+    mp = mp[~mp.event_id.isin(set(seg_events.event_id))]  # a forwarded copy of a Segment call is the same event
+    # Mixpanel's own identity of an event: (event, distinct_id, time, $insert_id); the first landed copy wins
+    mp = mp.sort_values(["_partition_day", "event_ts"]).drop_duplicates(["event", "distinct_id", "time_ms", "event_id"])
     mp_events = pd.DataFrame(
-        {"user_id": mp.distinct_id, "event_name": mp.event, "event_at": mp.event_ts, "page_path": None,
-         "props": mp.properties.map(_obj)}
+        {"event_id": mp.event_id, "user_id": mp.distinct_id, "event_name": mp.event, "event_at": mp.event_ts,
+         "page_path": None, "props": mp.properties.map(_obj)}
     )  # fmt: skip
-    events = pd.concat([seg_events.drop(columns="message_id"), mp_events], ignore_index=True)
+    events = pd.concat([seg_events, mp_events], ignore_index=True)
     events = events[events.user_id.notna()].reset_index(drop=True)
 
     signups = con.execute("select user_id, created_at, metadata from raw.signups").df()
@@ -172,12 +173,54 @@ def load_raw(con) -> Raw:
         })  # fmt: skip
     profiles = pd.DataFrame(rows)
 
-    t = con.execute("select ticket_id, user_id, status, occurred_at from raw.support_tickets").df()
-    opened = t[t.status == "opened"].groupby(["user_id", "ticket_id"]).occurred_at.min().rename("opened_at")
-    resolved = t[t.status == "resolved"].groupby(["user_id", "ticket_id"]).occurred_at.min().rename("resolved_at")
-    tickets = pd.concat([opened, resolved], axis=1).reset_index()
-    tickets = tickets[tickets.opened_at.notna()]
+    # every status change of every ticket (a reopened ticket has a second 'opened')
+    tickets = con.execute("select ticket_id, user_id, status, occurred_at from raw.support_tickets").df()
     return Raw(events=events, profiles=profiles, tickets=tickets)
+
+
+def ticket_open_at(changes: pd.DataFrame, end: pd.Timestamp) -> bool:
+    """Whether a ticket is open at `end`: its status changes replayed in time order. A ticket is open
+    after an 'opened' and closed after a 'resolved'; a resolution stamped before the first opening
+    happens at the opening; a ticket never opened never counts."""
+    opened = changes[changes.status == "opened"].occurred_at
+    if opened.empty:
+        return False
+    first_open = opened.min()
+    state = False
+    steps = sorted(
+        (max(t, first_open), 0 if status == "opened" else 1, t, status)
+        for status, t in zip(changes.status, changes.occurred_at, strict=True)
+    )
+    for at, _, _, status in steps:
+        if at >= end:
+            break
+        state = status == "opened"
+    return state
+
+
+def counted_once(e: pd.DataFrame, profile_team_size) -> dict[str, int]:
+    """records imported, distinct integrations and team size, restated (docs/rules.md definitions)."""
+    ordered = e.sort_values(["event_at", "event_id"])
+    first = ordered[ordered.event_name == "user.imported_first_data"].head(1)
+    more = ordered[ordered.event_name == "user.imported_data"]
+    records = sum(int(p.get("records_imported") or 0) for p in pd.concat([first, more]).props)
+    integrations = {
+        str(p.get("integration_name") or "unknown").strip().lower()
+        for p in ordered[ordered.event_name == "user.created_integration"].props
+    }
+    invitees, anonymous = set(), 0
+    for p in ordered[ordered.event_name == "user.invited_teammate"].props:
+        who = str(p.get("invitee_email") or "").strip().lower()
+        if who:
+            invitees.add(who)
+        else:
+            anonymous += 1
+    profile = 1 if profile_team_size is None or pd.isna(profile_team_size) else int(profile_team_size)
+    return {
+        "records_imported": records,
+        "integration_count": len(integrations),
+        "team_size": max(profile, 1 + len(invitees) + anonymous),
+    }
 
 
 # --- the expected decisions for one day ------------------------------------------------------------
@@ -218,10 +261,8 @@ def expected_for(raw: Raw, day: date) -> pd.DataFrame:
         since_use = (day - max([p.signup_date] + [clamp(t) for t in uses])).days
         visits = [clamp(t) for t in e[(e.event_name == "page_viewed") & (e.page_path == DOWNGRADE_PATH)].event_at]
         invites = int((e.event_name == "user.invited_teammate").sum())
-        open_tickets = 0
-        for tk in tickets.get(p.user_id, raw.tickets.iloc[0:0]).itertuples():
-            closed = pd.notna(tk.resolved_at) and max(tk.resolved_at, tk.opened_at) < end
-            open_tickets += int(tk.opened_at < end and not closed)
+        user_tickets = tickets.get(p.user_id, raw.tickets.iloc[0:0])
+        open_tickets = sum(ticket_open_at(changes, end) for _, changes in user_tickets.groupby("ticket_id"))
         fired = {
             "no_login_3_days": since_login >= 3,
             "no_feature_use_7_days": since_use >= 7,
@@ -244,10 +285,12 @@ def expected_for(raw: Raw, day: date) -> pd.DataFrame:
         if low > 0:
             factors["low_onboarding_score"] = float(low)
         track = track_for(p.plan, p.role, p.user_id)
+        off_track = track == "power_user" and since_login >= 5 and day_n < ONBOARDING_DAYS
         out.append({
             "user_id": p.user_id,
             "track": track,
-            "effective_track": "guided_handholding" if track == "power_user" and since_login >= 5 else track,
+            "effective_track": "guided_handholding" if off_track else track,
+            **counted_once(e, p.team_size),
             "onboarding_stage": stage_for(p.plan, day_n),
             "onboarding_score": score,
             "milestones": reached,
@@ -267,7 +310,8 @@ def expected_for(raw: Raw, day: date) -> pd.DataFrame:
 
 # --- comparison ------------------------------------------------------------------------------------
 EXACT = ["track", "effective_track", "onboarding_stage", "onboarding_score", "next_action", "action_priority",
-         "difficulty_level", "days_since_last_login", "unresolved_tickets", "risk_action"]  # fmt: skip
+         "difficulty_level", "days_since_last_login", "unresolved_tickets", "risk_action",
+         "records_imported", "integration_count", "team_size"]  # fmt: skip
 FLOATS = ["time_to_first_query_seconds", "queries_per_day", "churn_risk"]
 JSONS = ["milestones", "risk_factors"]
 
