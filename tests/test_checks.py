@@ -49,6 +49,7 @@ from dagster_project.ingest.schema import ensure_raw_schema
 from dagster_project.resources import WarehouseResource
 from dagster_project.resources_alerts import AlertsResource, build_alerts_resource
 from sync import ledger
+from sync.settings import DESTINATIONS
 
 DAYS = DailyPartitionsDefinition(start_date="2026-01-01")
 NOW = datetime(2026, 3, 10, 12, 0)
@@ -66,7 +67,7 @@ def _stub(key: AssetKey, partitioned: bool) -> AssetsDefinition:
 
 INGEST_STUBS = [_stub(AssetKey(["raw", t]), True) for t in RAW_SOURCES]
 AI_STUBS = [_stub(AssetKey(["ai", s]), False) for s in AI_TABLES]
-SYNC_STUBS = [_stub(AssetKey(["sync", d]), False) for d in ("calendly", "intercom", "appcues", "slack")]
+SYNC_STUBS = [_stub(AssetKey(["sync", d]), False) for d in DESTINATIONS]
 
 
 def evaluate(stubs, checks, db: Path, landing: Path, alerts: AlertsResource | None = None,
@@ -326,4 +327,7 @@ def test_retry_policies_only_where_a_second_attempt_cannot_resend_a_customer_mes
     }
     # Customer messages and community invites: one attempt per run; the reporting rebuild is cheap to redo.
     assert {name for name, has in retried.items() if not has} == {"sync__intercom", "sync__slack",
-                                                                   "marts__user_explain"}
+                                                                   "marts__user_explain", "sync__sendgrid",
+                                                                   # issue 18: no step retry decided yet
+                                                                   "sync__salesforce", "sync__mixpanel",
+                                                                   "sync__segment"}

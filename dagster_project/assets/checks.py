@@ -69,9 +69,9 @@ AI_TABLES = {
 }
 # A row written with no LLM configured carries this reason: the rules, by design, not a fallback.
 LLM_OFF = "llm_off"
-# The destinations with at-most-once streams (Intercom messages, Slack invites): only they can hold
-# rows in doubt. tests/test_checks.py checks this against the adapters.
-IN_DOUBT_DESTINATIONS = ("intercom", "slack")
+# The destinations with at-most-once streams (Intercom messages, SendGrid emails, Slack invites): only
+# they can hold rows in doubt. tests/test_checks.py checks this against the adapters.
+IN_DOUBT_DESTINATIONS = ("intercom", "sendgrid", "slack")
 IN_DOUBT_COMMAND = "onboarding sync in-doubt"
 RESOLVE_COMMAND = "onboarding sync resolve KEY --as sent|failed|retry"
 
