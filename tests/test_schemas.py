@@ -213,6 +213,21 @@ def test_standins_refuse_a_known_bad_request_as_the_vendor_does(standins: Standi
         headers={"Authorization": "Bearer standin-calendly-token"})
     assert calendly.status_code == 400 and "owner" in calendly.json()["message"]
 
+    # issue 18's four: a mail without content, an event without $insert_id, a call without a user,
+    # a Lead field name with a space
+    sendgrid = httpx.post(f"{standins.sendgrid.base_url}/v3/mail/send", headers={"Authorization": "Bearer x"}, json={
+        "personalizations": [{"to": [{"email": "a@example.com"}]}], "from": {"email": "cs@example.com"}})
+    assert sendgrid.status_code == 400 and "content or a template_id" in sendgrid.json()["errors"][0]["message"]
+    mixpanel = httpx.post(f"{standins.mixpanel.base_url}/import", params={"strict": "1", "project_id": "1"},
+                          auth=("sa", "secret"), json=[{"event": "e", "properties": {"time": 1, "distinct_id": "u"}}])
+    assert mixpanel.status_code == 400 and "$insert_id" in mixpanel.json()["error"]
+    segment = httpx.post(f"{standins.segment.base_url}/v1/batch", auth=("key", ""),
+                         json={"batch": [{"type": "identify", "traits": {}}]})
+    assert segment.status_code == 400 and "userId or an anonymousId" in segment.json()["message"]
+    salesforce = httpx.patch(f"{standins.salesforce.base_url}/services/data/v62.0/sobjects/Lead/Onboarding_User_Id__c/u1",
+                             headers={"Authorization": "Bearer x"}, json={"Bad Field": 1})
+    assert salesforce.status_code == 400 and salesforce.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+
     for server in standins.all():
         assert len(server.validation_errors) == 1, (server.name, server.validation_errors)
     assert standins.intercom.contacts == {} and standins.slack.posts == [] and standins.appcues.patches == []
