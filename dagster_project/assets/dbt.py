@@ -82,6 +82,7 @@ class OnboardingTranslator(DagsterDbtTranslator):
         return spec
 
 
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 WINDOW_ENV = {"start_date": "ONBOARDING_WINDOW_START_DATE", "end_date": "ONBOARDING_WINDOW_END_DATE"}
 
 
@@ -105,8 +106,15 @@ def window_env(window: Mapping[str, str]) -> dict[str, str]:
 
 def dbt_step_env(settings: Settings, window: Mapping[str, str]) -> dict[str, str | None]:
     """dbt's environment for a step: the profile's values exactly as the manifest's parse had them
-    (`dbt_project.dbt_env`: else dbt re-parses), and the partition window."""
-    return {**dbt_env(settings), **window_env(window)}
+    (`dbt_project.dbt_env`: else dbt re-parses), the partition window, and `buildable` indirect
+    selection (read by dagster-dbt from the environment; a subsetted run's own choice still wins).
+
+    Why buildable, not dbt's default `eager`: a test on two models of different steps (a seed of the
+    decisions step related to one of the foundation's) ran in the foundation step too, before its
+    other model existed, and failed a fresh warehouse's run; buildable runs a test in the step that
+    builds the last of its parents, once, instead of in both steps.
+    """
+    return {**dbt_env(settings), **window_env(window), INDIRECT_SELECTION_ENV: "buildable"}
 
 
 def run_target_path(context: AssetExecutionContext) -> Path:
