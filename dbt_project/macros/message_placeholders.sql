@@ -37,5 +37,9 @@
         'unresolved_tickets': 'history.unresolved_tickets',
         'survey': 'candidates.survey',
         'nps_score': 'candidates.nps_score',
+        'product': 'candidates.unused_feature',
+        'product_milestone': 'candidates.unused_feature_key',
+        'team_progress': 'candidates.unused_feature',
+        'form_link': 'candidates.feature_video_url',
     }) }}
 {%- endmacro %}

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=engine_incremental_strategy('append'),
+        partition_by=engine_partition_by('as_of_date'),
         pre_hook="{{ delete_window(this) }}",
         on_schema_change='append_new_columns',
     )
@@ -28,7 +29,7 @@
 {#- Placeholders: the keys of message_placeholders (their raw values are int_messages__to_render's raw_<key>). -#}
 {%- set placeholders = message_placeholders().keys() | list %}
 {#- Placeholders that are link targets: in an HTML body only a plain http(s) URL is kept. -#}
-{%- set url_keys = ['video_url', 'case_study_url', 'feature_video_url'] %}
+{%- set url_keys = ['video_url', 'case_study_url', 'feature_video_url', 'form_link'] %}
 {%- set first_half = {} %}
 {%- set second_half = {} %}
 {%- set first_half_raw = {} %}

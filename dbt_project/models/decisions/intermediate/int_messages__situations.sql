@@ -53,6 +53,20 @@ power_ups as (
 
 ),
 
+-- Multi-product and stakeholder-map situations (J2): their values ride in the content columns (product
+-- label or team progress -> content_label, next step -> content_key, form link -> content_url).
+products as (
+
+    select * from {{ ref('int_products__messages') }}
+
+),
+
+stakeholders as (
+
+    select * from {{ ref('int_stakeholders__messages') }}
+
+),
+
 -- Every trigger consults the track policy table: a situation whose trigger does not apply to the user's
 -- assigned track (on the situation's day) is dropped here, before it is keyed.
 history as (
@@ -144,6 +158,32 @@ unioned as (
         content_label,
         content_url
     from power_ups
+
+    union all
+
+    select
+        trigger, user_id, discriminator, as_of_date, due_at, reason,
+        cast(null as {{ dbt.type_string() }}) as integration_name,
+        cast(null as {{ dbt.type_string() }}) as survey,
+        cast(null as {{ dbt.type_int() }}) as nps_score,
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        product_milestone as content_key,
+        product as content_label,
+        cast(null as {{ dbt.type_string() }}) as content_url
+    from products
+
+    union all
+
+    select
+        trigger, user_id, discriminator, as_of_date, due_at, reason,
+        cast(null as {{ dbt.type_string() }}) as integration_name,
+        cast(null as {{ dbt.type_string() }}) as survey,
+        cast(null as {{ dbt.type_int() }}) as nps_score,
+        cast(null as {{ dbt.type_string() }}) as nps_comment,
+        cast(null as {{ dbt.type_string() }}) as content_key,
+        team_progress as content_label,
+        form_link as content_url
+    from stakeholders
 
 ),
 

@@ -50,7 +50,7 @@ invites as (
             'cast(forms.send_day as ' ~ dbt.type_string() ~ ')',
             "': stakeholder map form'",
         ]) }} as reason,
-        {{ dbt.concat(['forms.form_url', "'#user_id='", 'history.user_id']) }} as form_link,
+        {{ dbt.concat(['forms.form_url', "'#user_id='", "replace(history.user_id, '|', '%7C')"]) }} as form_link,
         cast(null as {{ dbt.type_string() }}) as team_progress
     from history
     cross join forms
