@@ -51,11 +51,13 @@ SELECT: tuple[str, ...] = ("+path:models/decisions", "+path:models/sync")
 # The warehouse's own schemas: a replay never writes to them (and refuses a scratch name among them).
 MAIN_SCHEMAS: frozenset[str] = frozenset({"raw", "staging", "intermediate", "ai", "marts", "sync", "seeds", "main"})
 DIFFERENCES = "replay_differences"
-# Append-only state a rebuild must start from, copied into the scratch schema before the build (dbt
-# then appends to it as a daily run does): the key each message situation was first given, so a
-# situation that late data moved keeps its key in the replay as it did in production, and a difference
-# is the rule's, not a re-keying (docs/rules.md, "Message keys and late data").
-CARRIED_STATE: tuple[str, ...] = ("int_messages__situation_keys",)
+# State the engine keeps once made, copied into the scratch schema before the build (dbt then runs
+# these incremental models on it as a daily run does), so a difference is the rule's, not a re-making
+# of that state: the key each message situation was first given (a situation late data moved keeps its
+# key; docs/rules.md, "Message keys and late data") and the CSM each user was given (an assigned CSM
+# stays; rebuilt from nothing, the round robin would hand other users' CSMs around whenever the rule
+# changes who needs one first, and every check-in and booking link naming a CSM would read "changed").
+CARRIED_STATE: tuple[str, ...] = ("int_messages__situation_keys", "int_onboarding__csm_assignments")
 # A user-day's decisions the report compares (label -> column of user_onboarding_daily): the track in
 # effect, the score band (the next-action band the score falls in) and the churn-risk routing.
 USER_DIMENSIONS: dict[str, str] = {

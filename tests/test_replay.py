@@ -123,8 +123,7 @@ def test_a_higher_nudge_threshold_changes_what_an_independent_computation_expect
     # every other difference (fewer nudges, escalations, their messages) belongs to one of those users
     affected = {user for user, _ in expected}
     assert {row[4] for row in rows} <= affected
-    nudges = [row for row in rows if row[0] == "message" and row[1] == "risk_nudge"]
-    assert nudges and {row[2] for row in nudges} <= {"removed", "added"}
+    # fewer nudges: removed ones (an episode that now starts later keeps its key, with a later due time)
     assert sum(m["removed"] for m in report.messages if m["trigger"] == "risk_nudge") > 0
     assert last_day["users"]["risk_action"]["user_days"] == len({(u, d) for u, d in expected if d == last})
     assert all(m["day"] == last.isoformat() for m in last_day["messages"])
