@@ -249,7 +249,9 @@ def summary_notes(summaries: list[RunSummary], detailed: bool = False) -> list[s
             grouped = not detailed and s.dry_reason.startswith("no credentials")
             reasons.setdefault("no credentials" if grouped else s.dry_reason, []).append(s.destination)
     for reason, destinations in reasons.items():
-        notes.append(f"[yellow]dry[/yellow] ({markup_text(reason)}): {', '.join(destinations)}; nothing sent")
+        # Eight destinations do not fit one line: "every destination" when none was live.
+        named = "every destination" if len(destinations) == len(summaries) > 4 else ", ".join(destinations)
+        notes.append(f"[yellow]dry[/yellow] ({markup_text(reason)}): {named}; nothing sent")
     for s in summaries:
         if s.error:
             notes.append(f"[red]{s.destination}: {markup_text(scrub(s.error))}[/red]")
