@@ -9,6 +9,11 @@ stand-in had to send, and the requests sent by an unchanged re-run (goal: 0).
     python bench/bench_sync.py            # 20,000 contacts, about two minutes
     python bench/bench_sync.py --quick    # 2,000 contacts; the same 10,000/min in 2-second windows
 
+Then one line per destination of issue 18 (SendGrid, Salesforce, Mixpanel, Segment): rows synced to its
+stand-in (in this process, the same 100 ms latency), requests per second against the rate the sync is
+configured with from the vendor's documented limit, records per request, and the requests of an
+unchanged re-run (goal: 0).
+
 Results are also written to bench/results/sync.json.
 """
 
@@ -30,7 +35,8 @@ import httpx
 
 from sync.engine import run_sync
 from sync.settings import SyncSettings
-from tests.standins.marts import contact, create_marts, insert
+from tests.standins import MixpanelStandin, SalesforceStandin, SegmentStandin, SendGridStandin, StandinServer
+from tests.standins.marts import contact, create_marts, insert, message, traits
 
 REPO = Path(__file__).resolve().parents[1]
 PER_MINUTE = 10_000
@@ -77,6 +83,72 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 def stats(base_url: str) -> dict[str, Any]:
     return httpx.get(f"{base_url}/__standin/stats", timeout=30).json()
+
+
+# destination -> (the vendor's documented limit, in words; rows synced: full, quick)
+NEW_DESTINATIONS: dict[str, tuple[str, tuple[int, int]]] = {
+    "sendgrid": ("plan-dependent; answers 429 with X-RateLimit-Reset", (600, 100)),
+    "salesforce": ("a 24-hour call allowance per org (Sforce-Limit-Info), 25 long-running calls at once", (1_000, 200)),
+    "mixpanel": ("2 GB of JSON per minute per project, 2,000 records per request", (20_000, 4_000)),
+    "segment": ("1,000 requests per second recommended, 500 KB per batch", (20_000, 4_000)),
+}
+
+
+def bench_new_destinations(quick: bool, latency: float) -> list[dict[str, Any]]:
+    """One measured sync per destination of issue 18 against its in-process stand-in, then a re-run."""
+    results = []
+    for destination, (documented, (full, small)) in NEW_DESTINATIONS.items():
+        rows = small if quick else full
+        server: StandinServer
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "bench.duckdb"
+            with duckdb.connect(str(db)) as con:
+                create_marts(con)
+                if destination == "sendgrid":
+                    insert(con, "intercom_contacts", (contact(i) for i in range(rows)))
+                    insert(con, "triggered_messages", (message(
+                        f"pb-{i}", i, "intercom_email", trigger="playbook_day_14", body=f"<p>Playbook [pb-{i}]</p>")
+                        for i in range(rows)))
+                else:
+                    insert(con, "destination_traits", (traits(i) for i in range(rows)))
+            server = {"sendgrid": SendGridStandin, "salesforce": SalesforceStandin, "mixpanel": MixpanelStandin,
+                      "segment": SegmentStandin}[destination](latency=latency).start()
+            try:
+                env = {"SENDGRID_API_KEY": "SG.standin-sendgrid-key", "SENDGRID_FROM_EMAIL": "cs@yourcompany.example",
+                       "SALESFORCE_CLIENT_ID": "standin-sf-client", "SALESFORCE_CLIENT_SECRET": "standin-sf-secret",
+                       "MIXPANEL_PROJECT_TOKEN": "standin-mixpanel-token", "SEGMENT_WRITE_KEY": "standin-segment-write-key",
+                       f"{'SALESFORCE_INSTANCE_URL' if destination == 'salesforce' else destination.upper() + '_API_BASE'}":
+                           server.base_url}
+                settings = SyncSettings.from_env(env)
+                started = time.monotonic()
+                first = run_sync(db, [destination], settings=settings)[0]
+                wall = time.monotonic() - started
+                measured = server.stats()
+                server.reset_log()
+                second = run_sync(db, [destination], settings=settings)[0]
+                rerun = server.stats()["requests"]
+            finally:
+                server.stop()
+        transport = settings.for_destination(destination).transport
+        configured = transport.rate_limit / transport.rate_window
+        requests = first.requests
+        span = ((measured["last_at"] or 0) - (measured["first_at"] or 0)) or wall
+        result = {
+            "destination": destination, "rows": rows, "sent": first.sent, "status": first.status,
+            "requests": requests, "records_per_request": round(first.sent / max(requests, 1), 1),
+            "wall_s": round(wall, 2), "rows_per_s": round(first.sent / wall, 1),
+            "achieved_requests_per_s": round(requests / span, 1),
+            "configured_requests_per_s": round(configured, 1),
+            "share_of_configured": round(requests / span / configured, 3),
+            "documented_limit": documented, "validation_errors": len(measured["validation_errors"]),
+            "rerun_requests": rerun, "rerun_unchanged": second.unchanged,
+        }
+        results.append(result)
+        print(f"{destination}: {rows:,} rows -> {requests:,} requests in {span:.1f} s = {requests / span:.1f}/s"
+              f" ({result['share_of_configured']:.0%} of the configured {configured:g}/s; documented: {documented});"
+              f" {result['records_per_request']} rows per request, {result['rows_per_s']:,} rows/s over"
+              f" {wall:.1f} s wall; unchanged re-run: {rerun} requests")
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,10 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['standin_cpu_ms_per_request']} ms; load average {load_before:.1f} -> {load_after:.1f}"
         f" on {os.cpu_count()} cores (other work on the machine slows both sides)"
     )
+    others = bench_new_destinations(args.quick, args.latency)
+    result["destinations"] = others
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "sync.json").write_text(json.dumps(result, indent=2))
-    return 0 if first.status == "completed" else 1
+    return 0 if first.status == "completed" and all(o["status"] == "completed" for o in others) else 1
 
 
 if __name__ == "__main__":

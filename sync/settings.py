@@ -123,11 +123,11 @@ _TRANSPORT_DEFAULTS: dict[str, dict[str, float | int | str]] = {
     # long-running ones at once; short PATCHes at 20 per second are far from either.
     "salesforce": {"base_url": "https://login.salesforce.com", "rate_limit": 20, "rate_window": 1.0,
                    "concurrency": 8, "timeout": 30.0},
-    # Mixpanel ingestion: 2 GB per minute and about 400 requests per second per project; stay at a
-    # tenth of the request rate (each request carries up to 2,000 records).
+    # Mixpanel's ingestion documentation: 2 GB of JSON per minute (about 30,000 events per second) per
+    # project; a request carries up to 2,000 records, so 40 requests per second is far below it.
     "mixpanel": {"base_url": "https://api.mixpanel.com", "rate_limit": 40, "rate_window": 1.0,
                  "concurrency": 4, "timeout": 60.0},
-    # Segment's HTTP Tracking API takes 1,000 requests per second per source (batches count as one).
+    # Segment recommends at most 1,000 requests per second per workspace (a batch is one request).
     "segment": {"base_url": "https://api.segment.io", "rate_limit": 100, "rate_window": 1.0,
                 "concurrency": 4, "timeout": 30.0},
 }
