@@ -203,6 +203,7 @@ _NOTHING = re.compile(r"^\s*(nothing|honestly nothing|no(ne|thing)? really|n/?a)
 SURVEY_QUESTIONS = {
     "day_7": "How likely are you to recommend the product to a colleague (0-10)? Why?",
     "day_30": "What nearly made you quit?",
+    "quit_survey": "What nearly made you quit?",
 }
 
 SYSTEM_PROMPT = (
@@ -332,6 +333,21 @@ PROFILES_FREE_QUERY = RESPONSES_QUERY.replace(
     "p.name, p.email, p.company", "null as name, null as email, null as company"
 ).replace("left join intermediate.int_users__profiles as p on r.user_id = p.user_id", "")
 
+# The day-30 loop's Typeform answers (issue 19 item 5): the free text of the form the seed
+# onboarding_forms names `quit_survey`, one answer per response token, as survey `quit_survey`.
+QUIT_ANSWERS_QUERY = """
+    select t.response_token as response_id, t.user_id, 'quit_survey' as survey, cast(null as integer) as score,
+           t.answer_text as comment, t.submitted_at, cast(null as varchar) as nps_category,
+           p.name, p.email, p.company
+    from staging.stg_typeform__responses as t
+    inner join seeds.onboarding_forms as f on t.form_id = f.form_id and f.form_key = 'quit_survey'
+    left join intermediate.int_users__profiles as p on t.user_id = p.user_id
+    where t.question_type = 'long_text' and nullif(trim(t.answer_text), '') is not null
+      and t.response_token not in (select unnest(?::varchar[]))
+    qualify row_number() over (partition by t.response_token order by t.answer_position) = 1
+    order by t.response_token
+"""
+
 
 @dataclass(frozen=True)
 class Response:
@@ -369,6 +385,15 @@ class ThemesStep(AIStep[Response, tuple[str, str]]):
         cursor = con.execute(query, [final_ids])
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        if inputs_exist(con, "staging.stg_typeform__responses", "seeds.onboarding_forms"):
+            quit_query = QUIT_ANSWERS_QUERY
+            if not inputs_exist(con, "intermediate.int_users__profiles"):
+                quit_query = quit_query.replace("p.name, p.email, p.company", "null, null, null").replace(
+                    "left join intermediate.int_users__profiles as p on t.user_id = p.user_id", ""
+                )
+            cursor = con.execute(quit_query, [final_ids])
+            columns = [d[0] for d in cursor.description]
+            rows += [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         responses = [Response(r, prompt_payload(r)) for r in rows]
         # whitespace or control characters only: nothing to classify
         return [r for r in responses if r.payload["answer"]]
