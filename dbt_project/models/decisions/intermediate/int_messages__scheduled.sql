@@ -5,9 +5,11 @@
       dedicated specialist, or their plan's: paid plans); the CSM is assigned on the signup day;
     - csm_checkin, success_story: the scheduled touches of seed onboarding_track_cadences (days first_day ..
       last_day, every every_days days) for users whose assigned track has a cadence;
-    - quit_survey: day var quit_survey_day (30), the "What nearly made you quit?" survey, separate from the
-      day-30 NPS; its link is the Typeform form (vars quit_survey_form_id, quit_survey_form_url) with the
-      user id as a hidden field, so the answer comes back keyed to the user (stg_typeform__responses).
+    - quit_survey: the "What nearly made you quit?" survey, separate from the day-30 NPS, on the send_day
+      of the form seed onboarding_forms names `quit_survey` (28: the start of the last onboarding week, so
+      the answer lands before the day-30 wrap-up); its link is that form's URL with the user id as a
+      hidden field (`#user_id=`), so the answer comes back keyed to the user (stg_typeform__responses,
+      read by the themes step). The seed is the one source of the form id, URL and day.
     Each is due at the signup's time of day on its day; the discriminator is the day (`day_N`), so a
     trigger keys once per user and day. A view: only int_messages__situations reads it. -#}
 
@@ -22,6 +24,13 @@ history as (
 cadences as (
 
     select track, trigger, first_day, every_days, last_day from {{ ref('onboarding_track_cadences') }}
+
+),
+
+quit_form as (
+
+    select form_id, form_url, send_day from {{ ref('onboarding_forms') }}
+    where form_key = 'quit_survey'
 
 ),
 
@@ -66,18 +75,16 @@ quit_surveys as (
 
     select
         'quit_survey' as trigger,
-        user_id,
+        history.user_id,
         '' as discriminator,
-        as_of_date,
-        {{ dbt.dateadd('day', var('quit_survey_day'), 'signed_up_at') }} as due_at,
-        'day {{ var("quit_survey_day") }}: what nearly made you quit? (form {{ var("quit_survey_form_id") }})'
-            as reason,
-        replace(
-            replace('{{ var("quit_survey_form_url") }}', '{form_id}', '{{ var("quit_survey_form_id") }}'),
-            '{user_id}', user_id
-        ) as content_url
+        history.as_of_date,
+        {{ dbt.dateadd('day', 'quit_form.send_day', 'history.signed_up_at') }} as due_at,
+        {{ dbt.concat([
+            "'day '", as_text('quit_form.send_day'), "': what nearly made you quit? (form '", 'quit_form.form_id', "')'"
+        ]) }} as reason,
+        {{ dbt.concat(['quit_form.form_url', "'#user_id='", 'history.user_id']) }} as content_url
     from history
-    where day_number = {{ var('quit_survey_day') }}
+    inner join quit_form on history.day_number = quit_form.send_day
 
 ),
 
