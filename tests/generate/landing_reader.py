@@ -170,7 +170,7 @@ def classify(source: str, raw: bytes, day: date) -> tuple[tuple[Any, ...], dict[
         if obj["status"] not in ("opened", "resolved"):
             raise Bad("wrong_type")
         _check_time(_iso_ms(obj.get("occurred_at")), day)
-        return (obj["ticket_id"], obj["status"]), obj
+        return (obj["ticket_id"], obj["status"], obj.get("occurred_at")), obj  # a reopening is a new line
     if source == "nps":
         if any(_empty(obj.get(k)) for k in ("response_id", "user_id", "score")):
             raise Bad("missing_field")
@@ -179,6 +179,20 @@ def classify(source: str, raw: bytes, day: date) -> tuple[tuple[Any, ...], dict[
             raise Bad("wrong_type")
         _check_time(_iso_ms(obj.get("submitted_at")), day)
         return (obj["response_id"],), obj
+    if source == "typeform":  # Typeform webhook deliveries (docs/data-contracts.md)
+        resp = obj.get("form_response")
+        if _empty(obj.get("event_id")) or _empty(obj.get("event_type")) or not isinstance(resp, dict):
+            raise Bad("missing_field")
+        if _empty(resp.get("form_id")) or _empty(resp.get("token")):
+            raise Bad("missing_field")
+        if obj["event_type"] != "form_response":
+            raise Bad("wrong_type")
+        if not isinstance(resp.get("answers", []), list | type(None)) or not isinstance(
+            resp.get("hidden", {}), dict | type(None)
+        ):
+            raise Bad("wrong_type")
+        _check_time(_iso_ms(resp.get("submitted_at")), day)
+        return (resp["form_id"], resp["token"]), obj
     raise ValueError(source)
 
 
@@ -191,6 +205,7 @@ def landing_files(root: Path) -> list[tuple[date, str, str, Path]]:
         ("signups", "signups/*.jsonl"),
         ("tickets", "tickets/*.jsonl"),
         ("nps", "nps/*.jsonl"),
+        ("typeform", "typeform/*.jsonl"),
     ):
         for p in root.glob(pattern):
             rel = p.relative_to(root)
@@ -200,12 +215,12 @@ def landing_files(root: Path) -> list[tuple[date, str, str, Path]]:
 
 def read_landing(root: Path) -> Landing:
     """Load every file in (landing day, path) order, like a loader that has loaded every day."""
-    sources = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps")
+    sources = ("segment", "rudderstack", "mixpanel", "signups", "tickets", "nps", "typeform")
     totals = {s: Counts() for s in sources}
     by_day: dict[str, dict[str, Counts]] = {}
     rows: dict[str, list[tuple[str, date, dict[str, Any]]]] = {s: [] for s in sources}
     seen: dict[str, set[tuple[Any, ...]]] = {"segment": set(), "mixpanel": set(), "signups": set(),
-                                              "tickets": set(), "nps": set()}  # fmt: skip
+                                              "tickets": set(), "nps": set(), "typeform": set()}  # fmt: skip
     truncated: list[tuple[str, Path, int]] = []
     for day, _rel, source, path in landing_files(root):
         table = "segment" if source == "rudderstack" else source
