@@ -132,3 +132,38 @@ def test_weights_slice_the_bucket_range(assign, users):
         assert variant == ("control" if b < 0.5 else "b" if b < 0.75 else "c")
         counts[variant] += 1
     assert stats.chisquare(list(counts.values()), f_exp=[5000, 2500, 2500]).pvalue > 0.001
+
+
+def test_generator_reads_the_seed_weights(assign, users, tmp_path):
+    """The demo generator assigns from the seeds' weights (not a fixed 50/50), exactly as the SQL does."""
+    import shutil
+
+    from dagster_project.demo.experiments import SEEDS_DIR, load_experiments
+
+    shutil.copy(SEEDS_DIR / "experiments.csv", tmp_path / "experiments.csv")
+    (tmp_path / "experiment_variants.csv").write_text(
+        "experiment_id,variant,variant_order,weight,is_control,track_override,template_variant,"
+        "nudge_silence_hours,description\n"
+        "welcome_checklist_v2,control,1,50,true,,,,\n"
+        "welcome_checklist_v2,b,2,25,false,,b,,\n"
+        "welcome_checklist_v2,c,3,25,false,,c,,\n"
+        "trial_guided_track,control,1,3,true,,,,\n"
+        "trial_guided_track,guided,2,1,false,guided_handholding,,24,\n"
+    )
+    experiments = load_experiments(tmp_path)
+    assert experiments["trial_guided_track"].split == 0.75
+    variants = """
+        select * from (values
+            ('welcome_checklist_v2', 'control', 1, 50.0, true, null, null, null, ''),
+            ('welcome_checklist_v2', 'b', 2, 25.0, false, null, 'b', null, ''),
+            ('welcome_checklist_v2', 'c', 3, 25.0, false, null, 'c', null, ''),
+            ('trial_guided_track', 'control', 1, 3.0, true, null, null, null, ''),
+            ('trial_guided_track', 'guided', 2, 1.0, false, 'guided_handholding', null, 24, '')
+        ) as t(experiment_id, variant, variant_order, weight, is_control, track_override, template_variant,
+               nudge_silence_hours, description)
+    """
+    result = assign(users, variants_sql=variants)
+    for (experiment, uid), (variant, b) in result.items():
+        assert experiments[experiment].variant_of(b) == variant, (experiment, uid)
+    # and the shipped seeds are what the generator uses by default
+    assert load_experiments()["welcome_checklist_v2"].split == 0.5
