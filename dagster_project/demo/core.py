@@ -45,6 +45,7 @@ from .behaviour import (
 )
 from .experiments import EXPERIMENTS, WELCOME_CHECKLIST_V2
 from .gz import gz_member, truncate
+from .journeys import reopened_ticket_lines
 from .lines import (
     EMPTY,
     MIXPANEL_SQL,
@@ -279,8 +280,8 @@ def _close_day(
 # --------------------------------------------------------------------------------------------------
 def generate(
     out: Path,
-    users: int = 2000,
-    days: int = 30,
+    users: int = 1000,
+    days: int = 90,
     seed: int = 42,
     end_date: date | None = None,
     malformed_rate: float = 0.002,
@@ -352,6 +353,8 @@ def generate(
         mp_stats = _write_mixpanel(run, r_mp)
         _write_plain(run, "signups", signup_lines(people, sim.signup_ms, r_plain), r_plain)
         tick, ticket_stats = ticket_lines(people, sim.tickets)
+        tick, reopen_stats = reopened_ticket_lines(tick, win.start_ms + days * DAY_MS, seed)
+        ticket_stats.update(reopen_stats)
         _write_plain(run, "tickets", tick, r_plain)
         nps, nps_stats = nps_lines(people, sim.nps, int(r_ids.integers(0, 2**62)))
         _write_plain(run, "nps", nps, r_plain)
