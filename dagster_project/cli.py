@@ -72,8 +72,8 @@ def settings_or_exit() -> Settings:
 
 @app.command()
 def generate(
-    users: Annotated[int, typer.Option(help="Number of simulated users.")] = 2000,
-    days: Annotated[int, typer.Option(help="Number of days of exports.")] = 30,
+    users: Annotated[int, typer.Option(help="Number of simulated users.")] = 1000,
+    days: Annotated[int, typer.Option(help="Number of days of exports.")] = 90,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
     out: Annotated[Path | None, typer.Option(help="Landing folder (default: ONBOARDING_LANDING).")] = None,
     end_date: Annotated[

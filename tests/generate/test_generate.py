@@ -44,7 +44,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     Exact accounting is checked on the small run; here lines are grepped, not all parsed (speed)."""
     out = tmp_path_factory.mktemp("demo")
     t0 = time.perf_counter()
-    manifest = generate(out, end_date=END)
+    manifest = generate(out, users=2000, days=30, end_date=END)  # the former default size
     secs = time.perf_counter() - t0
     print(f"\ngenerate(users=2000, days=30): {secs:.2f}s, {manifest['unified_events']} events")
     return out, manifest
