@@ -63,7 +63,10 @@ variant_counts as (
         ) as conversions,
         sum(case when exposures.is_analysed then exposures.pre_exposure_events else 0 end) as sum_x,
         sum(
-            case when exposures.is_analysed then exposures.pre_exposure_events * exposures.pre_exposure_events else 0 end
+            case
+                when exposures.is_analysed then exposures.pre_exposure_events * exposures.pre_exposure_events
+                else 0
+            end
         ) as sum_xx,
         sum(
             case when exposures.is_analysed and exposures.is_converted then exposures.pre_exposure_events else 0 end

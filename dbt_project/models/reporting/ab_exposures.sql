@@ -53,7 +53,7 @@ pre_exposure as (
     left join events
         on
             assignments.user_id = events.user_id
-            and events.event_at < assignments.exposed_at
+            and assignments.exposed_at > events.event_at
     group by assignments.experiment_id, assignments.user_id
 
 ),
