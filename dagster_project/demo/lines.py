@@ -60,7 +60,9 @@ _PROPS_SQL = {
     "user.imported_data": """concat('"records_imported":', e.pint, ',"source_type":"', s.s, '"')""",
     "user.ran_first_query": """concat('"duration_ms":', e.pint)""",
     "user.ran_query": """concat('"duration_ms":', e.pint)""",
-    "user.invited_teammate": """concat('"invitee_role":"', s.s, '"')""",
+    # invitee_email: one of three teammates per inviter, so a second invite may re-send the first one's
+    # (docs/rules.md: team size counts distinct invitees)
+    "user.invited_teammate": """concat('"invitee_role":"', s.s, '","invitee_email":"teammate', e.h1 % 3, '.', e.u, '@example.com"')""",
     "user.created_integration": """concat('"integration_name":"', s.s, '"')""",
     "user.completed_tutorial": """concat('"tutorial":"welcome_checklist","steps_completed":', e.pint)""",
     "user.ran_analysis": """concat('"analysis_type":"', s.s, '"')""",
