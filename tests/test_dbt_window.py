@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.assets.dbt import WINDOW_ENV, dbt_step_env, window_env
+from dagster_project.assets.dbt import FOUNDATION, WINDOW_ENV, dbt_step_env, window_env
 from dagster_project.core import warehouse
 from dagster_project.core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, environment_with
 
@@ -53,6 +53,17 @@ def test_a_new_window_reuses_the_parse_and_scopes_the_data_tests(tmp_path: Path)
     assert "cast('2026-11-05' as date)" in _compiled(project, bounds)
     window_filter = "_partition_day between cast('2026-11-03' as date) and cast('2026-11-05' as date)"
     assert window_filter in _compiled(project, unique_test)
+    # The foundation step's selection with the indirect selection the steps use: no test of a node
+    # the step does not build (it would run before that node exists on a fresh warehouse).
+    env = {**base, "DBT_INDIRECT_SELECTION": dbt_step_env(Settings(db_path=tmp_path / "w.duckdb"), {})[
+        "DBT_INDIRECT_SELECTION"]}
+    listed = _dbt(project, env, "ls", "--select", FOUNDATION, "--resource-type", "test", "--output", "name")
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    spanning = [
+        n["name"] for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and any("experiment_guardrails" in d for d in n["depends_on"]["nodes"])
+    ]  # fmt: skip
+    assert spanning and not set(spanning) & set(listed.split())
     # Without a window (a full refresh, a plain `dbt build`) the test reads the whole table again.
     out = _dbt(project, base, "compile", *selection)
     assert REPARSE not in out
