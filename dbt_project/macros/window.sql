@@ -42,7 +42,8 @@
     again (without window vars, every row). A day of the window the run finds nothing for is left
     empty, not stale. -#}
 {% macro delete_window(relation) -%}
-    {%- if is_incremental() -%}
+    {#- Spark: nothing to delete, the run overwrites its days' partitions (macros/incremental.sql). -#}
+    {%- if is_incremental() and target.type != 'spark' -%}
         delete from {{ relation }} where {{ in_window('as_of_date') }}
     {%- endif -%}
 {%- endmacro %}

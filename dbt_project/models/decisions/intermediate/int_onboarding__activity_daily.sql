@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=engine_incremental_strategy('append'),
+        partition_by=engine_partition_by('as_of_date'),
         pre_hook="{{ delete_window(this) }}",
         on_schema_change='append_new_columns',
     )

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=engine_keyed_materialization(),
         unique_key='user_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

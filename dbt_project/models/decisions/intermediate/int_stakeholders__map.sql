@@ -42,7 +42,7 @@ slots as (
         answers.answer_text
     from answers
     inner join forms on answers.form_id = forms.form_id
-    where answers.user_id is not null and answers.question_ref like 'stakeholder\_%\_%' escape '\'
+    where answers.user_id is not null and answers.question_ref like 'stakeholder!_%!_%' escape '!'
 
 ),
 

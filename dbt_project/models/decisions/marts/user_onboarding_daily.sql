@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='as_of_date',
-        incremental_strategy='delete+insert',
+        incremental_strategy=engine_incremental_strategy('delete+insert'),
+        partition_by=engine_partition_by('as_of_date'),
         on_schema_change='append_new_columns',
     )
 }}

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=engine_keyed_materialization(),
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
@@ -41,7 +41,7 @@ tracks as (
         anonymous_id,
         event_name,
         event_at,
-        cast(null as varchar) as page_path,
+        cast(null as {{ dbt.type_string() }}) as page_path,
         properties,
         source_system as source,  -- noqa: RF04
         loaded_day,
@@ -103,10 +103,10 @@ mixpanel as (
             ]) }}
         end as event_id,
         user_id,
-        cast(null as varchar) as anonymous_id,
+        cast(null as {{ dbt.type_string() }}) as anonymous_id,
         event_name,
         event_at,
-        cast(null as varchar) as page_path,
+        cast(null as {{ dbt.type_string() }}) as page_path,
         properties,
         'mixpanel' as source,  -- noqa: RF04
         loaded_day,
