@@ -185,7 +185,7 @@ _SCHEMA_MACRO = """\
 def scratch_project(folder: Path, seeds: Mapping[str, Path], project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """A copy of the dbt project in `folder`, with the replacing seeds and the scratch-schema macro."""
     copy = folder / "project"
-    shutil.copytree(project_dir, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    shutil.copytree(project_dir, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".sqlfluff_libs", ".user.yml"))
     for name, csv in seeds.items():
         for original in (copy / "seeds").rglob(f"{name}.csv"):
             shutil.copyfile(csv, original)
@@ -207,9 +207,9 @@ def build(settings: Settings, request: ReplayRequest, folder: Path) -> None:
         command, cwd=project, env=environment_with(settings.dbt_env()), capture_output=True, text=True
     )
     if done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip()[-_OUTPUT_TAIL:]
-        first = next((line for line in tail.splitlines() if "error" in line.lower()), tail.splitlines()[-1:] or [""])
-        raise ReplayError(f"the replay's dbt build failed (exit {done.returncode}): {str(first).strip()[:300]}")
+        lines = (done.stdout + done.stderr).strip()[-_OUTPUT_TAIL:].splitlines() or ["no output"]
+        first = next((line for line in lines if "error" in line.lower()), lines[-1])
+        raise ReplayError(f"the replay's dbt build failed (exit {done.returncode}): {first.strip()[:300]}")
 
 
 # --- the comparison -------------------------------------------------------------------------------

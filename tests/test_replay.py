@@ -8,6 +8,8 @@ reports exactly the user-days an independent computation over the marts expects.
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,16 @@ import pytest
 from typer.testing import CliRunner
 
 from dagster_project.cli import app
-from dagster_project.core.settings import Settings
-from dagster_project.replay import DIFFERENCES, MAIN_SCHEMAS, ReplayRequest, compare, project_vars, replay
+from dagster_project.core.settings import DBT_PROJECT_DIR, Settings
+from dagster_project.replay import (
+    DIFFERENCES,
+    MAIN_SCHEMAS,
+    ReplayRequest,
+    compare,
+    make_request,
+    project_vars,
+    replay,
+)
 from tests.conftest import Warehouse
 
 runner = CliRunner()
@@ -74,11 +84,19 @@ def copy(warehouse: Warehouse, tmp_path: Path) -> Settings:
 
 
 @pytest.mark.slow
-def test_a_no_op_replay_reports_nothing_and_writes_nothing_outside_its_schema(copy: Settings) -> None:
+def test_a_no_op_replay_reports_nothing_and_writes_nothing_outside_its_schema(
+    copy: Settings, tmp_path: Path
+) -> None:
     before = checksums(copy.db_path)
-    # a var set to the value it has: the whole build runs, the decisions cannot differ
+    # a var set to the value it has and a seed replaced by an equal copy: the whole build runs (seeds
+    # loaded from the replay's copy of the project), the decisions cannot differ
     same = project_vars()["escalation_wait_days"]
-    report = replay(copy, ReplayRequest(vars={"escalation_wait_days": same}))
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copyfile(DBT_PROJECT_DIR / "seeds" / "onboarding_track_rules.csv", seeds / "onboarding_track_rules.csv")
+    request = make_request(json.dumps({"escalation_wait_days": same}), seeds, None, None, keep=False)
+    assert set(request.seeds) == {"onboarding_track_rules"}
+    report = replay(copy, request)
     print(f"\nno-op replay: {report.seconds}s")
     assert report.total == 0, report.as_json()
     assert report.messages == [] and report.alerts == []
