@@ -220,22 +220,36 @@ def _tasks(landing: Landing, items: list[tuple[str, date]]) -> tuple[list[dict[s
     return rows, counts
 
 
-def _replace_partitions(
-    spark: SparkSession, table: str, df: DataFrame, replaced: list[dict[str, Any]]
-) -> None:
-    """Overwrite the partitions `df` has rows for, and drop the `replaced` ones it has none for."""
-    from pyspark.sql import functions as F
+def _existing_partitions(spark: SparkSession, table: str) -> set[tuple[str, ...]]:
+    """The table's partitions as (value, ...) in `partition_columns` order (one metastore call)."""
+    parts = partition_columns(table)
+    found = set()
+    for row in spark.sql(f"show partitions raw.{table}").collect():
+        values = dict(item.split("=", 1) for item in row[0].split("/"))
+        found.add(tuple(values[p] for p in parts))
+    return found
 
+
+def _replace_partitions(
+    spark: SparkSession, table: str, df: DataFrame | None, replaced: list[dict[str, Any]], written: set[tuple[str, ...]]
+) -> None:
+    """Overwrite the partitions `df` has rows for (`written`, known from the counts: no extra pass over
+    the data), and drop the `replaced` ones that exist and got no rows now."""
     cols = [name for name, _ in table_columns(table)]
     parts = partition_columns(table)
-    df.select(*cols).write.insertInto(f"raw.{table}", overwrite=True)
-    present = {tuple(str(r[p]) for p in parts) for r in df.select(*parts).distinct().collect()}
-    for spec in replaced:
-        if tuple(str(spec[p]) for p in parts) in present:
-            continue
-        clause = ", ".join(f"{p} = '{spec[p]}'" for p in parts)
-        spark.sql(f"alter table raw.{table} drop if exists partition ({clause})")
-    del F
+    if df is not None and written:
+        df.select(*cols).write.insertInto(f"raw.{table}", overwrite=True)
+    stale = [
+        key
+        for key in dict.fromkeys(tuple(str(spec[p]) for p in parts) for spec in replaced)
+        if key not in written
+    ]
+    if stale:
+        existing = _existing_partitions(spark, table)
+        for key in stale:
+            if key in existing:
+                clause = ", ".join(f"{p} = '{v}'" for p, v in zip(parts, key, strict=True))
+                spark.sql(f"alter table raw.{table} drop if exists partition ({clause})")
 
 
 def load_table(
@@ -321,7 +335,23 @@ def load_table(
     replaced = [
         {"_partition_day": d.isoformat(), "source_system": s, "source": s} for s, d in items
     ]
-    _replace_partitions(spark, table, raw, replaced)
+    counts = {
+        r["_item"]: r
+        for r in classified.groupBy("_item")
+        .agg(
+            F.count(F.when(F.col("_line").isNotNull(), 1)).alias("lines"),
+            F.count(F.when(F.col("reason").isNull(), 1)).alias("valid"),
+            F.count(F.when(F.col("reason").isNotNull() & F.col("_line").isNotNull(), 1)).alias("bad"),
+            F.count(F.when(F.col("reason").isNotNull(), 1)).alias("quarantine_rows"),
+        )
+        .collect()
+    }
+    fresh_counts = {r["_item"]: r["n"] for r in raw.groupBy("_item").agg(F.count("*").alias("n")).collect()}
+    parts = partition_columns(table)
+    _replace_partitions(
+        spark, table, raw, replaced,
+        {tuple(str(replaced[i][p]) for p in parts) for i, n in fresh_counts.items() if n},
+    )
 
     quarantine = classified.where(F.col("reason").isNotNull()).select(
         F.col("_source").alias("source"),
@@ -332,19 +362,10 @@ def load_table(
         "_partition_day",
         loaded_at.alias("_loaded_at"),
     )
-    _replace_partitions(spark, "quarantine", quarantine, replaced)
-
-    counts = {
-        r["_item"]: r
-        for r in classified.groupBy("_item")
-        .agg(
-            F.count(F.when(F.col("_line").isNotNull(), 1)).alias("lines"),
-            F.count(F.when(F.col("reason").isNull(), 1)).alias("valid"),
-            F.count(F.when(F.col("reason").isNotNull() & F.col("_line").isNotNull(), 1)).alias("bad"),
-        )
-        .collect()
-    }
-    fresh_counts = {r["_item"]: r["n"] for r in raw.groupBy("_item").agg(F.count("*").alias("n")).collect()}
+    _replace_partitions(
+        spark, "quarantine", quarantine, replaced,
+        {(replaced[i]["source"], replaced[i]["_partition_day"]) for i, c in counts.items() if c["quarantine_rows"]},
+    )
     for i, s in enumerate(stats):
         c = counts.get(i)
         s.lines = c["lines"] if c else 0
@@ -356,7 +377,7 @@ def load_table(
         "source string, _partition_day date, files int, lines bigint, loaded bigint, duplicates bigint, "
         "quarantined bigint",
     ).withColumn("_loaded_at", loaded_at)
-    _replace_partitions(spark, "load_log", log, replaced)
+    _replace_partitions(spark, "load_log", log, replaced, {(r["source"], r["_partition_day"]) for r in replaced})
     seconds = time.perf_counter() - started
     total = sum(s.lines for s in stats) or 1
     for s in stats:
@@ -380,7 +401,7 @@ def record_unplaced(spark: SparkSession, landing: Landing | str | Path, source: 
     ).withColumn("_loaded_at", F.current_timestamp())
     if rows:
         df.select(*[n for n, _ in table_columns("quarantine")]).write.insertInto("raw.quarantine", overwrite=True)
-    else:
+    elif (source, "__HIVE_DEFAULT_PARTITION__") in _existing_partitions(spark, "quarantine"):
         spark.sql(
             f"alter table raw.quarantine drop if exists partition (source = '{source}', "
             "_partition_day = '__HIVE_DEFAULT_PARTITION__')"
