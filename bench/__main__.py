@@ -18,6 +18,11 @@ def _millions(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["spark"]:  # Spark local[2] beside DuckDB on the same files (bench/spark.py)
+        from .spark import main as spark_main
+
+        return spark_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--quick",
