@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,6 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "no_such_seed.csv").write_text("a\n1\n")
-    missing = {"ONBOARDING_DB": str(tmp_path / "none" / "warehouse.duckdb")}
     assert "unknown var nudge_threshold" in one_line_error(["--vars", '{"nudge_threshold": 0.5}'])
     assert "must be a JSON object" in one_line_error(["--vars", "[1, 2]"])
     assert "is not JSON" in one_line_error(["--vars", "{a: [1"])
@@ -56,6 +56,11 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "is after --to" in one_line_error(["--from", "2026-10-02", "--to", "2026-10-01"])
     assert "no seed named no_such_seed" in one_line_error(["--seeds", str(seeds)])
     assert "is not a folder" in one_line_error(["--seeds", str(tmp_path / "nowhere")])
+
+
+def test_a_missing_warehouse_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """(The settings are the `warehouse` resource's, so this one imports Dagster.)"""
+    missing = {"ONBOARDING_DB": str(tmp_path / "none" / "warehouse.duckdb")}
     assert "no warehouse at" in one_line_error(["--vars", '{"escalation_wait_days": 5}'], env=missing)
 
 
@@ -145,3 +150,54 @@ def test_a_higher_nudge_threshold_changes_what_an_independent_computation_expect
     assert sum(m["removed"] for m in report.messages if m["trigger"] == "risk_nudge") > 0
     assert last_day["users"]["risk_action"]["user_days"] == len({(u, d) for u, d in expected if d == last})
     assert all(m["day"] == last.isoformat() for m in last_day["messages"])
+
+
+def _decisions(con: duckdb.DuckDBPyConnection, schema: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """The three tables the comparison reads, with only the columns it reads."""
+    con.execute(f"create schema if not exists {schema}")
+    con.execute(f"""create table {schema}.user_onboarding_daily (user_id varchar, as_of_date date,
+                    effective_track varchar, next_action varchar, risk_action varchar)""")
+    con.execute(f"""create table {schema}.triggered_messages (message_key varchar, trigger varchar, user_id varchar,
+                    as_of_date date, channel varchar, subject varchar, body varchar, due_at timestamp,
+                    template_id varchar, priority varchar)""")
+    con.execute(f"""create table {schema}.csm_alerts (alert_key varchar, alert_type varchar, user_id varchar,
+                    as_of_date date, reason varchar)""")
+    for table, values in rows.items():
+        for row in values:
+            con.execute(f"insert into {schema}.{table} values ({', '.join('?' * len(row))})", list(row))
+
+
+def test_the_comparison_counts_added_removed_and_changed_per_trigger_and_day(tmp_path: Path) -> None:
+    """compare() on hand-made marts and replay tables: each kind of difference once, the window honoured."""
+    d1, d2 = date(2026, 10, 1), date(2026, 10, 2)
+    msg = ("intercom", "Hi", "body", datetime(2026, 10, 1, 9), "tpl", "high")
+    base = {
+        "user_onboarding_daily": [("u1", d1, "power_user", "invite_team_member", "normal_onboarding"),
+                                  ("u2", d2, "self_service", "create_integration", "automated_nudge")],
+        "triggered_messages": [("k_same", "welcome", "u1", d1, *msg), ("k_gone", "risk_nudge", "u2", d2, *msg),
+                               ("k_text", "risk_nudge", "u1", d2, *msg)],
+        "csm_alerts": [("a_gone", "escalation", "u2", d2, "not improved")],
+    }  # fmt: skip
+    replayed = {
+        "user_onboarding_daily": [("u1", d1, "power_user", "invite_team_member", "normal_onboarding"),
+                                  ("u2", d2, "self_service", "create_integration", "normal_onboarding")],
+        "triggered_messages": [("k_same", "welcome", "u1", d1, *msg), ("k_new", "risk_nudge", "u1", d1, *msg),
+                               ("k_text", "risk_nudge", "u1", d2, *msg[:2], "other body", *msg[3:])],
+        "csm_alerts": [],
+    }  # fmt: skip
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        _decisions(con, "marts", base)
+        request = ReplayRequest(vars={})
+        _decisions(con, request.schema, replayed)
+        everything = compare(con, request)
+        second_day = compare(con, replace(request, start=d2, end=d2))
+    assert everything["messages"] == [
+        {"trigger": "risk_nudge", "day": "2026-10-01", "added": 1, "removed": 0, "changed": 0},
+        {"trigger": "risk_nudge", "day": "2026-10-02", "added": 0, "removed": 1, "changed": 1},
+    ]
+    assert everything["users"] == {"track": {"users": 0, "user_days": 0}, "score_band": {"users": 0, "user_days": 0},
+                                   "risk_action": {"users": 1, "user_days": 1}}  # fmt: skip
+    assert everything["user_examples"] == [{"user_id": "u2", "what": "risk_action", "first_day": "2026-10-02",
+                                            "before": "automated_nudge", "after": "normal_onboarding"}]  # fmt: skip
+    assert everything["alerts"] == [{"alert_type": "escalation", "added": 0, "removed": 1}]
+    assert [m["day"] for m in second_day["messages"]] == ["2026-10-02"]
