@@ -21,7 +21,16 @@ variants as (
 
 exposures as (
 
-    select experiment_id, variant, user_id, exposure_date, window_end_at, is_converted, pre_exposure_events, as_of_date
+    select
+        experiment_id,
+        variant,
+        user_id,
+        exposure_date,
+        window_end_at,
+        is_converted,
+        pre_exposure_events,
+        as_of_date
+
     from {{ ref('ab_exposures') }}
 
 ),
@@ -53,7 +62,9 @@ variant_counts as (
         cast(
             sum(
                 case
-                    when exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }} and exposures.is_converted
+                    when
+                        exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }}
+                        and exposures.is_converted
                         then 1
                     else 0
                 end
@@ -75,7 +86,9 @@ variant_counts as (
         ) as sum_xx,
         sum(
             case
-                when exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }} and exposures.is_converted
+                when
+                    exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }}
+                    and exposures.is_converted
                     then exposures.pre_exposure_events
                 else 0
             end

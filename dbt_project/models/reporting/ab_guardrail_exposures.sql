@@ -45,10 +45,23 @@ tickets as (
 
 ),
 
+guarded_events as (
+
+    select distinct event_name
+    from guardrails
+    where metric = 'event_count'
+
+),
+
 events as (
 
-    select user_id, event_name, event_at from {{ ref('int_events__unified') }}
-    where event_name in (select event_name from guardrails where metric = 'event_count')
+    select
+        unified.user_id,
+        unified.event_name,
+        unified.event_at
+
+    from {{ ref('int_events__unified') }} as unified
+    inner join guarded_events on unified.event_name = guarded_events.event_name
 
 ),
 
@@ -86,8 +99,8 @@ alert_counts as (
     inner join alerts
         on
             guarded.user_id = alerts.user_id
-            and alerts.alert_date >= guarded.exposure_date
-            and alerts.alert_date < {{ dbt.dateadd('day', 'guarded.window_days', 'guarded.exposure_date') }}
+            and guarded.exposure_date <= alerts.alert_date
+            and {{ dbt.dateadd('day', 'guarded.window_days', 'guarded.exposure_date') }} > alerts.alert_date
     where guarded.metric = 'csm_alerts'
     group by guarded.experiment_id, guarded.guardrail, guarded.user_id
 
@@ -105,7 +118,7 @@ ticket_counts as (
     inner join tickets
         on
             guarded.user_id = tickets.user_id
-            and tickets.opened_at < guarded.window_end_at
+            and guarded.window_end_at > tickets.opened_at
     where guarded.metric = 'support_tickets'
     group by guarded.experiment_id, guarded.guardrail, guarded.user_id
 
@@ -124,8 +137,8 @@ event_counts as (
         on
             guarded.user_id = events.user_id
             and guarded.event_name = events.event_name
-            and events.event_at >= guarded.exposed_at
-            and events.event_at < guarded.window_end_at
+            and guarded.exposed_at <= events.event_at
+            and guarded.window_end_at > events.event_at
     where guarded.metric = 'event_count'
     group by guarded.experiment_id, guarded.guardrail, guarded.user_id
 

@@ -25,7 +25,12 @@ variants as (
 
 variant_totals as (
 
-    select experiment_id, count(*) as variants from variants group by experiment_id
+    select
+        experiment_id,
+        count(*) as variants
+
+    from variants
+    group by experiment_id
 
 ),
 
@@ -49,10 +54,16 @@ guardrail_counts as (
         guardrails.guardrail,
         variants.variant,
         variants.is_control,
-        cast(sum(case when values_by_user.is_analysed then 1 else 0 end) as {{ dbt.type_bigint() }}) as users,
+        cast(
+            sum(case when values_by_user.is_analysed then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as users,  -- noqa: RF04
         coalesce(sum(case when values_by_user.is_analysed then values_by_user.metric_value end), 0) as sum_value,
         coalesce(
-            sum(case when values_by_user.is_analysed then values_by_user.metric_value * values_by_user.metric_value end),
+            sum(
+                case
+                    when values_by_user.is_analysed then values_by_user.metric_value * values_by_user.metric_value
+                end
+            ),
             0
         ) as sum_value_sq,
         guardrails.alpha,

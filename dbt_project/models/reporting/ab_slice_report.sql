@@ -86,7 +86,9 @@ variant_counts as (
             sum(case when sliced.is_analysed and sliced.is_converted then 1 else 0 end) as {{ dbt.type_bigint() }}
         ) as conversions,
         sum(case when sliced.is_analysed then sliced.pre_exposure_events else 0 end) as sum_x,
-        sum(case when sliced.is_analysed then sliced.pre_exposure_events * sliced.pre_exposure_events else 0 end) as sum_xx,
+        sum(
+            case when sliced.is_analysed then sliced.pre_exposure_events * sliced.pre_exposure_events else 0 end
+        ) as sum_xx,
         sum(case when sliced.is_analysed and sliced.is_converted then sliced.pre_exposure_events else 0 end) as sum_xy,
         experiments.alpha / slice_counts.slices as alpha,
         experiments.srm_alpha,
