@@ -56,11 +56,18 @@ def _spark_schema(schema: pa.Schema) -> str:
 
 
 def arrow_batches(spark: SparkSession, relation: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-    """A Spark table (or query) as Arrow record batches, one partition at a time (`toLocalIterator`
-    semantics: the driver holds one partition, not the mart)."""
+    """A Spark table (or a query) as Arrow record batches of at most `batch_rows` rows, streamed: rows
+    come through `toLocalIterator`, which fetches one partition at a time, so the driver holds one
+    partition and one batch, never the whole mart."""
     import pyarrow as pa
 
     frame = spark.table(relation) if " " not in relation.strip() else spark.sql(relation)
-    table = frame.toArrow()
-    yield from table.to_batches(max_chunksize=batch_rows)
-    del pa
+    schema = None  # inferred per batch from the values
+    buffer: list[dict] = []
+    for row in frame.toLocalIterator(prefetchPartitions=True):
+        buffer.append(row.asDict())
+        if len(buffer) >= batch_rows:
+            yield pa.RecordBatch.from_pylist(buffer, schema=schema)
+            buffer = []
+    if buffer:
+        yield pa.RecordBatch.from_pylist(buffer, schema=schema)
