@@ -17,8 +17,9 @@ HOSTILE = 'Ann <a href="https://evil.example">reset</a>'
 def playbook(key: str, user: int, **overrides: Any) -> dict[str, Any]:
     # The body as dbt renders it for an HTML channel: the value escaped, the template's own markup kept.
     escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    return message(key, user, "intercom_email", trigger="playbook_day_14", subject="Your weeks 3-4 playbook",
-                   body=f"<p>Hi {escaped},</p><p>Your playbook [{key}]<br>Step 1</p>", **overrides)
+    return message(key, user, "intercom_email", **{
+        "trigger": "playbook_day_14", "subject": "Your weeks 3-4 playbook",
+        "body": f"<p>Hi {escaped},</p><p>Your playbook [{key}]<br>Step 1</p>", **overrides})
 
 
 def seed(warehouse: Warehouse) -> None:
@@ -118,3 +119,19 @@ def test_a_user_without_a_valid_address_is_invalid_not_sent(warehouse: Warehouse
     assert (result.invalid, result.sent) == (1, 0)
     assert warehouse.value("select error from sync.row_results where key = 'pb-0'") == \
         "no valid email address for the user"
+
+
+def test_the_playbooks_booking_link_is_filled_in_both_parts(warehouse: Warehouse, standins: StandinSet) -> None:
+    warehouse.insert("intercom_contacts", [contact(0)])
+    warehouse.insert("triggered_messages", [
+        message("link-0", 0, "calendly", trigger="booking_link", body="", subject=None),
+        playbook("pb-0", 0, body='<p>Book a demo: <a href="{{booking_link}}">pick a time</a> [pb-0]</p>',
+                 booking_link_key="link-0")])
+
+    result = sync(warehouse, settings(standins), ["calendly", "intercom", "sendgrid"])
+
+    assert result["sendgrid"].sent == 1
+    url = warehouse.value("select booking_url from sync.booking_links where link_key = 'link-0'")
+    [mail] = standins.sendgrid.mails
+    assert f'<a href="{url}">pick a time</a>' in mail["content"]["text/html"]
+    assert f"pick a time ({url})" in mail["content"]["text/plain"]
