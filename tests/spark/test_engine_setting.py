@@ -52,3 +52,16 @@ def test_unknown_engine_is_one_line_exit_2_from_the_cli(
     assert info.value.exit_code == 2
     out = capsys.readouterr().out.strip()
     assert "ONBOARDING_ENGINE='oracle'" in out and "Traceback" not in out and len(out.splitlines()) == 1
+
+
+def test_a_dagster_run_refuses_spark_until_the_job_is_wired(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Not a silent DuckDB run under ONBOARDING_ENGINE=spark: the warehouse resource stops the run."""
+    from dagster_project.resources import WarehouseResource
+
+    monkeypatch.setattr(engine_module, "spark_installed", lambda: True)
+    resource = WarehouseResource(engine="spark", db_path=str(tmp_path / "w.duckdb"))
+    with pytest.raises(EngineError, match="do not run on Spark yet"):
+        resource.setup_for_execution(None)  # type: ignore[arg-type]
+    WarehouseResource(engine="duckdb", db_path=str(tmp_path / "w.duckdb")).setup_for_execution(None)  # type: ignore[arg-type]
