@@ -5,17 +5,17 @@
     is rebuilt whole (a table) until the warehouse has a format with MERGE (Delta, Iceberg). -#}
 
 {% macro engine_incremental_strategy(duckdb_strategy) -%}
-    {{ return('insert_overwrite' if target.type == 'spark' else duckdb_strategy) }}
+    {{ return('insert_overwrite' if (target is defined and target.type == 'spark') else duckdb_strategy) }}
 {%- endmacro %}
 
 
 {#- The day column a Spark daily model is partitioned (and overwritten) by; none elsewhere. -#}
 {% macro engine_partition_by(day_column) -%}
-    {{ return(day_column if target.type == 'spark' else none) }}
+    {{ return(day_column if (target is defined and target.type == 'spark') else none) }}
 {%- endmacro %}
 
 
 {#- 'incremental' on DuckDB; on Spark, 'table' for a model whose increments are keyed by a non-day key. -#}
 {% macro engine_keyed_materialization() -%}
-    {{ return('table' if target.type == 'spark' else 'incremental') }}
+    {{ return('table' if (target is defined and target.type == 'spark') else 'incremental') }}
 {%- endmacro %}

@@ -43,7 +43,7 @@
     empty, not stale. -#}
 {% macro delete_window(relation) -%}
     {#- Spark: nothing to delete, the run overwrites its days' partitions (macros/incremental.sql). -#}
-    {%- if is_incremental() and target.type != 'spark' -%}
+    {%- if is_incremental() and not (target is defined and target.type == 'spark') -%}
         delete from {{ relation }} where {{ in_window('as_of_date') }}
     {%- endif -%}
 {%- endmacro %}

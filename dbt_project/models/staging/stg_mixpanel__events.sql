@@ -11,7 +11,9 @@ renamed as (
     select
         coalesce(
             insert_id,
-            {{ dbt.hash(dbt.concat(['event', "'|'", 'distinct_id', "'|'", 'cast(time_ms as ' ~ dbt.type_string() ~ ')'])) }}
+            {{ dbt.hash(dbt.concat([
+                'event', "'|'", 'distinct_id', "'|'", 'cast(time_ms as ' ~ dbt.type_string() ~ ')'
+            ])) }}
         ) as insert_id,  -- noqa: RF04
         distinct_id as user_id,
         event as event_name,
