@@ -6,8 +6,6 @@
     decision_alpha: Bonferroni over the slices of the dimension and the comparisons with the control,
     alpha / (slices * (variants - 1)). -#}
 
-{%- set dimensions = {'rule_track': 'rule_track', 'plan': 'plan', 'signup_week': 'signup_week'} %}
-
 with
 
 experiments as (
@@ -36,7 +34,6 @@ bounds as (
 
 sliced as (
 
-    {% for dimension, column in dimensions.items() -%}
     select
         experiment_id,
         variant,
@@ -44,12 +41,38 @@ sliced as (
         is_analysed,
         is_converted,
         pre_exposure_events,
-        '{{ dimension }}' as slice_dimension,
-        coalesce(cast({{ column }} as {{ dbt.type_string() }}), '(unknown)') as slice_value
+        'rule_track' as slice_dimension,
+        coalesce(cast(rule_track as {{ dbt.type_string() }}), '(unknown)') as slice_value
 
     from exposures
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+
+    union all
+
+    select
+        experiment_id,
+        variant,
+        user_id,
+        is_analysed,
+        is_converted,
+        pre_exposure_events,
+        'plan' as slice_dimension,
+        coalesce(cast(plan as {{ dbt.type_string() }}), '(unknown)') as slice_value
+
+    from exposures
+
+    union all
+
+    select
+        experiment_id,
+        variant,
+        user_id,
+        is_analysed,
+        is_converted,
+        pre_exposure_events,
+        'signup_week' as slice_dimension,
+        coalesce(cast(signup_week as {{ dbt.type_string() }}), '(unknown)') as slice_value
+
+    from exposures
 
 ),
 
