@@ -38,8 +38,10 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then $(BIN)/onboarding generate; fi
 	$(BIN)/onboarding run
 
+# Whole files to a worker, longest first (tests/conftest.py LONGEST_FIRST): no two workers set up the same
+# module's pipeline run, and neither ends on a long file started last.
 test: $(STAMP) postgres-bin
-	$(BIN)/pytest -n $${PYTEST_WORKERS:-2}
+	$(BIN)/pytest -n $${PYTEST_WORKERS:-2} --dist loadfile --no-loadscope-reorder
 
 # Debian's PostgreSQL server binaries for tests/deploy (the daemon on a real PostgreSQL), installed if
 # missing, as ui-check installs chromium. Where they cannot be (no apt-get, not root) that test says why

@@ -33,7 +33,7 @@ E2E_DAYS = 21
 
 # Session fixtures that build a warehouse with the real pipeline (tens of seconds each); a test using
 # one, directly or through another fixture, is `slow`.
-SLOW_FIXTURES = frozenset({"warehouse"})
+SLOW_FIXTURES = frozenset({"warehouse", "cli_run"})
 
 
 @dataclass
@@ -137,6 +137,89 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         pytest.fail("a test wrote to the shared session warehouse; tests that write use Warehouse.copy_to")
 
 
+# The destinations' credentials, unset for the shared CLI run: every destination runs dry.
+CREDENTIALS = ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "APPCUES_ACCOUNT_ID",
+               "APPCUES_API_SECRET", "CALENDLY_TOKEN", "CALENDLY_EVENT_TYPE")
+# Two days already loaded, in the middle of the session warehouse's range: the catalog's tests compare
+# each day's counts with the other's, and the pipeline's end-to-end test that a re-run of loaded days
+# changes nothing compares the copy with the session warehouse (days after the window exist).
+CLI_RUN_OFFSET, CLI_RUN_DAYS = 5, 2
+
+
+@dataclass
+class CliRun:
+    """What `onboarding run --json` over two of the session warehouse's days printed, and where it wrote:
+    a copy of the session warehouse (its own `logs/` beside it) and a Dagster home of its own (the
+    project's SQLite dagster.yaml), so the run, its origin and its events can be read back."""
+
+    db_path: Path
+    home: Path
+    start: date
+    end: date
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def document(self) -> dict:
+        return json.loads(self.stdout)
+
+    @property
+    def run_id(self) -> str:
+        return self.document["run_id"]
+
+    def connect(self):
+        import duckdb
+
+        return duckdb.connect(str(self.db_path), read_only=True)
+
+    @contextmanager
+    def instance(self) -> Iterator[object]:
+        """The Dagster instance the run was recorded in (read it, do not add runs: tests count them)."""
+        from dagster import DagsterInstance
+
+        with DagsterInstance.from_config(str(self.home)) as instance:
+            yield instance
+
+
+def _cli_run(root: Path, warehouse: Warehouse) -> dict:
+    """`onboarding run --start <day> --as-of <day + 1> --json` in this process, as a person types it
+    (the CLI's own settings resolution, progress display and closing document), into a copy of the
+    session warehouse, every destination dry, with DAGSTER_HOME at a fresh home."""
+    from typer.testing import CliRunner
+
+    from dagster_project.cli import app
+    from dagster_project.core.settings import temporary_env
+
+    copy = warehouse.copy_to(root)
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
+    start = warehouse.start + timedelta(days=CLI_RUN_OFFSET)
+    end = start + timedelta(days=CLI_RUN_DAYS - 1)
+    with copy.activate(), temporary_env({"DAGSTER_HOME": str(home), **dict.fromkeys(CREDENTIALS)}):
+        result = CliRunner().invoke(app, ["run", "--start", start.isoformat(), "--as-of", end.isoformat(), "--json"])
+    return {"db_path": str(copy.db_path), "home": str(home), "start": start.isoformat(),
+            "end": end.isoformat(), "exit_code": result.exit_code, "stdout": result.stdout,
+            "stderr": result.stderr + (f"\n{result.exception!r}" if result.exit_code and result.exception else "")}
+
+
+@pytest.fixture(scope="session")
+def cli_run(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """One `onboarding run --json` for the whole session, built once under a file lock like `warehouse`
+    and read-only for the tests: the CLI's, the code location's, the catalog's and the re-run tests all
+    read it (one pipeline run instead of four)."""
+    root = shared_folder(tmp_path_factory, "session-cli-run")
+    done = root / "run.json"
+    with FileLock(root / "build.lock"):
+        if not done.exists():
+            done.write_text(json.dumps(_cli_run(root, warehouse)))
+    fields = json.loads(done.read_text())
+    return CliRun(db_path=Path(fields["db_path"]), home=Path(fields["home"]), start=date.fromisoformat(fields["start"]),
+                  end=date.fromisoformat(fields["end"]), exit_code=fields["exit_code"], stdout=fields["stdout"],
+                  stderr=fields["stderr"])
+
+
 def _signature(path: Path) -> str:
     """Size and modification time: enough to notice a write (DuckDB rewrites its header on checkpoint)."""
     info = path.stat()
@@ -161,10 +244,36 @@ def _uses_slow_fixture(item: pytest.Item) -> bool:
 DBT_FIXTURES = {"dbt_template", "dbt_harness"}
 
 
+# The files of the suite's longest tests, in the order `make test` hands them out (`--dist loadfile
+# --no-loadscope-reorder`: a file is one unit, and a worker takes the next when it has two tests left).
+# Why: the two workers should each start on a long chain and the short files fill in behind, never a
+# worker waiting on the session warehouse's lock while the other builds it, nor a 6-minute file started
+# last. The daemon's runs do not use the session warehouse: one worker starts there while the other
+# builds the warehouse (the first file that needs it), then the warehouse's readers follow.
+LONGEST_FIRST = (
+    "tests/deploy/test_daemon_postgres.py",
+    "tests/decisions/test_rules_e2e.py",
+    "tests/ai/test_pipeline_llm.py",
+    "tests/decisions/test_late_data_keys.py",
+    "tests/test_pipeline_e2e.py",
+    "tests/test_packaging.py",
+    "tests/hostile/test_hostile_e2e.py",
+    "tests/test_catalog.py",
+    "tests/test_cli.py",
+    "tests/test_definitions.py",
+)
+
+
+def _file_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::")[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if _uses_slow_fixture(item) or DBT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_file_rank)  # stable: the other files, and the tests within a file, keep their order
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@
   and marts have a freshness policy, dbt columns have types that match the warehouse, tables report
   `dagster/row_count`, and no description cites the origin workflow's section numbers.
 
-The fast tests read the definitions; the slow ones run ingest and the staging dbt build on three tiny
-days (`tiny_run`, one run for the module) or read the session warehouse.
+The fast tests read the definitions; the slow ones read the events of the session's `onboarding run`
+over two days (`tiny_run`: tests/conftest.py `cli_run`) or the session warehouse.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 import yaml
-from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, materialize
+from dagster import AssetCheckSeverity, AssetKey, materialize
 
 from tests.conftest import pointed_at
 
@@ -173,10 +173,6 @@ def test_day_metadata_counts_each_day_over_its_sources():
 
 # ---------------------------------------------------------------------------------------------------- slow
 
-TINY_END = date(2026, 3, 12)
-TINY_DAYS = 3
-
-
 @dataclass
 class TinyRun:
     db_path: Path
@@ -190,31 +186,15 @@ class TinyRun:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(defs, tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
-    """Ingest and the staging dbt build (the step the raw source tests belong to) over three days of
-    30 users, in one in-process run over the range, as `onboarding run` and a UI backfill run it."""
-    from dagster_project.assets.dbt import dbt_foundation
-    from dagster_project.assets.ingest import ingest_assets
-    from dagster_project.core.settings import Settings
-    from dagster_project.demo import generate
-    from dagster_project.pipeline import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, run_config
-
-    root = tmp_path_factory.mktemp("tiny-run")
-    landing, db_path = root / "landing", root / "warehouse.duckdb"
-    generate(landing, users=30, days=TINY_DAYS, seed=5, end_date=TINY_END, malformed_rate=0.02)
-    start = TINY_END - timedelta(days=TINY_DAYS - 1)
-    keys = [key for a in [*ingest_assets, dbt_foundation] for key in a.keys]
-    with pointed_at(db_path, landing), DagsterInstance.ephemeral() as instance:
-        config = run_config(Settings.from_env())
-        config.pop("loggers", None)
-        result = defs.resolve_job_def("daily_onboarding").execute_in_process(
-            instance=instance, asset_selection=keys, run_config=config, raise_on_error=False,
-            tags={PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: TINY_END.isoformat()},
-        )
-        logs = instance.all_logs(result.run_id)
-    assert result.success
-    days = [(start + timedelta(days=i)).isoformat() for i in range(TINY_DAYS)]
-    return TinyRun(db_path=db_path, days=days, logs=logs)
+def tiny_run(cli_run) -> TinyRun:
+    """The session's `onboarding run` (tests/conftest.py `cli_run`): the last two days of the session
+    warehouse in one run over the range, as a UI backfill runs it, its events read back from its Dagster
+    home. Why not a run of its own: the CLI's and the code location's tests read the same run."""
+    assert cli_run.exit_code == 0, cli_run.stdout[-3000:] + cli_run.stderr[-3000:]
+    with cli_run.instance() as instance:
+        logs = instance.all_logs(cli_run.run_id)
+    days = [(cli_run.start + timedelta(days=i)).isoformat() for i in range((cli_run.end - cli_run.start).days + 1)]
+    return TinyRun(db_path=cli_run.db_path, days=days, logs=logs)
 
 
 @pytest.mark.slow

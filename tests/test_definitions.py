@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -137,7 +138,7 @@ def test_a_run_tagged_with_the_range_sees_the_range():
     assert seen == [PartitionKeyRange("2026-01-02", "2026-01-05")]
 
 
-@pytest.mark.slow  # a whole pipeline run over two small days (~40 s)
+@pytest.mark.slow  # a whole pipeline run over one small day (~40 s)
 def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: Path, monkeypatch):
     """The paths given to run_pipeline are the ones the ingest, dbt, AI and sync steps use, whatever
     ONBOARDING_DB / ONBOARDING_LANDING say, and the run leaves os.environ as it found it."""
@@ -149,13 +150,13 @@ def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: P
     from dagster_project.pipeline import run_pipeline
 
     landing, db = tmp_path / "landing", tmp_path / "run" / "warehouse.duckdb"
-    generate(landing, users=30, days=2, seed=3, end_date=date(2026, 3, 2), malformed_rate=0.0)
+    generate(landing, users=20, days=1, seed=3, end_date=date(2026, 3, 2), malformed_rate=0.0)
     monkeypatch.setenv("ONBOARDING_DB", str(tmp_path / "decoy" / "warehouse.duckdb"))
     monkeypatch.setenv("ONBOARDING_LANDING", str(tmp_path / "no-landing"))
     prepare_manifest()  # the decoy's stem is the same: the manifest names the same database
     before = dict(os.environ)
 
-    result = run_pipeline(date(2026, 3, 1), date(2026, 3, 2), settings=Settings.from_env().with_paths(db, landing))
+    result = run_pipeline(date(2026, 3, 2), date(2026, 3, 2), settings=Settings.from_env().with_paths(db, landing))
 
     assert result.success, result.failures
     assert dict(os.environ) == before
@@ -186,39 +187,23 @@ def test_the_code_location_has_one_name_everywhere():
     assert recon.get_definition().name == origin.job_name == "daily_onboarding"
 
 
-@pytest.mark.slow  # a whole pipeline run over one small day (~40 s)
-def test_a_cli_run_is_filed_under_the_job_of_the_code_location(tmp_path: Path, monkeypatch):
+@pytest.mark.slow  # reads the session's `onboarding run` (tests/conftest.py `cli_run`)
+def test_a_cli_run_is_filed_under_the_job_of_the_code_location(cli_run):
     """Issue 16 item 8: `onboarding run`'s run carries the code location's origin, so the UI lists it in
     the job's history (the query below is the one the UI's job page makes) and can re-execute it; and it
-    still runs in this process (the progress sink sees its steps)."""
+    still runs in the command's process (its progress display sees the steps: the dbt decisions' line)."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from dagster_project.core.settings import Settings
-    from dagster_project.dbt_project import prepare_manifest
-    from dagster_project.demo import generate
     from dagster_project.deploy import CODE_LOCATION_NAME, DEFINITIONS_MODULE
-    from dagster_project.pipeline import run_pipeline
 
-    home, landing = tmp_path / "dagster_home", tmp_path / "landing"
-    home.mkdir()
-    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
-    generate(landing, users=20, days=1, seed=5, end_date=date(2026, 3, 2), malformed_rate=0.0)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    prepare_manifest()
-    steps: list[str] = []
-
-    result = run_pipeline(
-        date(2026, 3, 2), date(2026, 3, 2), progress=lambda e: steps.append(e.step),
-        settings=Settings.from_env().with_paths(tmp_path / "warehouse.duckdb", landing),
-    )
-
-    assert result.success, result.failures
-    assert any(s.startswith("dbt_decisions") for s in steps)  # in-process: the CLI's progress still works
-    with DagsterInstance.get() as instance:
-        run = instance.get_run_by_id(result.run_id)
+    assert cli_run.exit_code == 0, cli_run.stdout[-3000:] + cli_run.stderr[-3000:]
+    # in-process: the CLI's progress sink saw the dbt decisions step's events
+    assert re.search(r"^dbt decisions: [\d,]+ nodes in", cli_run.stderr, re.M), cli_run.stderr
+    with cli_run.instance() as instance:
+        run = instance.get_run_by_id(cli_run.run_id)
         label = f"__repository__@{CODE_LOCATION_NAME}"
         assert run.status == DagsterRunStatus.SUCCESS
         assert run.remote_job_origin.repository_origin.get_label() == label
         assert run.job_code_origin.repository_origin.code_pointer.module == DEFINITIONS_MODULE
         history = instance.get_runs(RunsFilter(job_name="daily_onboarding", tags={".dagster/repository": label}))
-        assert [r.run_id for r in history] == [result.run_id]
+        assert [r.run_id for r in history] == [cli_run.run_id]

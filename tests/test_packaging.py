@@ -286,6 +286,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+WHEEL_USERS, WHEEL_DAYS = 20, 2
+
+
 @pytest.mark.slow  # wheel build, offline pip install, a dbt parse and a pipeline run: ~3 min of CPU
 def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) -> None:
     timings: dict[str, float] = {}
@@ -343,8 +346,9 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
     assert probe.returncode != 0, "the runtime-only interpreter can import a dev-only package"
     onboarding = str(env_dir / "bin" / "onboarding")
     started = time.perf_counter()
-    generated = subprocess.run([onboarding, "generate", "--users", "60", "--days", "4"], cwd=home, env=env,
-                               capture_output=True, text=True, timeout=600)
+    # The smallest set that still shows a run over every landing day (two) with decisions for its users.
+    generated = subprocess.run([onboarding, "generate", "--users", str(WHEEL_USERS), "--days", str(WHEEL_DAYS)],
+                               cwd=home, env=env, capture_output=True, text=True, timeout=600)
     assert generated.returncode == 0, generated.stdout[-2000:] + generated.stderr[-3000:]
     timings["generate"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -355,7 +359,7 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
 
     # The warehouse, landing files and dbt's output are all under the working folder.
     with duckdb.connect(str(home / "data" / "warehouse.duckdb"), read_only=True) as con:
-        assert con.execute("select count(distinct _partition_day) from raw.signups").fetchone()[0] == 4
+        assert con.execute("select count(distinct _partition_day) from raw.signups").fetchone()[0] == WHEEL_DAYS
         assert con.execute("select count(*) from marts.user_onboarding").fetchone()[0] > 0
         assert con.execute("select count(*) from marts.user_onboarding_daily").fetchone()[0] > 0
     assert (home / "data" / "landing").is_dir()

@@ -25,11 +25,13 @@ from typing import Any
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from dagster_project.ai.client import LLMSettings
 from dagster_project.ai.tables import ensure_ai_tables
 from dagster_project.core.settings import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.resources import llm_settings
+from tests.conftest import shared_folder
 from tests.standins.llm import StandIn
 
 FIRST = ("Henrietta", "Bartholomew", "Philippa", "Cornelius", "Ottoline", "Leopold", "Wilhelmina", "Ignatius",
@@ -127,15 +129,21 @@ class DbtTemplate:
 
 @pytest.fixture(scope="session")
 def dbt_template(tmp_path_factory: pytest.TempPathFactory) -> DbtTemplate:
-    root = tmp_path_factory.mktemp("ai_dbt_template")
+    """Built once per session, not once per xdist worker (a dbt start, 25-40 s on two cores): the first
+    worker to take the lock builds it, the others reuse it. Tests only copy the file."""
+    root = shared_folder(tmp_path_factory, "ai_dbt_template")
     # The file is named like each test's copy: DuckDB names the catalog after the file, dbt's SQL uses it.
     path = root / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
-        create_foundation(con)
-    run_dbt(path, root, "build", "--select", *DBT_NODES, "--exclude-resource-type", "test", "unit_test")
-    # As in a warehouse no AI step has run on yet: no `ai` schema (the views over it bind when it exists).
-    with duckdb.connect(str(path)) as con:
-        con.execute("drop schema ai cascade")
+    with FileLock(root / "build.lock"):
+        if not (root / "built").exists():
+            path.unlink(missing_ok=True)  # a build another worker left half done
+            with duckdb.connect(str(path)) as con:
+                create_foundation(con)
+            run_dbt(path, root, "build", "--select", *DBT_NODES, "--exclude-resource-type", "test", "unit_test")
+            # As in a warehouse no AI step has run on yet: no `ai` schema (the views over it bind when it exists).
+            with duckdb.connect(str(path)) as con:
+                con.execute("drop schema ai cascade")
+            (root / "built").touch()
     compiled = next((root / "target" / "compiled").rglob("int_onboarding__rule_tracks.sql")).read_text()
     return DbtTemplate(path=path, rule_tracks_sql=compiled)
 
