@@ -6,7 +6,9 @@ tables and builds the same dbt project with the dbt-spark `spark` target, in thi
 shared `local[2]` session. Compared: every (source, day)'s counts, every quarantined line and its
 reason, and the marts row for row (floats to 1e-9).
 
-Marked `spark` (run alone: `pytest -m spark`) and `slow`; skipped when the spark extra is missing.
+Marked `spark` (run alone: `pytest -m spark`) and `slow`; skipped when the spark extra is missing, and
+unless ONBOARDING_SPARK_MARTS=1 (its cost is not yet within make test's budget; the raw tables' equality,
+tests/spark/test_ingest_equality.py, runs in make test).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ pytestmark = [
     pytest.mark.spark,
     pytest.mark.slow,
     pytest.mark.skipif(not spark_installed(), reason="the spark extra (pyspark, dbt-spark) is not installed"),
+    # Opt-in until it has been seen passing and its cost measured: the dbt build on Spark took over 14
+    # minutes for 76 of 92 nodes on a loaded 2-core machine (docs/scale-out.md), past make test's budget.
+    pytest.mark.skipif(
+        os.environ.get("ONBOARDING_SPARK_MARTS") != "1",
+        reason="the marts' Spark build is opt-in: ONBOARDING_SPARK_MARTS=1 pytest -m spark (docs/scale-out.md)",
+    ),
 ]
 
 MARTS = (
