@@ -74,8 +74,8 @@ def _build_inputs(con) -> None:
     )
     con.execute(
         """
-        create or replace table staging.stg_nps__responses (user_id varchar, survey varchar, score integer,
-            submitted_at timestamp, nps_category varchar)
+        create or replace table staging.stg_nps__responses (response_id varchar, user_id varchar,
+            survey varchar, score integer, submitted_at timestamp, nps_category varchar)
         """
     )
     con.execute("create or replace table marts.csm_alerts (user_id varchar, as_of_date date)")
@@ -100,10 +100,10 @@ def _build_inputs(con) -> None:
     con.execute(
         """
         insert into staging.stg_nps__responses values
-            ('fast', 'day_7', 6, '2026-10-08 12:00', 'detractor'),
-            ('fast', 'day_30', 10, '2026-10-31 12:00', 'promoter'),
-            ('slow', 'day_7', 8, '2026-10-08 12:00', 'passive'),
-            ('young', 'day_7', 9, '2027-01-02 12:00', 'promoter')
+            ('r1', 'fast', 'day_7', 6, '2026-10-08 12:00', 'detractor'),
+            ('r2', 'fast', 'day_30', 10, '2026-10-31 12:00', 'promoter'),
+            ('r3', 'slow', 'day_7', 8, '2026-10-08 12:00', 'passive'),
+            ('r4', 'young', 'day_7', 9, '2027-01-02 12:00', 'promoter')
         """
     )
     con.execute(
