@@ -80,6 +80,43 @@ _CONFLICT_ID = re.compile(r"\bid=([A-Za-z0-9]+)")
 _SAFE_URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
+class BookingLinks:
+    """The Calendly booking links the message streams (Intercom, SendGrid) wait for and fill in: loaded once
+    per run from the ledger, so both channels block, fail and render a `{{booking_link}}` the same way."""
+
+    def __init__(self) -> None:
+        self.urls: dict[str, str] = {}
+        self.states: dict[str, str] = {}
+        self.planned: set[str] = set()
+
+    def load(self, ctx: StreamContext) -> None:
+        self.urls = ledger.booking_links(ctx.con)
+        self.states = {key: status for key, (status, _) in
+                       ledger.outbox_attempts(ctx.con, "calendly", "links").items()}
+        if ctx.dry_run:
+            # What the plan would create in this same run counts as available in a dry plan.
+            self.planned = {k for (k,) in ctx.con.execute(
+                "select message_key from marts.triggered_messages where channel = 'calendly'").fetchall()}
+
+    def blocked(self, entry: OutboxEntry) -> Blocked | None:
+        link_key = entry.payload.get("booking_link_key")
+        if link_key and link_key not in self.urls and link_key not in self.planned:
+            if self.states.get(link_key) == "failed":
+                return Blocked(f"booking link {link_key} could not be created", fail=True)
+            return Blocked(f"waiting for booking link {link_key}")
+        return None
+
+    def fill(self, body: str, entry: OutboxEntry) -> str:
+        """The HTML body with its booking link (a plain URL, escaped for the href)."""
+        link_key = entry.payload.get("booking_link_key")
+        if link_key:
+            url = self.urls[link_key]
+            if not _SAFE_URL.fullmatch(url):
+                raise InvalidRow("booking link is not a plain URL")
+            body = body.replace(BOOKING_PLACEHOLDER, html_text(url))
+        return body
+
+
 def contact_path(contact_id: str) -> str:
     return f"/contacts/{quote(contact_id, safe='')}"
 
@@ -214,10 +251,8 @@ class IntercomMessages(OutboxStream):
         self.not_found_attempts = not_found_attempts
         self.sendgrid_triggers = sendgrid_triggers or []
         self.contacts: dict[str, str] = {}
-        self.links: dict[str, str] = {}
-        self.link_states: dict[str, str] = {}
+        self.links = BookingLinks()
         self.planned_contacts: set[str] = set()
-        self.planned_links: set[str] = set()
 
     def query(self) -> str:
         # Intercom is the customer-messaging destination, so it also reports rows whose channel no
@@ -261,35 +296,19 @@ class IntercomMessages(OutboxStream):
 
     def prepare(self, ctx: StreamContext) -> None:
         self.contacts = ledger.remote_ids(ctx.con, "intercom", "contacts")
-        self.links = ledger.booking_links(ctx.con)
-        self.link_states = {key: status for key, (status, _) in
-                            ledger.outbox_attempts(ctx.con, "calendly", "links").items()}
+        self.links.load(ctx)
         if ctx.dry_run:
             # What the plan would create in this same run counts as available in a dry plan.
             self.planned_contacts = {k for (k,) in ctx.con.execute(
                 "select user_id from marts.intercom_contacts where user_id is not null").fetchall()}
-            self.planned_links = {k for (k,) in ctx.con.execute(
-                "select message_key from marts.triggered_messages where channel = 'calendly'").fetchall()}
 
     def blocked(self, ctx: StreamContext, entry: OutboxEntry) -> Blocked | None:
         if entry.user_id not in self.contacts and entry.user_id not in self.planned_contacts:
             return Blocked("waiting for the Intercom contact to exist")
-        link_key = entry.payload.get("booking_link_key")
-        if link_key and link_key not in self.links and link_key not in self.planned_links:
-            if self.link_states.get(link_key) == "failed":
-                return Blocked(f"booking link {link_key} could not be created", fail=True)
-            return Blocked(f"waiting for booking link {link_key}")
-        return None
+        return self.links.blocked(entry)
 
     def render(self, entry: OutboxEntry) -> str:
-        body: str = entry.payload["body"]
-        link_key = entry.payload.get("booking_link_key")
-        if link_key:
-            url = self.links[link_key]
-            if not _SAFE_URL.fullmatch(url):
-                raise InvalidRow("booking link is not a plain URL")
-            body = body.replace(BOOKING_PLACEHOLDER, html_text(url))  # the body is HTML (an href)
-        return body
+        return self.links.fill(entry.payload["body"], entry)  # the body is HTML (an href)
 
     async def deliver(self, ctx: StreamContext, entry: OutboxEntry) -> Outcome:
         t = ctx.require_transport()

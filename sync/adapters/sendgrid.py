@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sync import ledger
 from sync.adapters.base import (
     EMAIL_RE,
     Adapter,
@@ -34,8 +33,8 @@ from sync.adapters.base import (
     required_user_id,
 )
 from sync.adapters.email_routing import routed_sql, taken_by
-from sync.adapters.intercom import _PLACEHOLDER, _SAFE_URL, BOOKING_PLACEHOLDER
-from sync.escaping import html_text, html_to_text
+from sync.adapters.intercom import _PLACEHOLDER, BOOKING_PLACEHOLDER, BookingLinks
+from sync.escaping import html_to_text
 from sync.ledger import OutboxMessage
 from sync.outcomes import Delivery, InvalidRow, OutboxEntry, Outcome, classify_response
 from sync.settings import SendGridSettings
@@ -55,9 +54,7 @@ class SendGridEmails(OutboxStream):
         self.settings = settings
         self.triggers = triggers
         self.emails: dict[str, str] = {}
-        self.links: dict[str, str] = {}
-        self.link_states: dict[str, str] = {}
-        self.planned_links: set[str] = set()
+        self.links = BookingLinks()
 
     def query(self) -> str:
         return ("select m.message_key, m.user_id, m.trigger, m.subject, m.body, m.booking_link_key, m.priority,"
@@ -95,34 +92,17 @@ class SendGridEmails(OutboxStream):
             "select user_id, min(email) from marts.intercom_contacts where user_id is not null group by user_id"
         ).fetchall() if email}
         # Booking links (Calendly, created before Intercom runs), exactly as the Intercom stream uses them.
-        self.links = ledger.booking_links(ctx.con)
-        self.link_states = {key: status for key, (status, _) in
-                            ledger.outbox_attempts(ctx.con, "calendly", "links").items()}
-        if ctx.dry_run:
-            self.planned_links = {k for (k,) in ctx.con.execute(
-                "select message_key from marts.triggered_messages where channel = 'calendly'").fetchall()}
+        self.links.load(ctx)
 
     def blocked(self, ctx: StreamContext, entry: OutboxEntry) -> Blocked | None:
         email = self.emails.get(entry.user_id or "")
         if email is None or not EMAIL_RE.fullmatch(email):
             return Blocked("no valid email address for the user any more", fail=True)
-        link_key = entry.payload.get("booking_link_key")
-        if link_key and link_key not in self.links and link_key not in self.planned_links:
-            if self.link_states.get(link_key) == "failed":
-                return Blocked(f"booking link {link_key} could not be created", fail=True)
-            return Blocked(f"waiting for booking link {link_key}")
-        return None
+        return self.links.blocked(entry)
 
     def render(self, entry: OutboxEntry) -> str:
-        """The HTML part: the rendered body with its booking link (a plain URL, escaped for the href)."""
-        body: str = entry.payload["html"]
-        link_key = entry.payload.get("booking_link_key")
-        if link_key:
-            url = self.links[link_key]
-            if not _SAFE_URL.fullmatch(url):
-                raise InvalidRow("booking link is not a plain URL")
-            body = body.replace(BOOKING_PLACEHOLDER, html_text(url))
-        return body
+        """The HTML part: the rendered body with its booking link."""
+        return self.links.fill(entry.payload["html"], entry)
 
     def categories(self, trigger: str) -> list[str]:
         found: list[str] = []
