@@ -160,4 +160,3 @@ def save_step(
     except Exception:
         con.execute("rollback")
         raise
-

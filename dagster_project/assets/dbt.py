@@ -31,16 +31,14 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from ..core.settings import Settings, temporary_env
-from ..dbt_project import dbt_env, dbt_project
+from ..core.settings import temporary_env
+from ..dbt_project import dbt_project
 from ..dbt_targets import prune_run_targets
+from ..dbt_window import FOUNDATION, dbt_step_env
 from ..partitions import daily_partitions
 from ..resources import WarehouseResource
 from .catalog import DAILY_FRESHNESS, stage_tags
 from .retries import DBT_RETRY
-
-# The models the AI assets read, with the seeds they read (the experiments); they build in the step before them.
-FOUNDATION = "+path:models/staging"
 
 
 class OnboardingTranslator(DagsterDbtTranslator):
@@ -74,16 +72,14 @@ class OnboardingTranslator(DagsterDbtTranslator):
         group = self.get_group_name(dbt_resource_props) or "decisions"
         return {**super().get_tags(dbt_resource_props), **stage_tags(group, pii=bool(meta.get("pii")))}
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") == "model" and props.get("schema") == "marts":
             spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
         return spec
-
-
-INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
-WINDOW_ENV = {"start_date": "ONBOARDING_WINDOW_START_DATE", "end_date": "ONBOARDING_WINDOW_END_DATE"}
 
 
 def window_vars(context: AssetExecutionContext) -> dict[str, str]:
@@ -92,29 +88,6 @@ def window_vars(context: AssetExecutionContext) -> dict[str, str]:
         "start_date": window.start.date().isoformat(),
         "end_date": (window.end - timedelta(days=1)).date().isoformat(),
     }
-
-
-def window_env(window: Mapping[str, str]) -> dict[str, str]:
-    """The window as dbt's environment variables (macros/window.sql reads them only while executing).
-
-    Why not `--vars`: dbt hashes the command line's vars into its partial-parse check, so every new
-    window re-parsed the whole project (~450 nodes, 8-25 s a step). Environment variables that no file
-    reads while parsing are not in that check: the parse of `prepare_manifest` stays valid.
-    """
-    return {WINDOW_ENV[name]: value for name, value in window.items()}
-
-
-def dbt_step_env(settings: Settings, window: Mapping[str, str]) -> dict[str, str | None]:
-    """dbt's environment for a step: the profile's values exactly as the manifest's parse had them
-    (`dbt_project.dbt_env`: else dbt re-parses), the partition window, and `buildable` indirect
-    selection (read by dagster-dbt from the environment; a subsetted run's own choice still wins).
-
-    Why buildable, not dbt's default `eager`: a test on two models of different steps (a seed of the
-    decisions step related to one of the foundation's) ran in the foundation step too, before its
-    other model existed, and failed a fresh warehouse's run; buildable runs a test in the step that
-    builds the last of its parents, once, instead of in both steps.
-    """
-    return {**dbt_env(settings), **window_env(window), INDIRECT_SELECTION_ENV: "buildable"}
 
 
 def run_target_path(context: AssetExecutionContext) -> Path:
@@ -147,7 +120,9 @@ _TABLES = {"table", "incremental", "seed"}
 def _table_of(context: AssetExecutionContext, key: AssetKey) -> str | None:
     """`schema.name` of the table dbt built for `key`, None for a view."""
     metadata = context.assets_def.specs_by_key[key].metadata
-    if metadata.get("dagster-dbt/materialization_type") not in _TABLES or not metadata.get("dagster/table_name"):
+    if metadata.get("dagster-dbt/materialization_type") not in _TABLES or not metadata.get(
+        "dagster/table_name"
+    ):
         return None
     return ".".join(str(metadata["dagster/table_name"]).split(".")[-2:])
 
@@ -164,7 +139,9 @@ def row_counts(warehouse: WarehouseResource, tables: list[str]) -> dict[str, int
         con.close()
 
 
-def with_row_counts(context: AssetExecutionContext, invocation: Any, warehouse: WarehouseResource) -> Iterator[Any]:
+def with_row_counts(
+    context: AssetExecutionContext, invocation: Any, warehouse: WarehouseResource
+) -> Iterator[Any]:
     """The dbt step's events, each model's materialization carrying `dagster/row_count` (its table's rows
     after the build), the number the catalog shows beside an asset.
 
@@ -186,7 +163,11 @@ def with_row_counts(context: AssetExecutionContext, invocation: Any, warehouse: 
         if invocation.process.poll() is None:
             invocation.process.terminate()
             held = []
-        outputs = {i: context.asset_key_for_output(e.output_name) for i, e in enumerate(held) if isinstance(e, Output)}
+        outputs = {
+            i: context.asset_key_for_output(e.output_name)
+            for i, e in enumerate(held)
+            if isinstance(e, Output)
+        }
         tables = {i: _table_of(context, key) for i, key in outputs.items()}
         try:
             counts = row_counts(warehouse, sorted({t for t in tables.values() if t}))
@@ -196,7 +177,9 @@ def with_row_counts(context: AssetExecutionContext, invocation: Any, warehouse: 
         for i, event in enumerate(held):
             table = tables.get(i)
             if table in counts:
-                event = event.with_metadata({**event.metadata, "dagster/row_count": MetadataValue.int(counts[table])})
+                event = event.with_metadata(
+                    {**event.metadata, "dagster/row_count": MetadataValue.int(counts[table])}
+                )
             yield event
 
 

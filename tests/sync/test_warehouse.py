@@ -1,6 +1,5 @@
 """dagster_project/core/warehouse.py: the DuckDB settings every connection of the project shares."""
 
-
 import pytest
 
 from dagster_project.core import warehouse
