@@ -147,6 +147,12 @@ CREDENTIALS = (
     "APPCUES_API_SECRET",
     "CALENDLY_TOKEN",
     "CALENDLY_EVENT_TYPE",
+    "SENDGRID_API_KEY",
+    "SALESFORCE_CLIENT_ID",
+    "SALESFORCE_CLIENT_SECRET",
+    "MIXPANEL_PROJECT_TOKEN",
+    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+    "SEGMENT_WRITE_KEY",
 )
 # Two days already loaded, in the middle of the session warehouse's range: the catalog's tests compare
 # each day's counts with the other's, and the pipeline's end-to-end test that a re-run of loaded days

@@ -12,6 +12,8 @@ from dagster import (
     asset,
 )
 
+from sync.settings import DESTINATIONS
+
 from ..explain import EXPLAIN_TABLE, build_user_explain, latest_day
 from ..resources import WarehouseResource
 from .catalog import DAILY_FRESHNESS, OWNERS, stage_tags
@@ -20,7 +22,8 @@ from .dbt import dbt_asset_defs
 # The dbt timeline (and the profiles the as-of filter reads), and the sync assets whose ledger gives
 # the delivery statuses.
 DBT_INPUTS = ("user_explain_timeline", "int_users__profiles")
-SYNC_INPUTS = tuple(AssetKey(["sync", d]) for d in ("calendly", "intercom", "appcues", "slack"))
+# Every destination: the timeline shows each one's delivery status from its ledger.
+SYNC_INPUTS = tuple(AssetKey(["sync", d]) for d in DESTINATIONS)
 
 # column -> (DuckDB type, description); tests/test_catalog.py checks the types against the warehouse.
 COLUMNS = {
