@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DAGSTER_HOME := $(abspath data/dagster_home)
 export DAGSTER_HOME
+# Runs launched from `make dev` store an asset's per-day materializations together
+# (dagster_project/deploy/event_log.py); `onboarding run` sets it itself.
+DAGSTER_EVENT_BATCH_SIZE ?= 1000
+export DAGSTER_EVENT_BATCH_SIZE
 
 .PHONY: install lock run test test-fast dev bench lint docs clean generate ui-check postgres-bin
 

@@ -29,6 +29,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from .assets.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from .core.settings import Settings, temporary_env
 from .deploy import CODE_LOCATION_NAME, DEFINITIONS_MODULE
+from .deploy.event_log import BATCH_SIZE, BATCH_SIZE_ENV
 from .progress import Progress, progress_sink
 
 __all__ = ["PARTITION_RANGE_END_TAG", "PARTITION_RANGE_START_TAG", "PipelineResult", "run_pipeline"]
@@ -113,7 +114,13 @@ def run_pipeline(
     try:
         # A user's own setting wins; ours holds for this run only.
         with (
-            temporary_env({PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true")}),
+            temporary_env(
+                {
+                    PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true"),
+                    # an asset's per-day materializations stored together (deploy/event_log.py)
+                    BATCH_SIZE_ENV: os.environ.get(BATCH_SIZE_ENV, BATCH_SIZE),
+                }
+            ),
             _instance() as instance,
         ):
             # What `execute_job` does, plus the remote origin; the job's in-process executor keeps every

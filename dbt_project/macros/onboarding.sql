@@ -110,6 +110,14 @@
 {%- endmacro %}
 
 
+{#- A link whose target safe_url_html emptied (javascript:, data:, a broken value) as its label alone: a
+    reader sees the words, not a link that goes nowhere. Labels come from the template (escaped text). -#}
+{% macro unlink_empty_links(expr) -%}
+    {%- set pattern -%}'<a href="">([^<]*)</a>'{%- endset -%}
+    {{ regexp_replace_all(expr, pattern, "'\\1'") }}
+{%- endmacro %}
+
+
 {#- Every match of a regular expression replaced (groups as \1, \2); dbt has no cross-database macro for it. -#}
 {% macro regexp_replace_all(expr, pattern, replacement) -%}
     {{ return(adapter.dispatch('regexp_replace_all', 'onboarding')(expr, pattern, replacement)) }}

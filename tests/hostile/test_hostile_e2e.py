@@ -202,13 +202,11 @@ def test_stand_ins_receive_hostile_text_only_as_text(
     assert tags <= {"p", "br", "a", "div", "h2", "h3", "ul", "li", "strong"}, tags
     links = [h for b in bodies for h in _hrefs(b)]
     assert links, "no template link became a real link"
-    # Every link is a booking link the Calendly stand-in made or a content URL of the seeds, never a user's.
-    # An empty href is a link whose unsafe target was dropped (known defect: the label should then render as
-    # plain text; three such links in this dataset): not foreign, so left out here.
+    # Every link is a booking link the Calendly stand-in made or a content URL of the seeds, never a user's;
+    # a link whose unsafe target was dropped is its label alone, not an empty href.
+    assert "" not in links
     foreign = [
-        h
-        for h in links
-        if h and h not in calendly_links and not (h.startswith("https://") and "evil" not in h)
+        h for h in links if h not in calendly_links and not (h.startswith("https://") and "evil" not in h)
     ]
     assert foreign == [], foreign
     assert set(links) & calendly_links, "no booking link was filled into a body"

@@ -128,7 +128,9 @@ rendered as (
         trigger,
         channel,
         coalesce(playbook_subject, {{ render_template('subject_draft', second_half_raw) }}) as subject,
-        coalesce(playbook_html, {{ render_template('body_draft', second_half) }}) as body,
+        -- an Intercom link whose unsafe target was emptied keeps its label only (other channels' values
+        -- are escaped so that they cannot spell `<a href="">`)
+        coalesce(playbook_html, {{ unlink_empty_links(render_template('body_draft', second_half)) }}) as body,
         needs_booking_link,
         {{ dbt.hash(dbt.concat(["'booking_link|'", 'user_id', "'|'", 'trigger', "':'", 'discriminator'])) }}
             as booking_key,

@@ -1,0 +1,71 @@
+"""SQLite event-log storage that writes a run's per-partition materializations in one transaction.
+
+Why: a run over a range of days records one materialization per asset and day (Dagster has no
+range-wide materialization). On `make run`'s 90-day demo that is ~9,100 events, and Dagster's SQLite
+storage writes each alone: it opens the run's database and the index database afresh for every event
+(two connections, two transactions, the insert compiled twice). The profile of `onboarding run` put
+~70% of the run's wall time there, not in dbt (docs/benchmarks.md, "Dagster's event log").
+
+Dagster already groups those events: with `DAGSTER_EVENT_BATCH_SIZE` set, the events of one asset's
+partitions reach `store_event_batch` together. Its PostgreSQL storage writes such a batch with one
+insert; its SQLite storage falls back to one `store_event` per event. This class gives SQLite the
+PostgreSQL storage's batch write: the rows inserted in the run's database and in the index at once,
+their tags stored together, and the asset's latest-materialization entry updated from the last event
+of the batch (as PostgreSQL's does). Anything else (other event types, a batch of mixed types) goes
+through Dagster's own one-by-one path.
+
+The project's `dagster.yaml` (for `make run` and `make dev`) names this class; deployments on
+PostgreSQL need nothing of it, only the batch size variable (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import DagsterEventType, Field, StringSource
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._serdes import ConfigurableClassData
+
+BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+# Events one batch may hold: a year of daily partitions of one asset fits (SQLite allows 32,766
+# bound values a statement; a row binds 8).
+BATCH_SIZE = "1000"
+
+_BATCHABLE = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
+
+
+class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, with `store_event_batch` writing a batch at once (module docstring)."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> BatchingSqliteEventLogStorage:
+        """`base_dir` defaults to where Dagster's own SQLite storage keeps run event logs
+        ($DAGSTER_HOME/history/runs), so a Dagster home made before keeps its history."""
+        base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+        return cls(base_dir=base_dir, inst_data=inst_data)
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        kinds = {event.get_dagster_event().event_type for event in events}
+        if len(events) < 2 or kinds not in _BATCHABLE or len({event.run_id for event in events}) != 1:
+            super().store_event_batch(events)
+            return
+        statement = self.prepare_insert_event_batch(events)
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(statement)
+        with self.index_transaction() as conn:
+            returned = conn.execute(statement.returning(SqlEventLogStorageTable.c.id)).fetchall()
+            # One statement in one write transaction: SQLite gives its rows increasing ids in the order
+            # of the VALUES list, though RETURNING may list them in any order.
+            event_ids = sorted(int(row[0]) for row in returned)
+            self._store_asset_event_tags(conn, events, event_ids)
+            self._store_asset_event(conn, events[-1], event_ids[-1])
