@@ -211,12 +211,11 @@ def decide(landing: Path, as_of: date | None) -> pd.DataFrame:
         t = tickets.assign(
             at=pd.to_datetime(tickets["occurred_at"], utc=True, errors="coerce", format="ISO8601")
         )
-        t = t[t["at"] < end].sort_values("at").drop_duplicates(["ticket_id", "status"])
-        state = t.pivot_table(index=["ticket_id", "user_id"], columns="status", values="at", aggfunc="min")
-        if "opened" in state:
-            resolved = state["resolved"] if "resolved" in state else pd.Series(pd.NaT, index=state.index)
-            still_open = state["opened"].notna() & resolved.isna()
-            open_tickets = set(state[still_open].index.get_level_values("user_id"))
+        # every status change counts (a reopened ticket is a second 'opened'): open when its last change
+        # before the end of the day is an opening, as the models replay them
+        t = t[t["at"] < end].drop_duplicates(["ticket_id", "status", "at"]).sort_values(["at", "status"])
+        last = t.groupby(["ticket_id", "user_id"])["status"].last()
+        open_tickets = set(last[last == "opened"].index.get_level_values("user_id"))
     risk = (
         (
             0.25 * ((day_of - last_login_day).dt.days >= 3)

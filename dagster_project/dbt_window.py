@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from .core.settings import Settings
 from .dbt_project import dbt_env
 
-# The models the AI assets read, with the seeds they read (the experiments); they build in the step before them.
-FOUNDATION = "+path:models/staging"
+# The models the AI assets read, with the seeds they read (the experiments; the forms, whose quit-survey
+# answers the themes step classifies); they build in the step before them.
+FOUNDATION = "+path:models/staging onboarding_forms"
 
 INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 WINDOW_ENV = {"start_date": "ONBOARDING_WINDOW_START_DATE", "end_date": "ONBOARDING_WINDOW_END_DATE"}

@@ -226,6 +226,24 @@ def test_landing_freshness_red_when_no_new_day_within_the_hours(tmp_path: Path) 
     assert not freshness_result("signups", arrivals, hours).passed
 
 
+def test_typeform_writes_only_when_answered_so_a_quiet_day_is_not_stale(tmp_path: Path) -> None:
+    """Webhook deliveries land only on days with a response: red after a week of silence, not 36 h."""
+    landing = tmp_path / "landing"
+    _landing_file(landing, "typeform/2026-03-06.jsonl.gz", hours_ago=80)
+    _landing_file(landing, "signups/2026-03-06.jsonl.gz", hours_ago=80)
+    arrivals = landing_arrivals(landing)
+    quiet = freshness_result("typeform_responses", arrivals, 36)
+    assert quiet.passed and values(quiet)["typeform_threshold_hours"] == 168
+    assert not freshness_result("signups", arrivals, 36).passed  # a daily export: 80 h is stale
+    assert freshness_result("typeform_responses", arrivals, 100).passed
+    _landing_file(landing, "typeform/2026-03-07.jsonl.gz", hours_ago=170)
+    _landing_file(landing, "typeform/2026-03-08.jsonl.gz", hours_ago=169)
+    silent = freshness_result("typeform_responses", landing_arrivals(landing), 36)
+    assert not silent.passed and "typeform (newest day 2026-03-08, 169 h ago)" in silent.description
+    # a threshold set above a week wins for the quiet source too
+    assert freshness_result("typeform_responses", landing_arrivals(landing), 200).passed
+
+
 # -------------------------------------------------------------------------------------------- AI
 
 

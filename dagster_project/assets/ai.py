@@ -33,6 +33,9 @@ EVENTS = AssetKey(["intermediate", "int_events__unified"])
 NPS = AssetKey(["staging", "stg_nps__responses"])
 RULE_TRACKS = AssetKey(["intermediate", "int_onboarding__rule_tracks"])  # the journey's rule decision
 PARAMETERS = AssetKey(["intermediate", "int_onboarding__parameters"])  # the playbook's dbt vars
+# The day-30 quit survey's answers and the seed naming its form (both built in the foundation step).
+TYPEFORM = AssetKey(["staging", "stg_typeform__responses"])
+FORMS = AssetKey(["seeds", "onboarding_forms"])
 
 
 def _metadata(values: dict[str, Any]) -> dict[str, MetadataValue]:
@@ -101,7 +104,7 @@ ai_playbooks = _ai_asset(
 )
 ai_feedback_themes = _ai_asset(
     "feedback_themes",
-    [NPS, PROFILES],
+    [NPS, PROFILES, TYPEFORM, FORMS],
     "ai.feedback_themes: NPS detractor comments and day-30 'what nearly made you quit' answers, "
     "one theme from a fixed taxonomy plus a one-line summary (keyword fallback).",
 )

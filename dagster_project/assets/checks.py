@@ -44,6 +44,10 @@ from .retries import CHECK_RETRY
 
 QUARANTINE_SHARE = "quarantine_share"
 LANDING_FRESH = "landing_fresh"
+# Sources that write a file only when something happens (Typeform's webhook deliveries: a day without a
+# response has no file) get this many hours of silence before the freshness check turns red, when that
+# is more than the configured threshold: a quiet day is not a broken export, a quiet week likely is.
+QUIET_SOURCE_HOURS = {"typeform": 7 * 24.0}
 LLM_FALLBACK_SHARE = "llm_fallback_share"
 NO_ROWS_IN_DOUBT = "no_rows_in_doubt"
 CSM_ALERTS_DELIVERED = "csm_alerts_delivered"
@@ -245,7 +249,8 @@ def landing_arrivals(landing: Location) -> dict[str, SourceArrival]:
 def freshness_result(
     table: str, arrivals: dict[str, SourceArrival], max_hours: float, now: float | None = None
 ) -> AssetCheckResult:
-    """Red (ERROR) when a source of this table has had no new landing day for more than `max_hours`.
+    """Red (ERROR) when a source of this table has had no new landing day for more than `max_hours`
+    (a source in QUIET_SOURCE_HOURS: for more than the larger of the two).
 
     A new landing day is a day later than every day before it; it appeared when its first file did.
     Sources with no file at all are not in use (RudderStack beside Segment, say) and are named in the
@@ -280,7 +285,10 @@ def freshness_result(
             timespec="seconds"
         )
         metadata[f"{a.source}_age_hours"] = age
-        if age > max_hours:
+        limit = max(max_hours, QUIET_SOURCE_HOURS.get(a.source, 0.0))
+        if limit != max_hours:
+            metadata[f"{a.source}_threshold_hours"] = limit  # writes only when answered
+        if age > limit:
             stale.append(f"{a.source} (newest day {a.newest_day.isoformat()}, {age:g} h ago)")
     if unused := [s for s in sources if s not in arrivals]:
         metadata["sources_without_files"] = ", ".join(unused)

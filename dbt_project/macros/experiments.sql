@@ -34,3 +34,32 @@
 {% macro bigquery__hex8_to_int(hex_text) -%}
     cast({{ dbt.concat(["'0x'", hex_text]) }} as int64)
 {%- endmacro %}
+
+
+{#- A variant's counts and CUPED sums over the exposures joined as `rel` (the input of ab_variant_statistics):
+    `analysed` is the SQL condition for an exposure whose metric window is over (is_analysed, or the window
+    ended by a snapshot day), `assigned` the condition for an exposure that counts as assigned (default:
+    any joined exposure). One definition for the cohort report, its slices and its daily snapshots. -#}
+{% macro ab_variant_sums(rel, analysed, assigned=none) -%}
+    {%- set assigned = assigned or rel ~ '.user_id is not null' -%}
+    cast(sum(case when {{ assigned }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as assigned_users,
+    cast(sum(case when {{ analysed }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as users,  -- noqa: RF04
+    cast(
+        sum(case when {{ analysed }} and {{ rel }}.is_converted then 1 else 0 end) as {{ dbt.type_bigint() }}
+    ) as conversions,
+    sum(case when {{ analysed }} then {{ rel }}.pre_exposure_events else 0 end) as sum_x,
+    sum(
+        case when {{ analysed }} then {{ rel }}.pre_exposure_events * {{ rel }}.pre_exposure_events else 0 end
+    ) as sum_xx,
+    sum(case when {{ analysed }} and {{ rel }}.is_converted then {{ rel }}.pre_exposure_events else 0 end) as sum_xy
+{%- endmacro %}
+
+
+{#- The experiment's settings ab_variant_statistics reads besides alpha (which a slice divides), as columns
+    of a select and of its group by. -#}
+{% macro ab_experiment_settings() -%}
+    experiments.srm_alpha,
+    experiments.min_users_per_variant,
+    experiments.is_sequential,
+    experiments.horizon_users_per_variant
+{%- endmacro %}

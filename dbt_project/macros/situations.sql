@@ -16,9 +16,24 @@
 {%- endmacro %}
 
 
-{#- The content columns (a power-up's feature, the survey link) of a situation family that has none. -#}
-{% macro no_content() -%}
-    cast(null as {{ dbt.type_string() }}) as content_key,
-    cast(null as {{ dbt.type_string() }}) as content_label,
-    cast(null as {{ dbt.type_string() }}) as content_url
+{#- One trigger family's situations in the common shape of int_messages__situations: the key and timing
+    columns, then every template-value column, each taken from `values` (column -> SQL expression over
+    the family's relation) or null when the family has none. One list of value columns, so a new one is
+    added once and every family gets it. -#}
+{% macro situation_family(relation, values={}) -%}
+    {%- set value_columns = [
+        ('integration_name', dbt.type_string()),
+        ('survey', dbt.type_string()),
+        ('nps_score', dbt.type_int()),
+        ('nps_comment', dbt.type_string()),
+        ('content_key', dbt.type_string()),
+        ('content_label', dbt.type_string()),
+        ('content_url', dbt.type_string()),
+    ] -%}
+    select
+        trigger, user_id, discriminator, as_of_date, due_at, reason,
+        {%- for name, type in value_columns %}
+        {{ values.get(name, 'cast(null as ' ~ type ~ ')') }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }}
 {%- endmacro %}

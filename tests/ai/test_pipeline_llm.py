@@ -49,7 +49,7 @@ def test_llm_tracks_and_playbooks_flow_into_the_marts(tmp_path, llm_env, standin
             """
             select count(*) from marts.user_onboarding as u
             join ai.track_assignments as a using (user_id)
-            where u.track_source <> 'experiment'
+            where u.track_source not in ('experiment', 'stakeholder_map')  -- layers above the LLM
               and ((a.status in ('llm', 'cache') and (u.track_source <> a.status or u.track <> a.llm_track))
                    or (a.status = 'fallback' and u.track_source <> 'fallback'))
             """
@@ -62,7 +62,7 @@ def test_llm_tracks_and_playbooks_flow_into_the_marts(tmp_path, llm_env, standin
             ).fetchall()
         }
     assert sources.get("llm", 0) + sources.get("cache", 0) > 0, sources
-    assert set(sources) <= {"rules", "llm", "cache", "fallback", "experiment"}
+    assert set(sources) <= {"rules", "llm", "cache", "fallback", "stakeholder_map", "experiment"}
     assert tracks <= TRACKS
     assert mismatched == 0
     assert cost[0] == calls_after_first and cost[1] > 0

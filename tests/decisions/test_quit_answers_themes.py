@@ -71,3 +71,27 @@ def test_quit_survey_typeform_answers_are_classified_and_scrubbed(con, monkeypat
     assert "kim" not in rows[0][4].lower() and "acme.io" not in rows[0][4]
     classify_feedback(con, settings=settings)  # classified once
     assert con.execute("select count(*) from ai.feedback_themes").fetchone()[0] == 1
+
+
+def test_every_table_the_themes_step_reads_is_built_before_it_in_the_same_run():
+    """On a fresh warehouse's first run too: each relation the step's queries read is a dependency of the
+    asset and built by the foundation dbt step (the one before the AI assets), so quit-survey answers
+    are classified on the run that loads them, not from the next run on."""
+    import re
+
+    from dagster import AssetKey
+
+    from dagster_project.ai.themes import QUIT_ANSWERS_QUERY, RESPONSES_QUERY
+    from dagster_project.dbt_project import prepare_manifest
+
+    prepare_manifest()  # no-op when current
+    from dagster_project.assets.ai import ai_feedback_themes
+    from dagster_project.assets.dbt import dbt_foundation
+
+    read = set(re.findall(r"\b(?:from|join)\s+(\w+)\.(\w+)", RESPONSES_QUERY + QUIT_ANSWERS_QUERY))
+    assert ("seeds", "onboarding_forms") in read and ("staging", "stg_typeform__responses") in read
+    deps = set(ai_feedback_themes.asset_deps[ai_feedback_themes.key])
+    for schema, table in sorted(read):
+        key = AssetKey([schema, table])
+        assert key in deps, key
+        assert key in dbt_foundation.keys, f"{key} is built after the AI step"

@@ -20,6 +20,7 @@ import pytest
 
 from dagster_project.demo.catalog import EXECUTIVE_ROLES, TECHNICAL_ROLES
 from dagster_project.demo.experiments import bucket
+from dagster_project.demo.typeform import STAKEHOLDER_FORM_ID
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +60,26 @@ def next_action(score: int) -> tuple[str, str]:
     return "schedule_business_review", "low"
 
 
-def track_for(plan: str, role: str, user_id: str | None = None) -> str:
+# A colleague's track by the role an enterprise primary contact named them with (docs/rules.md,
+# "Enterprise stakeholder map"), restated: the first of these the lower-cased role contains.
+ROLE_TRACKS = (
+    ("engineer", "power_user"), ("analyst", "power_user"), ("executive", "business_value"),
+    ("marketing", "business_value"), ("operations", "guided_handholding"), ("admin", "enterprise_custom"),
+)  # fmt: skip
+
+
+def role_track(role: str | None) -> str:
+    lowered = (role or "").strip().lower()
+    return next((track for pattern, track in ROLE_TRACKS if pattern in lowered), "guided_handholding")
+
+
+def track_for(plan: str, role: str, user_id: str | None = None, named_track: str | None = None) -> str:
     # The trial_guided_track experiment (seeds experiments.csv / experiment_variants.csv), restated: trial
     # users whose bucket falls in the second half (variant `guided`) get guided_handholding.
     if plan == "trial" and user_id is not None and bucket("trial_guided_track", user_id) >= 0.5:
         return "guided_handholding"
+    if named_track is not None:  # named in a stakeholder map before signing up
+        return named_track
     if plan == "enterprise":
         return "enterprise_custom"
     if plan == "trial":
@@ -109,6 +125,7 @@ class Raw:
     events: pd.DataFrame  # event_id, user_id, event_name, event_at, page_path, props (dict)
     profiles: pd.DataFrame  # user_id, signed_up_at, signup_date, plan, role, team_size
     tickets: pd.DataFrame  # ticket_id, user_id, status, occurred_at: every status change
+    named_tracks: dict[str, str]  # user_id -> role track, for colleagues named before they signed up
 
 
 def load_raw(con) -> Raw:
@@ -191,7 +208,47 @@ def load_raw(con) -> Raw:
 
     # every status change of every ticket (a reopened ticket has a second 'opened')
     tickets = con.execute("select ticket_id, user_id, status, occurred_at from raw.support_tickets").df()
-    return Raw(events=events, profiles=profiles, tickets=tickets)
+    emails = {
+        str(u): str(e).strip().lower()
+        for u, e in zip(signups.user_id, signups.email, strict=True)
+        if isinstance(e, str) and e.strip()
+    }
+    for user, traits in latest_traits.items():
+        if user not in emails and isinstance(traits.get("email"), str) and traits["email"].strip():
+            emails[user] = traits["email"].strip().lower()
+    return Raw(
+        events=events, profiles=profiles, tickets=tickets, named_tracks=named_tracks(con, profiles, emails)
+    )
+
+
+def named_tracks(con, profiles: pd.DataFrame, emails: dict[str, str]) -> dict[str, str]:
+    """The role track of every user a stakeholder-map response named at or before their signup: the
+    latest such naming (ties: the greater response token, then the lower slot), never by themselves."""
+    responses = con.execute(
+        "select token, submitted_at, hidden, answers from raw.typeform_responses where form_id = ?",
+        [STAKEHOLDER_FORM_ID],
+    ).df()
+    responses = responses.sort_values(["token", "submitted_at"]).drop_duplicates("token")
+    signed = dict(zip(profiles.user_id, profiles.signed_up_at, strict=True))
+    by_email = {email: user for user, email in emails.items()}
+    best: dict[str, tuple] = {}
+    for r in responses.itertuples():
+        account = _obj(r.hidden).get("user_id")
+        slots: dict[int, dict[str, str]] = {}
+        for answer in json.loads(r.answers) if isinstance(r.answers, str) else r.answers:
+            parts = answer["field"]["ref"].split("_")
+            if len(parts) != 3 or parts[0] != "stakeholder":
+                continue
+            value = answer.get("text") or answer.get("email") or (answer.get("choice") or {}).get("label")
+            slots.setdefault(int(parts[1]), {})[parts[2]] = value
+        for slot, fields in slots.items():
+            user = by_email.get((fields.get("email") or "").strip().lower())
+            if user not in signed or user == account or account is None or r.submitted_at > signed[user]:
+                continue
+            rank = (r.submitted_at, r.token, -slot)
+            if user not in best or rank > best[user][0]:
+                best[user] = (rank, role_track(fields.get("role")))
+    return {user: track for user, (_, track) in best.items()}
 
 
 def ticket_open_at(changes: pd.DataFrame, end: pd.Timestamp) -> bool:
@@ -302,7 +359,7 @@ def expected_for(raw: Raw, day: date) -> pd.DataFrame:
         factors = {k: float(RISK_WEIGHTS[k]) for k, on in fired.items() if on}
         if low > 0:
             factors["low_onboarding_score"] = float(low)
-        track = track_for(p.plan, p.role, p.user_id)
+        track = track_for(p.plan, p.role, p.user_id, raw.named_tracks.get(p.user_id))
         off_track = track == "power_user" and since_login >= 5 and day_n < ONBOARDING_DAYS
         out.append({
             "user_id": p.user_id,

@@ -164,11 +164,6 @@ def test_messages_left_behind_for_age_say_expired(explained):
     assert waiting == 0 and expired == never_queued > 0
 
 
-@pytest.mark.xfail(
-    reason="issue 19's longer items (power-ups, check-ins, product steps) wrap to four lines at"
-    " 100 columns: 152 lines for 46 items against the bound of 150; the layout is to be revisited",
-    strict=True,
-)
 def test_a_long_story_reads_at_100_columns(explained):
     """The user with the most days: no identifier broken inside, one line per item mostly."""
     path, _ = explained

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy import stats
 
 from dagster_project.demo.experiments import assign_variant
@@ -127,3 +128,18 @@ def test_outcomes_cover_every_user_once(warehouse):
         ).fetchone()[0]
     assert outcomes == distinct == users == cohort_users
     assert mismatched == 0
+
+
+def test_running_sequence_is_the_intersection_of_the_days_so_far(warehouse):
+    """marts.ab_daily_snapshots: the running interval is the largest lower end and the smallest upper end of
+    each variant's daily confidence sequences so far (pandas' cumulative max/min), so it never widens."""
+    with warehouse.connect() as con:
+        snaps = con.execute(
+            "select experiment_id, variant, snapshot_date, seq_abs_lift_ci_low as low, seq_abs_lift_ci_high as high,"
+            " seq_running_ci_low as run_low, seq_running_ci_high as run_high from marts.ab_daily_snapshots"
+            " where not is_control and seq_abs_lift_ci_low is not null order by 1, 2, 3"
+        ).df()
+    assert len(snaps) > 0 and snaps.groupby(["experiment_id", "variant"]).size().max() > 1
+    for _, rows in snaps.groupby(["experiment_id", "variant"]):
+        assert np.allclose(rows.run_low, rows.low.cummax()) and np.allclose(rows.run_high, rows.high.cummin())
+        assert (rows.run_low.diff().dropna() >= 0).all() and (rows.run_high.diff().dropna() <= 0).all()

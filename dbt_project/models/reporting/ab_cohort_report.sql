@@ -55,27 +55,9 @@ variant_counts as (
         variants.variant,
         variants.is_control,
         variants.weight,
-        cast(count(exposures.user_id) as {{ dbt.type_bigint() }}) as assigned_users,
-        cast(sum(case when exposures.is_analysed then 1 else 0 end) as {{ dbt.type_bigint() }}) as users,  -- noqa: RF04
-        cast(
-            sum(case when exposures.is_analysed and exposures.is_converted then 1 else 0 end)
-            as {{ dbt.type_bigint() }}
-        ) as conversions,
-        sum(case when exposures.is_analysed then exposures.pre_exposure_events else 0 end) as sum_x,
-        sum(
-            case
-                when exposures.is_analysed then exposures.pre_exposure_events * exposures.pre_exposure_events
-                else 0
-            end
-        ) as sum_xx,
-        sum(
-            case when exposures.is_analysed and exposures.is_converted then exposures.pre_exposure_events else 0 end
-        ) as sum_xy,
+        {{ ab_variant_sums('exposures', 'exposures.is_analysed') }},
         experiments.alpha,
-        experiments.srm_alpha,
-        experiments.min_users_per_variant,
-        experiments.is_sequential,
-        experiments.horizon_users_per_variant
+        {{ ab_experiment_settings() }}
 
     from variants
     inner join experiments on variants.experiment_id = experiments.experiment_id
@@ -89,10 +71,7 @@ variant_counts as (
         variants.is_control,
         variants.weight,
         experiments.alpha,
-        experiments.srm_alpha,
-        experiments.min_users_per_variant,
-        experiments.is_sequential,
-        experiments.horizon_users_per_variant
+        {{ ab_experiment_settings() }}
 
 ),
 

@@ -51,53 +51,13 @@ variant_counts as (
         variants.variant,
         variants.is_control,
         variants.weight,
-        cast(
-            sum(case when exposures.exposure_date <= snapshot_days.snapshot_date then 1 else 0 end)
-            as {{ dbt.type_bigint() }}
-        ) as assigned_users,
-        cast(
-            sum(case when exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }} then 1 else 0 end)
-            as {{ dbt.type_bigint() }}
-        ) as users,  -- noqa: RF04
-        cast(
-            sum(
-                case
-                    when
-                        exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }}
-                        and exposures.is_converted
-                        then 1
-                    else 0
-                end
-            ) as {{ dbt.type_bigint() }}
-        ) as conversions,
-        sum(
-            case
-                when exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }}
-                    then exposures.pre_exposure_events
-                else 0
-            end
-        ) as sum_x,
-        sum(
-            case
-                when exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }}
-                    then exposures.pre_exposure_events * exposures.pre_exposure_events
-                else 0
-            end
-        ) as sum_xx,
-        sum(
-            case
-                when
-                    exposures.window_end_at <= {{ as_of_end('snapshot_days.snapshot_date') }}
-                    and exposures.is_converted
-                    then exposures.pre_exposure_events
-                else 0
-            end
-        ) as sum_xy,
+        {{ ab_variant_sums(
+            'exposures',
+            analysed='exposures.window_end_at <= ' ~ as_of_end('snapshot_days.snapshot_date'),
+            assigned='exposures.exposure_date <= snapshot_days.snapshot_date',
+        ) }},
         experiments.alpha,
-        experiments.srm_alpha,
-        experiments.min_users_per_variant,
-        experiments.is_sequential,
-        experiments.horizon_users_per_variant,
+        {{ ab_experiment_settings() }},
         false as guardrail_broken
 
     from snapshot_days
@@ -114,10 +74,7 @@ variant_counts as (
         variants.is_control,
         variants.weight,
         experiments.alpha,
-        experiments.srm_alpha,
-        experiments.min_users_per_variant,
-        experiments.is_sequential,
-        experiments.horizon_users_per_variant
+        {{ ab_experiment_settings() }}
 
 ),
 
@@ -151,6 +108,16 @@ final as (
         is_sequential,
         seq_abs_lift_ci_low,
         seq_abs_lift_ci_high,
+        -- the running intersection of the days' sequences: every day's is valid at once (time-uniform),
+        -- so their intersection is too, and it never widens back
+        max(seq_abs_lift_ci_low) over (
+            partition by experiment_id, variant order by snapshot_date
+            rows between unbounded preceding and current row
+        ) as seq_running_ci_low,
+        min(seq_abs_lift_ci_high) over (
+            partition by experiment_id, variant order by snapshot_date
+            rows between unbounded preceding and current row
+        ) as seq_running_ci_high,
         seq_p_value,
         seq_is_significant,
         srm_p_value,

@@ -34,45 +34,21 @@ bounds as (
 
 sliced as (
 
-    select
-        experiment_id,
-        variant,
-        user_id,
-        is_analysed,
-        is_converted,
-        pre_exposure_events,
-        'rule_track' as slice_dimension,
-        coalesce(cast(rule_track as {{ dbt.type_string() }}), '(unknown)') as slice_value
+    {%- for dimension in ['rule_track', 'plan', 'signup_week'] %}
 
-    from exposures
+        select
+            experiment_id,
+            variant,
+            user_id,
+            is_analysed,
+            is_converted,
+            pre_exposure_events,
+            '{{ dimension }}' as slice_dimension,
+            coalesce(cast({{ dimension }} as {{ dbt.type_string() }}), '(unknown)') as slice_value
 
-    union all
-
-    select
-        experiment_id,
-        variant,
-        user_id,
-        is_analysed,
-        is_converted,
-        pre_exposure_events,
-        'plan' as slice_dimension,
-        coalesce(cast(plan as {{ dbt.type_string() }}), '(unknown)') as slice_value
-
-    from exposures
-
-    union all
-
-    select
-        experiment_id,
-        variant,
-        user_id,
-        is_analysed,
-        is_converted,
-        pre_exposure_events,
-        'signup_week' as slice_dimension,
-        coalesce(cast(signup_week as {{ dbt.type_string() }}), '(unknown)') as slice_value
-
-    from exposures
+        from exposures
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 
 ),
 
@@ -103,21 +79,9 @@ variant_counts as (
         variants.variant,
         variants.is_control,
         variants.weight,
-        cast(count(sliced.user_id) as {{ dbt.type_bigint() }}) as assigned_users,
-        cast(sum(case when sliced.is_analysed then 1 else 0 end) as {{ dbt.type_bigint() }}) as users,  -- noqa: RF04
-        cast(
-            sum(case when sliced.is_analysed and sliced.is_converted then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as conversions,
-        sum(case when sliced.is_analysed then sliced.pre_exposure_events else 0 end) as sum_x,
-        sum(
-            case when sliced.is_analysed then sliced.pre_exposure_events * sliced.pre_exposure_events else 0 end
-        ) as sum_xx,
-        sum(case when sliced.is_analysed and sliced.is_converted then sliced.pre_exposure_events else 0 end) as sum_xy,
+        {{ ab_variant_sums('sliced', 'sliced.is_analysed') }},
         experiments.alpha / slice_counts.slices as alpha,
-        experiments.srm_alpha,
-        experiments.min_users_per_variant,
-        experiments.is_sequential,
-        experiments.horizon_users_per_variant,
+        {{ ab_experiment_settings() }},
         false as guardrail_broken
 
     from slice_values
@@ -142,10 +106,7 @@ variant_counts as (
         variants.weight,
         experiments.alpha,
         slice_counts.slices,
-        experiments.srm_alpha,
-        experiments.min_users_per_variant,
-        experiments.is_sequential,
-        experiments.horizon_users_per_variant
+        {{ ab_experiment_settings() }}
 
 ),
 

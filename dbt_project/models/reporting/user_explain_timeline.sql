@@ -132,7 +132,9 @@ message_items as (
         due_at as happened_at,
         'message' as section,
         trigger || ' via ' || channel as item,
-        reason || coalesce(': "' || subject || '"', '') || ' [template ' || template_id || ']' as detail,
+        -- the template only when its name says more than the trigger's (welcome_power_user, not nps_survey)
+        reason || coalesce(': "' || subject || '"', '')
+        || case when template_id <> trigger then ' [template ' || template_id || ']' else '' end as detail,
         message_key as delivery_key
     from messages
 

@@ -83,107 +83,25 @@ policies as (
 
 unioned as (
 
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        case when trigger = 'nps_survey' then discriminator end as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        {{ no_content() }}
-    from day_based
-
+    {{ situation_family('day_based', {'survey': "case when trigger = 'nps_survey' then discriminator end"}) }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        {{ no_content() }}
-    from first_time
-
+    {{ situation_family('first_time') }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        {{ no_content() }}
-    from episodes
-
+    {{ situation_family('episodes') }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason, integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        {{ no_content() }}
-    from event_nudges
-
+    {{ situation_family('event_nudges', {'integration_name': 'integration_name'}) }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        survey, nps_score, nps_comment,
-        {{ no_content() }}
-    from nps
-
+    {{ situation_family('nps', {'survey': 'survey', 'nps_score': 'nps_score', 'nps_comment': 'nps_comment'}) }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        cast(null as {{ dbt.type_string() }}) as content_key,
-        cast(null as {{ dbt.type_string() }}) as content_label,
-        content_url
-    from scheduled
-
+    {{ situation_family('scheduled', {'content_url': 'content_url'}) }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        content_key,
-        content_label,
-        content_url
-    from power_ups
-
+    {{ situation_family('power_ups', {
+        'content_key': 'content_key', 'content_label': 'content_label', 'content_url': 'content_url',
+    }) }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        product_milestone as content_key,
-        product as content_label,
-        cast(null as {{ dbt.type_string() }}) as content_url
-    from products
-
+    {{ situation_family('products', {'content_key': 'product_milestone', 'content_label': 'product'}) }}
     union all
-
-    select
-        trigger, user_id, discriminator, as_of_date, due_at, reason,
-        cast(null as {{ dbt.type_string() }}) as integration_name,
-        cast(null as {{ dbt.type_string() }}) as survey,
-        cast(null as {{ dbt.type_int() }}) as nps_score,
-        cast(null as {{ dbt.type_string() }}) as nps_comment,
-        cast(null as {{ dbt.type_string() }}) as content_key,
-        team_progress as content_label,
-        form_link as content_url
-    from stakeholders
+    {{ situation_family('stakeholders', {'content_label': 'team_progress', 'content_url': 'form_link'}) }}
 
 ),
 

@@ -4,8 +4,13 @@
     1. the decision table (int_onboarding__rule_tracks): track_source 'rules';
     2. the LLM answer (stg_ai__track_assignments, docs/ai.md), used when its status is llm or cache and
        the track is a known one; a fallback row keeps the rule track with track_source 'fallback' and why;
-    3. an experiment variant that overrides the track (int_onboarding__rule_tracks.track_override,
-       docs/analytics.md) wins over both: track_source 'experiment'.
+    3. a colleague an enterprise primary contact named in the stakeholder map before they signed up
+       (int_stakeholders__namings; the latest such naming) gets the track of the role they were named
+       with: track_source 'stakeholder_map'. The contact's word on a colleague's role is firmer than a
+       guess from the signup profile; namings after the signup never change it (a decision is never
+       rewritten by late news, docs/rules.md);
+    4. an experiment variant that overrides the track (int_onboarding__rule_tracks.track_override,
+       docs/analytics.md) wins over all: track_source 'experiment'.
     rule_track always keeps the decision table's choice, so analysts can compare the layers.
     A view: a few joins over one row per user, so every reader (the decision models, `onboarding ai
     eval`) sees the layering over the AI step's latest rows without a rebuild. -#}
@@ -22,6 +27,35 @@ llm_assignments as (
 
     select user_id, llm_track, confidence, explanation, status, reason, model
     from {{ ref('stg_ai__track_assignments') }}
+
+),
+
+-- a colleague's latest naming at or before their signup (a later answer never changes a decided track)
+named_colleagues as (
+
+    select user_id, role_track, role_reason
+    from (
+        select
+            profiles.user_id,
+            namings.role_track,
+            -- the seed's reason for the role, not the typed role (free text, which could hold a name)
+            {{ dbt.concat([
+                "'named in the stakeholder map of account '", 'namings.account_id', "': '",
+                "coalesce(namings.role_track_reason, namings.role_track)",
+            ]) }} as role_reason,
+            row_number() over (
+                partition by profiles.user_id
+                order by namings.named_at desc, namings.response_token desc, namings.stakeholder_slot asc
+            ) as naming_rank
+        from {{ ref('int_stakeholders__namings') }} as namings
+        inner join {{ ref('int_users__profiles') }} as profiles
+            on
+                namings.stakeholder_email = lower(profiles.email)
+                and namings.account_id <> profiles.user_id
+                and namings.named_at <= profiles.signed_up_at
+        where namings.role_track is not null
+    ) as namings_before_signup
+    where naming_rank = 1
 
 ),
 
@@ -43,10 +77,13 @@ layered as (
         coalesce(
             llm_assignments.status in ('llm', 'cache') and known_tracks.track is not null, false
         ) as has_llm_track,
-        llm_assignments.status as llm_status
+        llm_assignments.status as llm_status,
+        named_colleagues.role_track,
+        named_colleagues.role_reason
 
     from rule_tracks
     left join llm_assignments on rule_tracks.user_id = llm_assignments.user_id
+    left join named_colleagues on rule_tracks.user_id = named_colleagues.user_id
     left join known_tracks on llm_assignments.llm_track = known_tracks.track
 
 ),
@@ -58,11 +95,13 @@ final as (
         role_group,
         case
             when track_override is not null then track_override
+            when role_track is not null then role_track
             when has_llm_track then llm_track
             else rule_track
         end as track,
         case
             when track_override is not null then 'experiment'
+            when role_track is not null then 'stakeholder_map'
             when has_llm_track then llm_status
             when llm_status is not null then 'fallback'
             else 'rules'
@@ -70,6 +109,7 @@ final as (
         track_rule,
         case
             when track_override is not null then track_override_reason
+            when role_track is not null then role_reason
             when has_llm_track
                 then {{ dbt.concat([
                     "'LLM ('", 'llm_model', "', confidence '",
