@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from .spark import main as spark_main
 
         return spark_main(argv[1:])
+    if argv[:1] == ["event_log"]:  # Dagster's SQLite event log against the project's (bench/event_log.py)
+        from .event_log import main as event_log_main
+
+        return event_log_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--quick",
@@ -34,9 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pandas-events", type=float, help="millions (default 1, quick 0.05)")
     parser.add_argument("--incremental-events", type=float, help="millions (default 10, quick 0.05)")
     parser.add_argument("--scale", help="millions, comma-separated (default 1,3,10; quick 0.05)")
-    parser.add_argument("--daily-events", type=float, help="millions for the daily figure (default 1, quick 0.05)")
+    parser.add_argument(
+        "--daily-events", type=float, help="millions for the daily figure (default 1, quick 0.05)"
+    )
     parser.add_argument("--before", help="daily figure: also run this git revision, in the same invocation")
-    parser.add_argument("--daily-full", action="store_true", help="daily figure: a 61-day full refresh per version")
+    parser.add_argument(
+        "--daily-full", action="store_true", help="daily figure: a 61-day full refresh per version"
+    )
     parser.add_argument("--drt-contacts", type=int, help="contacts for the drt-core run (default 2,000)")
     parser.add_argument(
         "--no-reuse",

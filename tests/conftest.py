@@ -192,7 +192,14 @@ class CliRun:
         """The Dagster instance the run was recorded in (read it, do not add runs: tests count them)."""
         from dagster import DagsterInstance
 
-        with DagsterInstance.from_config(str(self.home)) as instance:
+        from dagster_project.core.settings import temporary_env
+
+        # as Dagster's own processes read an instance: with DAGSTER_HOME naming it (the project's
+        # dagster.yaml keeps its event logs under $DAGSTER_HOME/history/runs)
+        with (
+            temporary_env({"DAGSTER_HOME": str(self.home)}),
+            DagsterInstance.from_config(str(self.home)) as instance,
+        ):
             yield instance
 
 

@@ -6,6 +6,7 @@ The kernel is this interpreter's (sys.executable), whatever kernelspecs the mach
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from pathlib import Path
@@ -45,6 +46,10 @@ def _execute(path: Path) -> nbformat.NotebookNode:
         # nbclient leaves a kernel it was handed running; a live kernel keeps the DuckDB file locked.
         if manager.has_kernel:
             manager.shutdown_kernel(now=True)
+        # The kernel client's zmq context is destroyed when the client is collected, with a logged warning
+        # when that fails: collect it here, not during a later test of this worker that reads its stderr.
+        del manager
+        gc.collect()
     return notebook
 
 

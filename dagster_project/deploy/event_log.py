@@ -51,7 +51,14 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     ) -> BatchingSqliteEventLogStorage:
         """`base_dir` defaults to where Dagster's own SQLite storage keeps run event logs
         ($DAGSTER_HOME/history/runs), so a Dagster home made before keeps its history."""
-        base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+        base_dir = config_value.get("base_dir")
+        if not base_dir:
+            if not os.environ.get("DAGSTER_HOME"):
+                raise ValueError(
+                    "BatchingSqliteEventLogStorage needs DAGSTER_HOME set (its event logs go to "
+                    "$DAGSTER_HOME/history/runs) or `config: {base_dir: ...}` in dagster.yaml"
+                )
+            base_dir = os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
         return cls(base_dir=base_dir, inst_data=inst_data)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:

@@ -86,6 +86,12 @@ NPS_COLUMNS = """
     submitted_at timestamp, nps_category varchar, loaded_day date
 """
 
+TYPEFORM_COLUMNS = """
+    response_token varchar, form_id varchar, event_id varchar, user_id varchar, answer_position bigint,
+    question_ref varchar, question_type varchar, answer_type varchar, answer_text varchar,
+    answer_choice varchar, submitted_at timestamp, loaded_day date
+"""
+
 
 RULE_TRACKS = "intermediate.int_onboarding__rule_tracks"
 # The relations the session's dbt build creates over the template's hand-made foundation tables.
@@ -93,6 +99,7 @@ DBT_NODES = (
     "onboarding_role_groups", "onboarding_track_rules", "onboarding_track_content", "experiments",
     "experiment_variants", "int_experiments__assignments", "int_experiments__user_overrides",
     "int_onboarding__parameters", "int_onboarding__rule_tracks", "stg_ai__track_assignments",
+    "onboarding_forms", "onboarding_stakeholder_role_tracks", "int_stakeholders__namings",  # a layer of tracks
     "int_onboarding__tracks",
 )  # fmt: skip
 
@@ -103,6 +110,7 @@ def create_foundation(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create table intermediate.int_users__profiles ({PROFILE_COLUMNS})")
     con.execute(f"create table intermediate.int_events__unified ({EVENT_COLUMNS})")
     con.execute(f"create table staging.stg_nps__responses ({NPS_COLUMNS})")
+    con.execute(f"create table staging.stg_typeform__responses ({TYPEFORM_COLUMNS})")
     ensure_ai_tables(con)
 
 

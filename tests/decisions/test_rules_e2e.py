@@ -172,7 +172,7 @@ def load_raw(con) -> Raw:
     events = pd.concat([seg_events, mp_events], ignore_index=True)
     events = events[events.user_id.notna()].reset_index(drop=True)
 
-    signups = con.execute("select user_id, created_at, metadata from raw.signups").df()
+    signups = con.execute("select user_id, email, created_at, metadata from raw.signups").df()
     signups["meta"] = signups.metadata.map(_obj)
     identifies = seg[(seg["type"] == "identify") & seg.user_id.notna()].copy()
     identifies["tr"] = identifies.traits.map(_obj)
