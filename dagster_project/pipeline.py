@@ -29,7 +29,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from .assets.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from .core.settings import Settings, temporary_env
 from .deploy import CODE_LOCATION_NAME, DEFINITIONS_MODULE
-from .deploy.event_log import BATCH_SIZE, BATCH_SIZE_ENV
+from .deploy.event_log import BATCH_SIZE, BATCH_SIZE_ENV, ephemeral_instance
 from .progress import Progress, progress_sink
 
 __all__ = ["PARTITION_RANGE_END_TAG", "PARTITION_RANGE_START_TAG", "PipelineResult", "run_pipeline"]
@@ -52,7 +52,7 @@ def _instance() -> DagsterInstance:
     if os.environ.get("DAGSTER_HOME"):
         Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         return DagsterInstance.get()
-    return DagsterInstance.ephemeral()
+    return ephemeral_instance()  # Dagster's ephemeral instance, writing a range's events in batches
 
 
 # A run over a range of partitions is tagged with the range (PARTITION_RANGE_*_TAG, defined beside the

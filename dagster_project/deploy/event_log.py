@@ -14,8 +14,9 @@ their tags stored together, and the asset's latest-materialization entry updated
 of the batch (as PostgreSQL's does). Anything else (other event types, a batch of mixed types) goes
 through Dagster's own one-by-one path.
 
-The project's `dagster.yaml` (for `make run` and `make dev`) names this class; deployments on
-PostgreSQL need nothing of it, only the batch size variable (docs/deploy.md).
+The project's `dagster.yaml` (for `make run` and `make dev`) names this class; `onboarding run`
+without DAGSTER_HOME uses the in-memory twin (`ephemeral_instance`). Deployments on PostgreSQL need
+neither, only the batch size variable (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import DagsterEventType, Field, StringSource
+from dagster import DagsterEventType, DagsterInstance, Field, StringSource
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.instance import InstanceType
+from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+from dagster._core.run_coordinator import DefaultRunCoordinator
+from dagster._core.storage.event_log import InMemoryEventLogStorage, SqlEventLogStorage, SqliteEventLogStorage
+from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+from dagster._core.storage.root import TemporaryLocalArtifactStorage
+from dagster._core.storage.runs import InMemoryRunStorage
 from dagster._serdes import ConfigurableClassData
 
 BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
@@ -36,6 +44,25 @@ BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 BATCH_SIZE = "1000"
 
 _BATCHABLE = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
+
+
+def _batchable(events: Sequence[EventLogEntry]) -> bool:
+    """One run's materializations (or observations) only: what Dagster's PostgreSQL storage batches."""
+    kinds = {event.get_dagster_event().event_type for event in events}
+    return len(events) > 1 and kinds in _BATCHABLE and len({event.run_id for event in events}) == 1
+
+
+def _write_index(storage: SqlEventLogStorage, statement: Any, events: Sequence[EventLogEntry]) -> list[int]:
+    """Insert the rows into the index (the cross-run tables), with their tags and the asset's latest
+    entry from the last event, in one transaction; the rows' ids in the order of `events`."""
+    with storage.index_transaction() as conn:
+        returned = conn.execute(statement.returning(SqlEventLogStorageTable.c.id)).fetchall()
+        # One statement in one write transaction: SQLite gives its rows increasing ids in the order
+        # of the VALUES list, though RETURNING may list them in any order.
+        event_ids = sorted(int(row[0]) for row in returned)
+        storage._store_asset_event_tags(conn, events, event_ids)
+        storage._store_asset_event(conn, events[-1], event_ids[-1])
+    return event_ids
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
@@ -62,17 +89,38 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(base_dir=base_dir, inst_data=inst_data)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        kinds = {event.get_dagster_event().event_type for event in events}
-        if len(events) < 2 or kinds not in _BATCHABLE or len({event.run_id for event in events}) != 1:
+        if not _batchable(events):
             super().store_event_batch(events)
             return
         statement = self.prepare_insert_event_batch(events)
-        with self.run_connection(events[0].run_id) as conn:
+        with self.run_connection(events[0].run_id) as conn:  # the run's own database, then the index
             conn.execute(statement)
-        with self.index_transaction() as conn:
-            returned = conn.execute(statement.returning(SqlEventLogStorageTable.c.id)).fetchall()
-            # One statement in one write transaction: SQLite gives its rows increasing ids in the order
-            # of the VALUES list, though RETURNING may list them in any order.
-            event_ids = sorted(int(row[0]) for row in returned)
-            self._store_asset_event_tags(conn, events, event_ids)
-            self._store_asset_event(conn, events[-1], event_ids[-1])
+        _write_index(self, statement, events)
+
+
+class BatchingInMemoryEventLogStorage(InMemoryEventLogStorage):
+    """Dagster's in-memory event log (an ephemeral instance: `onboarding run` without DAGSTER_HOME, the
+    tests' pipeline runs) with the same batch write; one database, so one insert."""
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        if not _batchable(events):
+            super().store_event_batch(events)
+            return
+        _write_index(self, self.prepare_insert_event_batch(events), events)
+        for event in events:  # what InMemoryEventLogStorage.store_event does after each write
+            self._storage_id += 1
+            for handler in list(self._handlers[event.run_id]):
+                handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
+
+
+def ephemeral_instance() -> DagsterInstance:
+    """`DagsterInstance.ephemeral()` (dagster._core.instance.factory) with the batching in-memory log."""
+    return DagsterInstance(
+        instance_type=InstanceType.EPHEMERAL,
+        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        run_storage=InMemoryRunStorage(),
+        event_storage=BatchingInMemoryEventLogStorage(),
+        compute_log_manager=NoOpComputeLogManager(),
+        run_coordinator=DefaultRunCoordinator(),
+        run_launcher=SyncInMemoryRunLauncher(),
+    )
