@@ -475,6 +475,9 @@ def test_rules_produce_every_outcome(decided):
     }.items():  # fmt: skip
         assert values <= set(daily[col]), f"{col}: only {set(daily[col])}"
     assert daily.is_off_track.any()
+    # colleagues named in a stakeholder map before they signed up, whose track is their role's
+    raw, _, latest, _ = decided
+    assert len(raw.named_tracks) >= 5 and (latest.track_source == "stakeholder_map").sum() >= 5
 
 
 def test_messages_are_keyed_and_linked(decided):
