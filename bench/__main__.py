@@ -38,13 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pandas-events", type=float, help="millions (default 1, quick 0.05)")
     parser.add_argument("--incremental-events", type=float, help="millions (default 10, quick 0.05)")
     parser.add_argument("--scale", help="millions, comma-separated (default 1,3,10; quick 0.05)")
-    parser.add_argument(
-        "--daily-events", type=float, help="millions for the daily figure (default 1, quick 0.05)"
-    )
+    parser.add_argument("--daily-events", type=float, help="millions for the daily figure (default 1, quick 0.05)")
     parser.add_argument("--before", help="daily figure: also run this git revision, in the same invocation")
-    parser.add_argument(
-        "--daily-full", action="store_true", help="daily figure: a 61-day full refresh per version"
-    )
+    parser.add_argument("--daily-full", action="store_true", help="daily figure: a 61-day full refresh per version")
     parser.add_argument("--drt-contacts", type=int, help="contacts for the drt-core run (default 2,000)")
     parser.add_argument(
         "--no-reuse",

@@ -88,10 +88,7 @@ def stats(base_url: str) -> dict[str, Any]:
 # destination -> (the vendor's documented limit, in words; rows synced: full, quick)
 NEW_DESTINATIONS: dict[str, tuple[str, tuple[int, int]]] = {
     "sendgrid": ("plan-dependent; answers 429 with X-RateLimit-Reset", (600, 100)),
-    "salesforce": (
-        "a 24-hour call allowance per org (Sforce-Limit-Info), 25 long-running calls at once",
-        (1_000, 200),
-    ),
+    "salesforce": ("a 24-hour call allowance per org (Sforce-Limit-Info), 25 long-running calls at once", (1_000, 200)),
     "mixpanel": ("2 GB of JSON per minute per project, 2,000 records per request", (20_000, 4_000)),
     "segment": ("1,000 requests per second recommended, 500 KB per batch", (20_000, 4_000)),
 }
@@ -109,38 +106,19 @@ def bench_new_destinations(quick: bool, latency: float) -> list[dict[str, Any]]:
                 create_marts(con)
                 if destination == "sendgrid":
                     insert(con, "intercom_contacts", (contact(i) for i in range(rows)))
-                    insert(
-                        con,
-                        "triggered_messages",
-                        (
-                            message(
-                                f"pb-{i}",
-                                i,
-                                "intercom_email",
-                                trigger="playbook_day_14",
-                                body=f"<p>Playbook [pb-{i}]</p>",
-                            )
-                            for i in range(rows)
-                        ),
-                    )
+                    insert(con, "triggered_messages", (message(
+                        f"pb-{i}", i, "intercom_email", trigger="playbook_day_14", body=f"<p>Playbook [pb-{i}]</p>")
+                        for i in range(rows)))
                 else:
                     insert(con, "destination_traits", (traits(i) for i in range(rows)))
-            server = {
-                "sendgrid": SendGridStandin,
-                "salesforce": SalesforceStandin,
-                "mixpanel": MixpanelStandin,
-                "segment": SegmentStandin,
-            }[destination](latency=latency).start()
+            server = {"sendgrid": SendGridStandin, "salesforce": SalesforceStandin, "mixpanel": MixpanelStandin,
+                      "segment": SegmentStandin}[destination](latency=latency).start()
             try:
-                env = {
-                    "SENDGRID_API_KEY": "SG.standin-sendgrid-key",
-                    "SENDGRID_FROM_EMAIL": "cs@yourcompany.example",
-                    "SALESFORCE_CLIENT_ID": "standin-sf-client",
-                    "SALESFORCE_CLIENT_SECRET": "standin-sf-secret",
-                    "MIXPANEL_PROJECT_TOKEN": "standin-mixpanel-token",
-                    "SEGMENT_WRITE_KEY": "standin-segment-write-key",
-                    f"{'SALESFORCE_INSTANCE_URL' if destination == 'salesforce' else destination.upper() + '_API_BASE'}": server.base_url,
-                }
+                env = {"SENDGRID_API_KEY": "SG.standin-sendgrid-key", "SENDGRID_FROM_EMAIL": "cs@yourcompany.example",
+                       "SALESFORCE_CLIENT_ID": "standin-sf-client", "SALESFORCE_CLIENT_SECRET": "standin-sf-secret",
+                       "MIXPANEL_PROJECT_TOKEN": "standin-mixpanel-token", "SEGMENT_WRITE_KEY": "standin-segment-write-key",
+                       f"{'SALESFORCE_INSTANCE_URL' if destination == 'salesforce' else destination.upper() + '_API_BASE'}":
+                           server.base_url}
                 settings = SyncSettings.from_env(env)
                 started = time.monotonic()
                 first = run_sync(db, [destination], settings=settings)[0]
@@ -156,29 +134,20 @@ def bench_new_destinations(quick: bool, latency: float) -> list[dict[str, Any]]:
         requests = first.requests
         span = ((measured["last_at"] or 0) - (measured["first_at"] or 0)) or wall
         result = {
-            "destination": destination,
-            "rows": rows,
-            "sent": first.sent,
-            "status": first.status,
-            "requests": requests,
-            "records_per_request": round(first.sent / max(requests, 1), 1),
-            "wall_s": round(wall, 2),
-            "rows_per_s": round(first.sent / wall, 1),
+            "destination": destination, "rows": rows, "sent": first.sent, "status": first.status,
+            "requests": requests, "records_per_request": round(first.sent / max(requests, 1), 1),
+            "wall_s": round(wall, 2), "rows_per_s": round(first.sent / wall, 1),
             "achieved_requests_per_s": round(requests / span, 1),
             "configured_requests_per_s": round(configured, 1),
             "share_of_configured": round(requests / span / configured, 3),
-            "documented_limit": documented,
-            "validation_errors": len(measured["validation_errors"]),
-            "rerun_requests": rerun,
-            "rerun_unchanged": second.unchanged,
+            "documented_limit": documented, "validation_errors": len(measured["validation_errors"]),
+            "rerun_requests": rerun, "rerun_unchanged": second.unchanged,
         }
         results.append(result)
-        print(
-            f"{destination}: {rows:,} rows -> {requests:,} requests in {span:.1f} s = {requests / span:.1f}/s"
-            f" ({result['share_of_configured']:.0%} of the configured {configured:g}/s; documented: {documented});"
-            f" {result['records_per_request']} rows per request, {result['rows_per_s']:,} rows/s over"
-            f" {wall:.1f} s wall; unchanged re-run: {rerun} requests"
-        )
+        print(f"{destination}: {rows:,} rows -> {requests:,} requests in {span:.1f} s = {requests / span:.1f}/s"
+              f" ({result['share_of_configured']:.0%} of the configured {configured:g}/s; documented: {documented});"
+              f" {result['records_per_request']} rows per request, {result['rows_per_s']:,} rows/s over"
+              f" {wall:.1f} s wall; unchanged re-run: {rerun} requests")
     return results
 
 

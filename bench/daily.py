@@ -111,18 +111,12 @@ def _version(ds: Dataset, label: str, src: Path, base: Path | None, keep: Path, 
             runs["full"] = onboarding_run(ds, full_db, f"daily-{label}-full-u{ds.users}", src=src)
             shutil.move(str(full_db), keep / f"{label}-full.duckdb")
         if base is None:
-            runs["setup"] = onboarding_run(
-                ds, incr_db, f"daily-{label}-setup-u{ds.users}", as_of=before, src=src
-            )
+            runs["setup"] = onboarding_run(ds, incr_db, f"daily-{label}-setup-u{ds.users}", as_of=before, src=src)
             shutil.copy(incr_db, keep / "base60.duckdb")
         else:
             shutil.copy(base, incr_db)
-        runs["one"] = onboarding_run(
-            ds, incr_db, f"daily-{label}-one-u{ds.users}", start=last, as_of=last, src=src
-        )
-        runs["again"] = onboarding_run(
-            ds, incr_db, f"daily-{label}-again-u{ds.users}", start=last, as_of=last, src=src
-        )
+        runs["one"] = onboarding_run(ds, incr_db, f"daily-{label}-one-u{ds.users}", start=last, as_of=last, src=src)
+        runs["again"] = onboarding_run(ds, incr_db, f"daily-{label}-again-u{ds.users}", start=last, as_of=last, src=src)
         shutil.move(str(incr_db), keep / f"{label}-incr.duckdb")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -179,12 +173,8 @@ def fig_daily(events: int, before: str | None, full: bool = False) -> dict[str, 
                 say(f"  {label} " + _line(name, r) + f"  phases {r.get('phases_s')}")
             say(f"  {label}: {ratios}")
             if full:
-                incremental_vs_full = _differences(
-                    compare(keep / f"{label}-full.duckdb", keep / f"{label}-incr.duckdb")
-                )
-                say(
-                    f"  {label}: 60 days + one vs all 61 at once, tables that differ: {incremental_vs_full or 'none'}"
-                )
+                incremental_vs_full = _differences(compare(keep / f"{label}-full.duckdb", keep / f"{label}-incr.duckdb"))
+                say(f"  {label}: 60 days + one vs all 61 at once, tables that differ: {incremental_vs_full or 'none'}")
                 result[f"{label}_incremental_vs_full"] = incremental_vs_full
             result[label] = {"runs": runs, "ratios": ratios}
         if before:

@@ -123,9 +123,7 @@ def fig_pandas(events: int, reuse: bool) -> dict[str, Any]:
         say(f"  ours with ONBOARDING_DUCKDB_MEMORY_LIMIT={BOUNDED_MEMORY}: FAILED (see {bounded['log']})")
     bounded_memory = bounded["tree_peak_rss_mb"] / base["tree_peak_rss_mb"]
     bounded_speed = base["wall_s"] / bounded["wall_s"]
-    say(
-        f"  ours with ONBOARDING_DUCKDB_MEMORY_LIMIT={BOUNDED_MEMORY}: {bounded['wall_s']:.1f} s, {_mem(bounded)}"
-    )
+    say(f"  ours with ONBOARDING_DUCKDB_MEMORY_LIMIT={BOUNDED_MEMORY}: {bounded['wall_s']:.1f} s, {_mem(bounded)}")
     say(
         f"  bounded: pandas time / our time = {bounded_speed:.2f}x; our peak memory / pandas peak memory = "
         f"{bounded_memory:.2f}  ({verdict(bounded_memory, 0.2, at_most=True)})"

@@ -94,8 +94,7 @@ def _insert_salvaged(con: duckdb.DuckDBPyConnection, table: str, columns: dict[s
     con.execute("create or replace temp table _lines (line varchar)")
     con.executemany("insert into _lines values (?)", [[x] for x in _salvage(path)])
     casts = ", ".join(
-        f"try_cast(line ->> '$.{k}' as {v})" if v != "json" else f"line -> '$.{k}'"
-        for k, v in columns.items()
+        f"try_cast(line ->> '$.{k}' as {v})" if v != "json" else f"line -> '$.{k}'" for k, v in columns.items()
     )
     con.execute(f"insert into {table} select {casts} from _lines where json_valid(line)")
 

@@ -43,9 +43,7 @@ def spark_run(ds: Dataset, master: str = "local[2]") -> dict[str, Any]:
     out["session_s"] = round(time.perf_counter() - t, 1)
     days = ds.days_list()
     t = time.perf_counter()
-    stats = load_all(
-        spark, ds.landing, RAW_SOURCES, days, Settings(db_path=root / "w.duckdb", landing=ds.landing)
-    )
+    stats = load_all(spark, ds.landing, RAW_SOURCES, days, Settings(db_path=root / "w.duckdb", landing=ds.landing))
     out["ingest_s"] = round(time.perf_counter() - t, 1)
     out["partitions"] = len(stats)
     out["ingest_s_per_partition"] = round(out["ingest_s"] / max(1, len(stats)), 3)
@@ -56,29 +54,12 @@ def spark_run(ds: Dataset, master: str = "local[2]") -> dict[str, Any]:
     os.environ.update(engine.dbt_env())
     t = time.perf_counter()
     result = dbtRunner().invoke(
-        [
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            "spark",
-            "--target-path",
-            str(root / "target"),
-            "--log-path",
-            str(root / "logs"),
-            "--exclude-resource-type",
-            "test",
-            "--exclude-resource-type",
-            "unit_test",
-            "--quiet",
-        ]
+        ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "spark",
+         "--target-path", str(root / "target"), "--log-path", str(root / "logs"),
+         "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test", "--quiet"]
     )
     out["dbt_s"] = round(time.perf_counter() - t, 1)
-    out["dbt_failed"] = [
-        r.node.unique_id for r in (result.result or []) if r.status not in ("success", "pass")
-    ]
+    out["dbt_failed"] = [r.node.unique_id for r in (result.result or []) if r.status not in ("success", "pass")]
     out["wall_s"] = round(out["ingest_s"] + out["dbt_s"], 1)
     return out
 

@@ -138,16 +138,10 @@ def run(
     ] = None,
     start: Annotated[str | None, typer.Option(help="First landing day (default: the first one).")] = None,
     verbose: Annotated[
-        bool,
-        typer.Option(
-            "--verbose", "-v", help="Stream every log line and dbt line (they also go to the run's log)."
-        ),
+        bool, typer.Option("--verbose", "-v", help="Stream every log line and dbt line (they also go to the run's log).")
     ] = False,
     as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="Print one JSON document on stdout (docs/deploy.md section 6); progress on stderr."
-        ),
+        bool, typer.Option("--json", help="Print one JSON document on stdout (docs/deploy.md section 6); progress on stderr.")
     ] = False,
 ) -> None:
     """Ingest every landing day up to --as-of, build the dbt decisions and plan the sync, in one run.
@@ -171,11 +165,9 @@ def run(
         usage_error(str(exc))
     days = [d for d in landed if (not last or d <= last) and (not first or d >= first)]
     if not days:
-        usage_error(
-            f"no landing files in {settings.landing}"
-            + (f" from {first or 'the start'} to {last or 'the end'}" if first or last else "")
-            + ": run `onboarding generate` first"
-        )
+        usage_error(f"no landing files in {settings.landing}"
+                    + (f" from {first or 'the start'} to {last or 'the end'}" if first or last else "")
+                    + ": run `onboarding generate` first")
     started = time.perf_counter()
     with shown.status("parsing the dbt project..."):
         prepare_manifest()
@@ -187,22 +179,14 @@ def run(
     steps = [node.name for node in defs.resolve_job_def(JOB_NAME).graph.nodes]
     ingest_items = len(days) * sum(len(sources) for sources in RAW_SOURCES.values())
     display = RunDisplay(shown, steps, ingest_items, RunLog(settings.db_path.parent / "logs"), verbose)
-    shown.print(
-        f"Running {days[0]} .. {days[-1]} ({len(days)} days) into {settings.db_path}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    shown.print(f"Running {days[0]} .. {days[-1]} ({len(days)} days) into {settings.db_path}",
+                highlight=False, soft_wrap=True)
     with display.shown(), captured_output(display):
         result = run_pipeline(days[0], days[-1], progress=display, settings=settings)
     report = RunReport(
-        run_id=result.run_id,
-        success=result.success,
-        start=days[0],
-        end=days[-1],
-        seconds=round(time.perf_counter() - started, 1),
-        warehouse=settings.db_path,
-        logs=log_paths(display.log.folder, result.run_id),
-        failures=display.step_failures or result.failures,
+        run_id=result.run_id, success=result.success, start=days[0], end=days[-1],
+        seconds=round(time.perf_counter() - started, 1), warehouse=settings.db_path,
+        logs=log_paths(display.log.folder, result.run_id), failures=display.step_failures or result.failures,
     )
     if settings.db_path.exists():
         with warehouse.connect(settings.db_path, read_only=True) as con:

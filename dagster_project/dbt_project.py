@@ -53,17 +53,8 @@ class ManifestPreparer(DbtProjectPreparer):
             shutil.copy2(target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
         # dbt's log file goes beside its target folder (core.settings.dbt_output_dirs), not into the
         # (possibly installed) project.
-        args = [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--target-path",
-            str(scratch),
-            "--log-path",
-            str(target.parent / "logs"),
-            "--profiles-dir",
-            str(project.profiles_dir),
-        ]
+        args = [dbt_executable(), "parse", "--quiet", "--target-path", str(scratch),
+                "--log-path", str(target.parent / "logs"), "--profiles-dir", str(project.profiles_dir)]
         # The manifest records the warehouse's database name (the file's stem), so dbt parses against
         # the warehouse these settings name; the environment holds that for the dbt process only. The
         # same profile values as the run's dbt steps (`dbt_env`): dbt keeps them in its partial-parse
@@ -89,9 +80,7 @@ def dbt_env(settings: Settings) -> dict[str, str | None]:
 
 
 preparer = ManifestPreparer()
-dbt_project = DbtProject(
-    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DBT_TARGET_DIR
-)
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DBT_TARGET_DIR)
 
 
 # Parsing output and scratch files, not inputs of the manifest.
@@ -108,9 +97,7 @@ def _fingerprint(settings: Settings | None = None) -> str:
     nodes (8-25 s); parsed here for this warehouse, both steps only read the saved parse (issue 20).
     """
     settings = settings or Settings.from_env()
-    profile = json.dumps(
-        {k: v for k, v in dbt_env(settings).items() if k != "GLIBC_TUNABLES"}, sort_keys=True
-    )
+    profile = json.dumps({k: v for k, v in dbt_env(settings).items() if k != "GLIBC_TUNABLES"}, sort_keys=True)
     digest = hashlib.sha256(profile.encode())
     root = Path(dbt_project.project_dir)
     files: list[Path] = []

@@ -59,10 +59,8 @@ def _expired_sql(con: duckdb.DuckDBPyConnection) -> str:
 
     from .resources import sync_settings
 
-    empty = (
-        "select cast(null as varchar) as destination, cast(null as varchar) as message_key,"
-        " cast(null as timestamp) as due_at, cast(null as integer) as max_age_days where false"
-    )
+    empty = ("select cast(null as varchar) as destination, cast(null as varchar) as message_key,"
+             " cast(null as timestamp) as due_at, cast(null as integer) as max_age_days where false")
     try:
         query = expired_sql(con, sync_settings())  # the sync resource's window, as a run's
         if query is None:
@@ -213,11 +211,7 @@ def explain(con: duckdb.DuckDBPyConnection, user_id: str, as_of: date | None = N
     )
     # Why a destination ran dry, for the destinations whose plan this timeline shows.
     runs = dry_runs(con)
-    dry = {
-        d: reason
-        for d, reason in runs.items()
-        if any(f"{d}: planned" in (i["delivery"] or "") for i in items)
-    }
+    dry = {d: reason for d, reason in runs.items() if any(f"{d}: planned" in (i["delivery"] or "") for i in items)}
     return Explanation(user_id, as_of, profiles[0], items, state[0] if state else None, dry)
 
 
@@ -247,10 +241,8 @@ def track_text(state: dict[str, Any]) -> str:
     chosen = f"{state['track']} ({state['track_source']}: {state['track_reason']})"
     if state.get("is_off_track") and state.get("effective_track") != state["track"]:
         since = state.get("off_track_since")
-        return (
-            f"[bold]{state['effective_track']}[/bold], off track since {since}: idle "
-            f"{state.get('days_since_last_login')} days; chosen track {chosen}"
-        )
+        return (f"[bold]{state['effective_track']}[/bold], off track since {since}: idle "
+                f"{state.get('days_since_last_login')} days; chosen track {chosen}")
     return f"[bold]{state['track']}[/bold] ({state['track_source']}: {state['track_reason']})"
 
 
@@ -261,17 +253,11 @@ def _now(state: dict[str, Any]) -> Table:
     milestones = ", ".join(json.loads(state["milestones"] or "{}")) or "none yet"
     risk = "-" if state["churn_risk"] is None else f"{state['churn_risk']:.2f}"
     grid.add_row("track", track_text(state))
-    grid.add_row(
-        "score",
-        f"[bold]{state['onboarding_score']}[/bold] (milestones: {milestones}); stage "
-        f"{state['onboarding_stage']}; next action {state['next_action']} ({state['action_priority']})",
-    )
-    grid.add_row(
-        "difficulty",
-        f"{state['difficulty_level']} ({state['difficulty_reason']}): time to first query "
-        f"{_duration(state['time_to_first_query_seconds'])}, "
-        f"{round(state['queries_per_day'] or 0, 2)} queries/day",
-    )
+    grid.add_row("score", f"[bold]{state['onboarding_score']}[/bold] (milestones: {milestones}); stage "
+                          f"{state['onboarding_stage']}; next action {state['next_action']} ({state['action_priority']})")
+    grid.add_row("difficulty", f"{state['difficulty_level']} ({state['difficulty_reason']}): time to first query "
+                               f"{_duration(state['time_to_first_query_seconds'])}, "
+                               f"{round(state['queries_per_day'] or 0, 2)} queries/day")
     grid.add_row("churn risk", f"{risk} {state['risk_action'] or ''}: {_factors(state['risk_factors'])}")
     grid.add_row("CSM", state["csm"] or "none")
     return grid
@@ -293,9 +279,7 @@ def render(explanation: Explanation, console: Console) -> None:
     """
     # Every warehouse value is escaped: a role like "[admin]" is data, not Rich markup.
     p = {k: escape(str(v)) if isinstance(v, str) else v for k, v in explanation.profile.items()}
-    state = explanation.state and {
-        k: escape(v) if isinstance(v, str) else v for k, v in explanation.state.items()
-    }
+    state = explanation.state and {k: escape(v) if isinstance(v, str) else v for k, v in explanation.state.items()}
     console.rule(f"[bold]{p['name']}[/bold]  {escape(explanation.user_id)}  as of {explanation.as_of}")
     console.print(
         f"{p.get('email') or 'no email'} · {p['company']} · role {p['role']} · plan {p['plan']} · "
@@ -326,21 +310,14 @@ def render(explanation: Explanation, console: Console) -> None:
     console.print(timeline, highlight=False)
     no_credentials = [d for d, reason in explanation.dry_runs.items() if reason.startswith("no credentials")]
     if no_credentials:
-        console.print(
-            f"[yellow]dry runs[/yellow] (planned, not sent): no credentials for {', '.join(no_credentials)}"
-            " (docs/sync.md).",
-            highlight=False,
-        )
+        console.print(f"[yellow]dry runs[/yellow] (planned, not sent): no credentials for {', '.join(no_credentials)}"
+                      " (docs/sync.md).", highlight=False)
     for destination, reason in explanation.dry_runs.items():
         if destination not in no_credentials:
-            console.print(
-                f"[yellow]{destination}[/yellow] ran dry: {escape(reason)} (planned, not sent).",
-                highlight=False,
-            )
+            console.print(f"[yellow]{destination}[/yellow] ran dry: {escape(reason)} (planned, not sent).",
+                          highlight=False)
     if not explanation.items:
-        console.print(
-            f"[yellow]Nothing known by the end of {explanation.as_of}[/yellow] (before the signup?)."
-        )
+        console.print(f"[yellow]Nothing known by the end of {explanation.as_of}[/yellow] (before the signup?).")
 
 
 def as_json(explanation: Explanation) -> dict[str, Any]:
@@ -351,15 +328,8 @@ def as_json(explanation: Explanation) -> dict[str, Any]:
         "profile": explanation.profile,
         "now": explanation.state,
         "timeline": [
-            {
-                "day": i["day_number"],
-                "on_date": i["on_date"],
-                "at": i["happened_at"],
-                "kind": i["section"],
-                "what": i["item"],
-                "details": i["detail"],
-                "delivery": i["delivery"],
-            }
+            {"day": i["day_number"], "on_date": i["on_date"], "at": i["happened_at"], "kind": i["section"],
+             "what": i["item"], "details": i["detail"], "delivery": i["delivery"]}
             for i in explanation.items
         ],
         "dry_runs": explanation.dry_runs,

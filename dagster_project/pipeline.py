@@ -76,7 +76,6 @@ def job_origins(job_name: str = JOB_NAME) -> tuple[ReconstructableJob, RemoteJob
     )
     return recon, RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME).get_job_origin(job_name)
 
-
 # Dagster's own switch: a run over a range of days records one "materialization planned" event per
 # asset for the whole range, instead of one per asset and day. Why: with ~40 partitioned assets a
 # 30-day run wrote ~1,200 planned events before its first step, each its own SQLite transaction in a
@@ -113,27 +112,19 @@ def run_pipeline(
         progress_sink.append(progress)
     try:
         # A user's own setting wins; ours holds for this run only.
-        with (
-            temporary_env(
-                {
-                    PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true"),
-                    # an asset's per-day materializations stored together (deploy/event_log.py)
-                    BATCH_SIZE_ENV: os.environ.get(BATCH_SIZE_ENV, BATCH_SIZE),
-                }
-            ),
-            _instance() as instance,
-        ):
+        # An asset's per-day materializations are stored together (deploy/event_log.py).
+        ours = {
+            PLANNED_EVENTS_ENV: os.environ.get(PLANNED_EVENTS_ENV, "true"),
+            BATCH_SIZE_ENV: os.environ.get(BATCH_SIZE_ENV, BATCH_SIZE),
+        }
+        with temporary_env(ours), _instance() as instance:
             # What `execute_job` does, plus the remote origin; the job's in-process executor keeps every
             # step (and the progress logger) in this process.
             job = recon.get_definition()
             run = instance.create_run_for_job(
                 job_def=job,
                 run_config=run_config(settings),
-                tags={
-                    **job.run_tags,
-                    PARTITION_RANGE_START_TAG: start.isoformat(),
-                    PARTITION_RANGE_END_TAG: end.isoformat(),
-                },
+                tags={**job.run_tags, PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()},
                 remote_job_origin=origin,
                 job_code_origin=recon.get_python_origin(),
             )

@@ -141,9 +141,7 @@ class RunLog:
             return
         self.folder = self.root / run_id
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._files = {
-            name: (self.folder / name).open("a", encoding="utf-8", buffering=1) for name in self.NAMES
-        }
+        self._files = {name: (self.folder / name).open("a", encoding="utf-8", buffering=1) for name in self.NAMES}
         held, self._held = self._held, []
         for name, line in held:
             self.write(name, line)
@@ -169,9 +167,8 @@ class RunDisplay:
     source-days the ingest will load (the ingest bar's total).
     """
 
-    def __init__(
-        self, console: Console, steps: list[str], ingest_items: int, log: RunLog, verbose: bool = False
-    ) -> None:
+    def __init__(self, console: Console, steps: list[str], ingest_items: int, log: RunLog,
+                 verbose: bool = False) -> None:
         self.console, self.log, self.verbose = console, log, verbose
         self.bars = console.is_terminal
         self.steps: dict[str, set[str]] = {}
@@ -191,20 +188,14 @@ class RunDisplay:
         self.run_id: str | None = None
         self._dbt_stage: str | None = None
         self.progress = Bars(
-            TextColumn("{task.description:<14}"),
-            BarColumn(bar_width=28),
-            MofNCompleteColumn(),
-            TextColumn("[dim]{task.fields[unit]}[/dim] {task.fields[note]}"),
-            TimeElapsedColumn(),
-            console=console,
-            redirect_stdout=False,
-            redirect_stderr=False,
+            TextColumn("{task.description:<14}"), BarColumn(bar_width=28), MofNCompleteColumn(),
+            TextColumn("[dim]{task.fields[unit]}[/dim] {task.fields[note]}"), TimeElapsedColumn(),
+            console=console, redirect_stdout=False, redirect_stderr=False,
         )
         order = [stage for stage in [*dict(STAGES), "other"] if stage in self.steps]
         self.tasks: dict[str, TaskID] = {
-            stage: self.progress.add_task(
-                stage, total=self.totals[stage], start=False, unit=UNITS.get(stage, "steps"), note=""
-            )
+            stage: self.progress.add_task(stage, total=self.totals[stage], start=False,
+                                          unit=UNITS.get(stage, "steps"), note="")
             for stage in order
         }
 
@@ -226,22 +217,13 @@ class RunDisplay:
             self._echo(f"{event.step or 'run'}: {event.message}", event.level)
             return
         if event.kind in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-            outcome = {
-                "STEP_START": "started",
-                "STEP_SUCCESS": "done",
-                "STEP_FAILURE": "FAILED",
-                "STEP_SKIPPED": "skipped",
-            }[event.kind]
+            outcome = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED",
+                       "STEP_SKIPPED": "skipped"}[event.kind]
             first = event.message.splitlines()[0] if event.message else ""
-            self.log.write(
-                "run.log",
-                f"{datetime.now():%H:%M:%S} {event.step:<24} step {outcome}"
-                + (f": {event.detail or event.message}" if event.message else ""),
-            )
-            self._echo(
-                f"step {event.step}: {outcome}" + (f": {first}" if first else ""),
-                logging.ERROR if event.kind == "STEP_FAILURE" else logging.INFO,
-            )
+            self.log.write("run.log", f"{datetime.now():%H:%M:%S} {event.step:<24} step {outcome}"
+                           + (f": {event.detail or event.message}" if event.message else ""))
+            self._echo(f"step {event.step}: {outcome}" + (f": {first}" if first else ""),
+                       logging.ERROR if event.kind == "STEP_FAILURE" else logging.INFO)
             if stage is not None:
                 self._step(stage, event.step, event.kind, first)
 

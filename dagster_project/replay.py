@@ -49,9 +49,7 @@ from .core.settings import DBT_PROJECT_DIR, Settings, dbt_executable, environmen
 # ancestor. By folder, so J-numbered additions to either folder are replayed without a change here.
 SELECT: tuple[str, ...] = ("+path:models/decisions", "+path:models/sync")
 # The warehouse's own schemas: a replay never writes to them (and refuses a scratch name among them).
-MAIN_SCHEMAS: frozenset[str] = frozenset(
-    {"raw", "staging", "intermediate", "ai", "marts", "sync", "seeds", "main"}
-)
+MAIN_SCHEMAS: frozenset[str] = frozenset({"raw", "staging", "intermediate", "ai", "marts", "sync", "seeds", "main"})
 DIFFERENCES = "replay_differences"
 # State the engine keeps once made, copied into the scratch schema before the build (dbt then runs
 # these incremental models on it as a daily run does), so a difference is the rule's, not a re-making
@@ -83,9 +81,7 @@ class ReplayRequest:
     start: date | None = None
     end: date | None = None
     keep: bool = False
-    replay_id: str = field(
-        default_factory=lambda: time.strftime("%Y%m%d_%H%M%S") + "_" + uuid.uuid4().hex[:4]
-    )
+    replay_id: str = field(default_factory=lambda: time.strftime("%Y%m%d_%H%M%S") + "_" + uuid.uuid4().hex[:4])
 
     @property
     def schema(self) -> str:
@@ -150,14 +146,10 @@ def parse_vars(text: str, known: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise ReplayError(f"--vars is not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ReplayError(
-            f"--vars must be a JSON object like '{{\"name\": value}}', got {type(value).__name__}"
-        )
+        raise ReplayError(f"--vars must be a JSON object like '{{\"name\": value}}', got {type(value).__name__}")
     unknown = sorted(str(k) for k in value if k not in known)
     if unknown:
-        raise ReplayError(
-            f"unknown var {', '.join(unknown)} (dbt_project.yml declares {len(known)}; docs/rules.md)"
-        )
+        raise ReplayError(f"unknown var {', '.join(unknown)} (dbt_project.yml declares {len(known)}; docs/rules.md)")
     if "start_date" in value or "end_date" in value:
         raise ReplayError("start_date/end_date are the run window, not a rule: use --from/--to")
     return value
@@ -193,11 +185,7 @@ _SCHEMA_MACRO = """\
 def scratch_project(folder: Path, seeds: Mapping[str, Path], project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """A copy of the dbt project in `folder`, with the replacing seeds and the scratch-schema macro."""
     copy = folder / "project"
-    shutil.copytree(
-        project_dir,
-        copy,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".sqlfluff_libs", ".user.yml"),
-    )
+    shutil.copytree(project_dir, copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".sqlfluff_libs", ".user.yml"))
     for name, csv in seeds.items():
         for original in (copy / "seeds").rglob(f"{name}.csv"):
             shutil.copyfile(csv, original)
@@ -241,15 +229,15 @@ def differences_sql(schema: str) -> str:
                cast(b.{column} as varchar) as before, cast(r.{column} as varchar) as after
         from marts.user_onboarding_daily as b
         full outer join {schema}.user_onboarding_daily as r on b.user_id = r.user_id and b.as_of_date = r.as_of_date
-        where b.{column} is distinct from r.{column} and {_window("coalesce(b.as_of_date, r.as_of_date)")}"""
+        where b.{column} is distinct from r.{column} and {_window('coalesce(b.as_of_date, r.as_of_date)')}"""
         for label, column in USER_DIMENSIONS.items()
     )
     return f"""
     with
-    base_messages as (select * from marts.triggered_messages where {_window("as_of_date")}),
-    replay_messages as (select * from {schema}.triggered_messages where {_window("as_of_date")}),
-    base_alerts as (select * from marts.csm_alerts where {_window("as_of_date")}),
-    replay_alerts as (select * from {schema}.csm_alerts where {_window("as_of_date")})
+    base_messages as (select * from marts.triggered_messages where {_window('as_of_date')}),
+    replay_messages as (select * from {schema}.triggered_messages where {_window('as_of_date')}),
+    base_alerts as (select * from marts.csm_alerts where {_window('as_of_date')}),
+    replay_alerts as (select * from {schema}.csm_alerts where {_window('as_of_date')})
     select 'message' as kind, coalesce(b.trigger, r.trigger) as subject,
            case when b.message_key is null then 'added' when r.message_key is null then 'removed' else 'changed' end
                as change,
@@ -445,18 +433,12 @@ def make_request(
 
 def replay_command(
     vars_: Annotated[
-        str | None,
-        typer.Option(
-            "--vars", help="Changed rules: dbt vars as a JSON object, e.g. '{\"escalation_wait_days\": 5}'."
-        ),
+        str | None, typer.Option("--vars", help="Changed rules: dbt vars as a JSON object, e.g. '{\"escalation_wait_days\": 5}'.")
     ] = None,
     seeds: Annotated[
-        Path | None,
-        typer.Option("--seeds", help="A folder of CSVs, each replacing the seed of the same name."),
+        Path | None, typer.Option("--seeds", help="A folder of CSVs, each replacing the seed of the same name.")
     ] = None,
-    start: Annotated[
-        str | None, typer.Option("--from", help="First decision day to compare, YYYY-MM-DD.")
-    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First decision day to compare, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last decision day to compare, YYYY-MM-DD.")] = None,
     keep: Annotated[
         bool, typer.Option("--keep", help=f"Keep the scratch schema (replay_<id>, with {DIFFERENCES}).")
@@ -480,9 +462,7 @@ def replay_command(
         usage_error(str(exc))
     status = Console(stderr=True)
     try:
-        with status.status(
-            f"building the decisions into {request.schema} (a full rebuild: about a dbt run)..."
-        ):
+        with status.status(f"building the decisions into {request.schema} (a full rebuild: about a dbt run)..."):
             report = replay(settings, request)
     except ReplayError as exc:
         usage_error(str(exc))

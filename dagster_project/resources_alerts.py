@@ -38,20 +38,14 @@ class AlertsResource(EnvFields, ConfigurableResource):
     (dagster_project/assets/alerts.py) post."""
 
     quarantine_max_percent: str | None = setting(
-        QUARANTINE_ENV,
-        "A source's landing day is red (warning) above this percentage of quarantined lines (5).",
-    )
+        QUARANTINE_ENV, "A source's landing day is red (warning) above this percentage of quarantined lines (5).")
     llm_fallback_max_percent: str | None = setting(
-        LLM_FALLBACK_ENV,
-        "An AI step is red (warning) when more of its latest rows written with an LLM fell back "
-        "to the rules, in percent (20).",
-    )
+        LLM_FALLBACK_ENV, "An AI step is red (warning) when more of its latest rows written with an LLM fell back "
+        "to the rules, in percent (20).")
     freshness_hours: str | None = setting(
-        FRESHNESS_ENV, "A source is stale when its newest landing day appeared longer ago, in hours (36)."
-    )
+        FRESHNESS_ENV, "A source is stale when its newest landing day appeared longer ago, in hours (36).")
     slack_channel: str | None = setting(
-        CHANNEL_ENV, "Channel for run failures and newly failed checks (unset: the sensors only log)."
-    )
+        CHANNEL_ENV, "Channel for run failures and newly failed checks (unset: the sensors only log).")
     webserver_url: str | None = setting(WEBSERVER_ENV, "The Dagster UI's base URL, for a link to the run.")
 
     def _text(self, variable: str) -> str | None:

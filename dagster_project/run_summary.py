@@ -93,10 +93,8 @@ def collect(report: RunReport, con: duckdb.DuckDBPyConnection) -> RunReport:
             """,
             window,
         ).fetchall()
-        report.ingest = [
-            {"source": r[0], **{k: int(v or 0) for k, v in zip(INGEST_COUNTS, r[1:], strict=True)}}
-            for r in rows
-        ]
+        report.ingest = [{"source": r[0], **{k: int(v or 0) for k, v in zip(INGEST_COUNTS, r[1:], strict=True)}}
+                         for r in rows]
     if _has(con, "raw", "quarantine"):
         report.quarantine_reasons = _counts(
             con,
@@ -112,20 +110,14 @@ def collect(report: RunReport, con: duckdb.DuckDBPyConnection) -> RunReport:
             "as_of": as_of.isoformat() if as_of else None,
             "users": int(users),
             "off_track": int(off_track),
-            "tracks": _counts(
-                con, "select track, count(*) from marts.user_onboarding group by 1 order by 2 desc, 1", []
-            ),
+            "tracks": _counts(con, "select track, count(*) from marts.user_onboarding group by 1 order by 2 desc, 1", []),
             "next_actions": _counts(
-                con,
-                "select next_action, count(*) from marts.user_onboarding group by 1 order by 2 desc, 1",
-                [],
+                con, "select next_action, count(*) from marts.user_onboarding group by 1 order by 2 desc, 1", []
             ),
         }
         # What the run's days triggered, per kind: (key, mart, the column that names the kind).
-        for key, mart, kind in (
-            ("messages_by_trigger", "triggered_messages", "trigger"),
-            ("csm_alerts", "csm_alerts", "alert_type"),
-        ):
+        for key, mart, kind in (("messages_by_trigger", "triggered_messages", "trigger"),
+                                ("csm_alerts", "csm_alerts", "alert_type")):
             if _has(con, "marts", mart):
                 decisions[key] = _counts(
                     con,
@@ -140,7 +132,7 @@ def collect(report: RunReport, con: duckdb.DuckDBPyConnection) -> RunReport:
 
 
 def _pairs(counts: dict[str, int], width: int, tail: str = "") -> str:
-    """ "name count · name count" in lines of at most `width` characters, broken between pairs only
+    """"name count · name count" in lines of at most `width` characters, broken between pairs only
     (a line break inside "analysis_tip 9" would part a count from its name); `tail` ends the list."""
     lines: list[str] = []
     line = ""
@@ -159,9 +151,7 @@ def render(report: RunReport, console: Console) -> None:
     days = (report.end - report.start).days + 1
     verdict = "[green]succeeded[/green]" if report.success else "[bold red]FAILED[/bold red]"
     plural = "day" if days == 1 else "days"
-    console.print(
-        f"[bold]Run {report.start} .. {report.end}[/bold] ({days} {plural}) {verdict} in {report.seconds:.1f}s"
-    )
+    console.print(f"[bold]Run {report.start} .. {report.end}[/bold] ({days} {plural}) {verdict} in {report.seconds:.1f}s")
     for failure in report.failures:
         console.print(f"[red]failed[/red] {markup_text(failure)}")
     if report.ingest:
@@ -185,10 +175,8 @@ def render(report: RunReport, console: Console) -> None:
     if decisions:
         messages = decisions.get("messages_by_trigger", {})
         console.print()
-        console.print(
-            f"[bold]Decisions[/bold] as of {decisions['as_of']}: {decisions['users']:,} users, "
-            f"{decisions['off_track']:,} off track; {sum(messages.values()):,} messages"
-        )
+        console.print(f"[bold]Decisions[/bold] as of {decisions['as_of']}: {decisions['users']:,} users, "
+                      f"{decisions['off_track']:,} off track; {sum(messages.values()):,} messages")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=LABEL_WIDTH, style="cyan")
         grid.add_column()
@@ -207,9 +195,7 @@ def render(report: RunReport, console: Console) -> None:
     console.print()
     if report.logs.get("folder"):
         console.print(f"Logs: {markup_text(_short(report.logs['folder']))}/ (run.log, dbt.log)")
-    console.print(
-        f"Warehouse: {markup_text(_short(report.warehouse))} · next: onboarding explain USER_ID, make dev"
-    )
+    console.print(f"Warehouse: {markup_text(_short(report.warehouse))} · next: onboarding explain USER_ID, make dev")
 
 
 def _short(path: str | Path) -> str:

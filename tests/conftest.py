@@ -59,9 +59,8 @@ class Warehouse:
         """A writable copy of the warehouse file in `folder` (same landing files, manifest and days)."""
         db_path = folder / self.db_path.name
         shutil.copyfile(self.db_path, db_path)
-        return Warehouse(
-            db_path=db_path, landing=self.landing, manifest=self.manifest, start=self.start, end=self.end
-        )
+        return Warehouse(db_path=db_path, landing=self.landing, manifest=self.manifest, start=self.start,
+                         end=self.end)
 
 
 @contextmanager
@@ -139,21 +138,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
 
 
 # The destinations' credentials, unset for the shared CLI run: every destination runs dry.
-CREDENTIALS = (
-    "INTERCOM_ACCESS_TOKEN",
-    "SLACK_BOT_TOKEN",
-    "APPCUES_API_KEY",
-    "APPCUES_ACCOUNT_ID",
-    "APPCUES_API_SECRET",
-    "CALENDLY_TOKEN",
-    "CALENDLY_EVENT_TYPE",
-    "SENDGRID_API_KEY",
-    "SALESFORCE_CLIENT_ID",
-    "SALESFORCE_CLIENT_SECRET",
-    "MIXPANEL_PROJECT_TOKEN",
-    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
-    "SEGMENT_WRITE_KEY",
-)
+CREDENTIALS = ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "APPCUES_ACCOUNT_ID",
+               "APPCUES_API_SECRET", "CALENDLY_TOKEN", "CALENDLY_EVENT_TYPE", "SENDGRID_API_KEY",
+               "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "MIXPANEL_PROJECT_TOKEN",
+               "MIXPANEL_SERVICE_ACCOUNT_SECRET", "SEGMENT_WRITE_KEY")
 # Two days already loaded, in the middle of the session warehouse's range: the catalog's tests compare
 # each day's counts with the other's, and the pipeline's end-to-end test that a re-run of loaded days
 # changes nothing compares the copy with the session warehouse (days after the window exist).
@@ -196,10 +184,7 @@ class CliRun:
 
         # as Dagster's own processes read an instance: with DAGSTER_HOME naming it (the project's
         # dagster.yaml keeps its event logs under $DAGSTER_HOME/history/runs)
-        with (
-            temporary_env({"DAGSTER_HOME": str(self.home)}),
-            DagsterInstance.from_config(str(self.home)) as instance,
-        ):
+        with temporary_env({"DAGSTER_HOME": str(self.home)}), DagsterInstance.from_config(str(self.home)) as instance:
             yield instance
 
 
@@ -215,25 +200,14 @@ def _cli_run(root: Path, warehouse: Warehouse) -> dict:
     copy = warehouse.copy_to(root)
     home = root / "dagster_home"
     home.mkdir()
-    shutil.copyfile(
-        Path(__file__).resolve().parents[1] / "dagster_project" / "dagster.yaml", home / "dagster.yaml"
-    )
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
     start = warehouse.start + timedelta(days=CLI_RUN_OFFSET)
     end = start + timedelta(days=CLI_RUN_DAYS - 1)
     with copy.activate(), temporary_env({"DAGSTER_HOME": str(home), **dict.fromkeys(CREDENTIALS)}):
-        result = CliRunner().invoke(
-            app, ["run", "--start", start.isoformat(), "--as-of", end.isoformat(), "--json"]
-        )
-    return {
-        "db_path": str(copy.db_path),
-        "home": str(home),
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "exit_code": result.exit_code,
-        "stdout": result.stdout,
-        "stderr": result.stderr
-        + (f"\n{result.exception!r}" if result.exit_code and result.exception else ""),
-    }
+        result = CliRunner().invoke(app, ["run", "--start", start.isoformat(), "--as-of", end.isoformat(), "--json"])
+    return {"db_path": str(copy.db_path), "home": str(home), "start": start.isoformat(),
+            "end": end.isoformat(), "exit_code": result.exit_code, "stdout": result.stdout,
+            "stderr": result.stderr + (f"\n{result.exception!r}" if result.exit_code and result.exception else "")}
 
 
 @pytest.fixture(scope="session")
@@ -247,15 +221,9 @@ def cli_run(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> C
         if not done.exists():
             done.write_text(json.dumps(_cli_run(root, warehouse)))
     fields = json.loads(done.read_text())
-    return CliRun(
-        db_path=Path(fields["db_path"]),
-        home=Path(fields["home"]),
-        start=date.fromisoformat(fields["start"]),
-        end=date.fromisoformat(fields["end"]),
-        exit_code=fields["exit_code"],
-        stdout=fields["stdout"],
-        stderr=fields["stderr"],
-    )
+    return CliRun(db_path=Path(fields["db_path"]), home=Path(fields["home"]), start=date.fromisoformat(fields["start"]),
+                  end=date.fromisoformat(fields["end"]), exit_code=fields["exit_code"], stdout=fields["stdout"],
+                  stderr=fields["stderr"])
 
 
 def _signature(path: Path) -> str:

@@ -28,10 +28,8 @@ from tests.standins.slack import SlackStandin
 CHANNEL = "#ops-alerts"
 TOKEN = "xoxb-standin-token"
 UI = "http://dagster.internal:3000"
-HOSTILE = (
-    "cannot read landing <!channel> & <@U024BE7LH> <https://evil.example|reset> https://evil.example/x"
-    " for jane.doe@example.com with " + TOKEN
-)
+HOSTILE = ("cannot read landing <!channel> & <@U024BE7LH> <https://evil.example|reset> https://evil.example/x"
+           " for jane.doe@example.com with " + TOKEN)
 
 
 @op
@@ -68,16 +66,11 @@ def _failures_then_tick(instance: DagsterInstance, alerts: AlertsResource, runs:
     repo = Definitions(jobs=[tiny_daily], sensors=[run_failure_slack_alert]).get_repository_def()
     context = build_sensor_context(instance=instance, repository_def=repo, resources=_resources(alerts))
     run_failure_slack_alert.evaluate_tick(context)
-    run_ids = [
-        tiny_daily.execute_in_process(
-            instance=instance, raise_on_error=False, tags={"dagster/partition": "2026-03-09"}
-        ).run_id
-        for _ in range(runs)
-    ]
+    run_ids = [tiny_daily.execute_in_process(instance=instance, raise_on_error=False,
+                                             tags={"dagster/partition": "2026-03-09"}).run_id for _ in range(runs)]
     for _ in range(2):  # the second tick finds nothing new: one post per failure
-        context = build_sensor_context(
-            instance=instance, cursor=context.cursor, repository_def=repo, resources=_resources(alerts)
-        )
+        context = build_sensor_context(instance=instance, cursor=context.cursor, repository_def=repo,
+                                       resources=_resources(alerts))
         run_failure_slack_alert.evaluate_tick(context)
     return run_ids
 
@@ -89,10 +82,8 @@ def test_a_failed_run_posts_one_escaped_message(slack: SlackStandin) -> None:
     assert len(slack.posts) == 1
     post = slack.posts[0]
     assert post["channel"] == CHANNEL
-    assert post["metadata"] == {
-        "event_type": "dagster_run_failure",
-        "event_payload": {"run_id": run_id, "job": "tiny_daily"},
-    }
+    assert post["metadata"] == {"event_type": "dagster_run_failure",
+                                "event_payload": {"run_id": run_id, "job": "tiny_daily"}}
     text = post["text"]
     assert "*tiny_daily*" in text and f"Run `{run_id}` · days 2026-03-09" in text
     assert "Failed steps: `load_day`" in text
@@ -120,9 +111,9 @@ def test_slack_500s_are_retried_and_a_down_slack_never_crashes_the_sensor(slack:
     assert len(slack.requests("POST", "/chat.postMessage")) == 3 + 4  # the sensor's capped attempts
 
 
-def test_without_a_token_or_channel_the_sensor_only_says_it_would_post(
-    slack: SlackStandin, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_without_a_token_or_channel_the_sensor_only_says_it_would_post(slack: SlackStandin,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN")
     with DagsterInstance.ephemeral() as instance:
         _failures_then_tick(instance, _alerts())
@@ -138,16 +129,13 @@ def test_without_a_token_or_channel_the_sensor_only_says_it_would_post(
 
 def test_failure_text_links_only_a_valid_ui_address() -> None:
     assert AlertsResource(webserver_url="http://x|y>").run_url("r1") is None
-    assert (
-        AlertsResource(webserver_url="https://dagster.example.com/").run_url("r1")
-        == "https://dagster.example.com/runs/r1"
-    )
+    assert AlertsResource(webserver_url="https://dagster.example.com/").run_url("r1") == \
+        "https://dagster.example.com/runs/r1"
     text = failure_text("daily_onboarding", "r1", None, [f"s{i}" for i in range(12)], "", None)
     assert "and 2 more" in text and "<" not in text
 
 
 # -------------------------------------------------------------------------------- failed checks
-
 
 @asset
 def tiny_table() -> None:
@@ -158,11 +146,8 @@ def tiny_table() -> None:
 def rows_in_doubt(alerts: AlertsResource) -> AssetCheckResult:
     # The check's verdict follows a setting, so the test can turn it red and green between runs.
     red = alerts.freshness_hours == "1"
-    return AssetCheckResult(
-        passed=not red,
-        severity=AssetCheckSeverity.ERROR,
-        description="3 message(s) in doubt <!here>" if red else "none",
-    )
+    return AssetCheckResult(passed=not red, severity=AssetCheckSeverity.ERROR,
+                            description="3 message(s) in doubt <!here>" if red else "none")
 
 
 def test_checks_that_newly_go_red_are_posted_once(slack: SlackStandin) -> None:
@@ -170,37 +155,27 @@ def test_checks_that_newly_go_red_are_posted_once(slack: SlackStandin) -> None:
     red, green = _alerts(freshness_hours="1"), _alerts()
 
     def run(alerts: AlertsResource, instance: DagsterInstance) -> None:
-        defs = Definitions(
-            assets=[tiny_table],
-            asset_checks=[rows_in_doubt],
-            jobs=[tiny_job],
-            sensors=[failed_checks_slack_alert],
-            resources=_resources(alerts),
-        )
+        defs = Definitions(assets=[tiny_table], asset_checks=[rows_in_doubt], jobs=[tiny_job],
+                           sensors=[failed_checks_slack_alert], resources=_resources(alerts))
         repo = defs.get_repository_def()
-        context = build_sensor_context(
-            instance=instance, repository_def=repo, resources=_resources(alerts), cursor=cursors.get("c")
-        )
+        context = build_sensor_context(instance=instance, repository_def=repo, resources=_resources(alerts),
+                                       cursor=cursors.get("c"))
         if "c" not in cursors:
             failed_checks_slack_alert.evaluate_tick(context)
-            context = build_sensor_context(
-                instance=instance, repository_def=repo, resources=_resources(alerts), cursor=context.cursor
-            )
+            context = build_sensor_context(instance=instance, repository_def=repo, resources=_resources(alerts),
+                                           cursor=context.cursor)
         assert defs.resolve_job_def("tiny_checked").execute_in_process(instance=instance).success
         failed_checks_slack_alert.evaluate_tick(context)
         cursors["c"] = context.cursor
 
     cursors: dict[str, str | None] = {}
     with DagsterInstance.ephemeral() as instance:
-        run(red, instance)  # red: posted
-        run(red, instance)  # still red: not again
+        run(red, instance)    # red: posted
+        run(red, instance)    # still red: not again
         run(green, instance)  # green: nothing to say
-        run(red, instance)  # red again: posted
+        run(red, instance)    # red again: posted
     assert slack.validation_errors == []
     assert len(slack.posts) == 2
     text = slack.posts[0]["text"]
-    assert (
-        "1 check(s) went red" in text
-        and "`tiny_table` rows_in_doubt: 3 message(s) in doubt &lt;!here&gt;" in text
-    )
+    assert "1 check(s) went red" in text and "`tiny_table` rows_in_doubt: 3 message(s) in doubt &lt;!here&gt;" in text
     assert slack.posts[0]["metadata"]["event_type"] == "dagster_checks_failed"

@@ -127,9 +127,8 @@ def test_every_test_a_dbt_step_runs_is_one_of_its_checks(defs):
     steps = ((dbt_foundation, FOUNDATION, ""), (dbt_decisions, "fqn:*", FOUNDATION))
     raw_checks: set[str] = set()
     for step, select, exclude in steps:
-        selected = select_unique_ids(
-            select=select, exclude=exclude, selector="", project=dbt_project, manifest_json=manifest
-        )
+        selected = select_unique_ids(select=select, exclude=exclude, selector="", project=dbt_project,
+                                     manifest_json=manifest)
         tests = {u for u in selected if u.startswith("test.")}
         checks = {spec.metadata["dagster_dbt/unique_id"] for spec in step.check_specs}
         assert tests == checks, (step.op.name, sorted(tests ^ checks))
@@ -143,25 +142,10 @@ def test_delivery_check_warns_on_a_dry_run_and_passes_a_live_one():
     from sync.outcomes import RunSummary
 
     now = datetime.now(UTC)
-    dry = RunSummary(
-        run_id="r1",
-        destination="appcues",
-        dry_run=True,
-        status="completed",
-        started=now,
-        planned=12,
-        dry_reason="no credentials (APPCUES_API_KEY not set)",
-    )
-    live = RunSummary(
-        run_id="r2",
-        destination="appcues",
-        dry_run=False,
-        status="completed",
-        started=now,
-        planned=12,
-        sent=10,
-        unchanged=2,
-    )
+    dry = RunSummary(run_id="r1", destination="appcues", dry_run=True, status="completed", started=now,
+                     planned=12, dry_reason="no credentials (APPCUES_API_KEY not set)")
+    live = RunSummary(run_id="r2", destination="appcues", dry_run=False, status="completed", started=now,
+                      planned=12, sent=10, unchanged=2)
     check = delivery_check(dry)
     assert not check.passed and check.severity == AssetCheckSeverity.WARN
     assert check.description == "DRY RUN - nothing sent: no credentials (APPCUES_API_KEY not set)"
@@ -190,7 +174,6 @@ def test_day_metadata_counts_each_day_over_its_sources():
 
 # ---------------------------------------------------------------------------------------------------- slow
 
-
 @dataclass
 class TinyRun:
     db_path: Path
@@ -200,9 +183,7 @@ class TinyRun:
     def of_type(self, kind: str) -> list[Any]:
         """The run's events of `kind`, as the instance stored them (planned events included: the
         instance logs those when the run is created, outside the execution's own events)."""
-        return [
-            r.dagster_event for r in self.logs if r.dagster_event and r.dagster_event.event_type_value == kind
-        ]
+        return [r.dagster_event for r in self.logs if r.dagster_event and r.dagster_event.event_type_value == kind]
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +194,7 @@ def tiny_run(cli_run) -> TinyRun:
     assert cli_run.exit_code == 0, cli_run.stdout[-3000:] + cli_run.stderr[-3000:]
     with cli_run.instance() as instance:
         logs = instance.all_logs(cli_run.run_id)
-    days = [
-        (cli_run.start + timedelta(days=i)).isoformat() for i in range((cli_run.end - cli_run.start).days + 1)
-    ]
+    days = [(cli_run.start + timedelta(days=i)).isoformat() for i in range((cli_run.end - cli_run.start).days + 1)]
     return TinyRun(db_path=cli_run.db_path, days=days, logs=logs)
 
 
@@ -225,19 +204,10 @@ def test_each_ingest_partition_shows_its_own_days_counts(tiny_run):
 
     con = duckdb.connect(str(tiny_run.db_path), read_only=True)
     try:
-        log = {
-            (s, str(d)): (f, li, lo, du, q)
-            for s, d, f, li, lo, du, q in con.execute(
-                "select source, _partition_day, files, lines, loaded, duplicates, quarantined from raw.load_log"
-            ).fetchall()
-        }
-        rows = {
-            (t, d): n
-            for t in RAW_SOURCES
-            for d, n in con.execute(
-                f"select cast(_partition_day as varchar), count(*) from raw.{t} group by 1"
-            ).fetchall()
-        }
+        log = {(s, str(d)): (f, li, lo, du, q) for s, d, f, li, lo, du, q in con.execute(
+            "select source, _partition_day, files, lines, loaded, duplicates, quarantined from raw.load_log").fetchall()}
+        rows = {(t, d): n for t in RAW_SOURCES for d, n in con.execute(
+            f"select cast(_partition_day as varchar), count(*) from raw.{t} group by 1").fetchall()}
     finally:
         con.close()
     seen = set()
@@ -247,17 +217,9 @@ def test_each_ingest_partition_shows_its_own_days_counts(tiny_run):
         if mat.asset_key.path[0] != "raw":
             continue
         meta = {k: v.value for k, v in mat.metadata.items()}
-        sums = [
-            sum(log.get((source, mat.partition), (0,) * 5)[i] for source in RAW_SOURCES[table])
-            for i in range(5)
-        ]
-        assert [
-            meta["files"],
-            meta["lines"],
-            meta["loaded"],
-            meta["duplicates"],
-            meta["quarantined"],
-        ] == sums, (table, mat.partition)
+        sums = [sum(log.get((source, mat.partition), (0,) * 5)[i] for source in RAW_SOURCES[table]) for i in range(5)]
+        assert [meta["files"], meta["lines"], meta["loaded"], meta["duplicates"], meta["quarantined"]] == sums, (
+            table, mat.partition)
         assert meta["dagster/row_count"] == rows.get((table, mat.partition), 0)
         seen.add((table, mat.partition))
     assert seen == {(t, d) for t in RAW_SOURCES for d in tiny_run.days}
@@ -268,24 +230,17 @@ def test_each_ingest_partition_shows_its_own_days_counts(tiny_run):
 
 @pytest.mark.slow
 def test_raw_source_tests_pass_as_checks_of_the_step_that_runs_them(tiny_run):
-    planned = {
-        (e.event_specific_data.asset_key, e.event_specific_data.check_name)
-        for e in tiny_run.of_type("ASSET_CHECK_EVALUATION_PLANNED")
-    }
-    evaluations = {
-        (e.event_specific_data.asset_key, e.event_specific_data.check_name): e
-        for e in tiny_run.of_type("ASSET_CHECK_EVALUATION")
-    }
+    planned = {(e.event_specific_data.asset_key, e.event_specific_data.check_name)
+               for e in tiny_run.of_type("ASSET_CHECK_EVALUATION_PLANNED")}
+    evaluations = {(e.event_specific_data.asset_key, e.event_specific_data.check_name): e
+                   for e in tiny_run.of_type("ASSET_CHECK_EVALUATION")}
     assert planned and planned == set(evaluations)  # nothing planned is left unevaluated ("Skipped")
     # the dbt source tests on raw.* (the ingest assets have Python checks of their own too)
     raw = {k: e for k, e in evaluations.items() if k[0].path[0] == "raw" and k[1].startswith("source_")}
     assert len(raw) >= 7
     assert all(e.event_specific_data.passed and e.step_key == "dbt_foundation" for e in raw.values())
-    unmodelled = [
-        r.user_message
-        for r in tiny_run.logs
-        if "AssetObservation" in (r.user_message or "") or "asset check selection" in (r.user_message or "")
-    ]
+    unmodelled = [r.user_message for r in tiny_run.logs
+                  if "AssetObservation" in (r.user_message or "") or "asset check selection" in (r.user_message or "")]
     assert not unmodelled
     assert not [r.user_message for r in tiny_run.logs if r.level >= 30 and r.step_key == "dbt_foundation"]
 
@@ -312,8 +267,7 @@ def test_dbt_tables_report_their_row_counts(tiny_run):
 def _warehouse_columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, str]]:
     columns: dict[tuple[str, str], dict[str, str]] = {}
     for schema, table, column, kind in con.execute(
-        "select table_schema, table_name, column_name, data_type from information_schema.columns"
-    ).fetchall():
+            "select table_schema, table_name, column_name, data_type from information_schema.columns").fetchall():
         columns.setdefault((schema, table), {})[column] = kind.lower()
     return columns
 
@@ -329,12 +283,9 @@ def test_declared_column_types_match_the_warehouse(defs, warehouse):
         schema = node.metadata.get("dagster/column_schema")
         if schema is not None:
             declared[tuple(node.key.path)] = {c.name: c.type for c in schema.columns}
-    wrong = [
-        f"{'.'.join(t)}.{c}: declared {k}, warehouse {actual.get(t, {}).get(c)}"
-        for t, cols in declared.items()
-        for c, k in cols.items()
-        if k != "?" and actual.get(t, {}).get(c) != {"string": "varchar"}.get(k.lower(), k.lower())
-    ]
+    wrong = [f"{'.'.join(t)}.{c}: declared {k}, warehouse {actual.get(t, {}).get(c)}"
+             for t, cols in declared.items() for c, k in cols.items()
+             if k != "?" and actual.get(t, {}).get(c) != {"string": "varchar"}.get(k.lower(), k.lower())]
     assert not wrong, "\n".join(wrong)
     marts = [t for t in actual if t[0] == "marts" and t in declared]
     assert len(marts) >= 12
@@ -354,16 +305,10 @@ def test_tables_with_emails_or_names_are_tagged_pii(defs, warehouse):
                 continue
             named = PII_COLUMNS & set(columns)
             texts = [c for c, k in columns.items() if k in ("varchar", "json")]
-            emails = (
-                texts
-                and con.execute(
-                    f"select count(*) from {table[0]}.{table[1]} where "
-                    + " or ".join(
-                        f"regexp_matches(cast(\"{c}\" as varchar), '[\\w.+-]+@[\\w-]+\\.[\\w.]+')"
-                        for c in texts
-                    )
-                ).fetchone()[0]
-            )
+            emails = texts and con.execute(
+                f"select count(*) from {table[0]}.{table[1]} where "
+                + " or ".join(f"regexp_matches(cast(\"{c}\" as varchar), '[\\w.+-]+@[\\w-]+\\.[\\w.]+')" for c in texts)
+            ).fetchone()[0]
             if named or emails:
                 personal.append(table)
     finally:

@@ -70,9 +70,8 @@ AI_STUBS = [_stub(AssetKey(["ai", s]), False) for s in AI_TABLES]
 SYNC_STUBS = [_stub(AssetKey(["sync", d]), False) for d in DESTINATIONS]
 
 
-def evaluate(
-    stubs, checks, db: Path, landing: Path, alerts: AlertsResource | None = None, **kwargs
-) -> dict[tuple[str, str], AssetCheckEvaluation]:
+def evaluate(stubs, checks, db: Path, landing: Path, alerts: AlertsResource | None = None,
+             **kwargs) -> dict[tuple[str, str], AssetCheckEvaluation]:
     """Run the checks in process: (asset, check) -> evaluation. A partitioned run (a partition key or a
     range) materializes one stand-in asset too, as the daily job runs the checks after the assets (a
     run of checks alone has no partitions); otherwise only the checks run, as in the hourly check job."""
@@ -80,15 +79,10 @@ def evaluate(
     if "partition_key" in kwargs or "tags" in kwargs:
         selection = AssetSelection.assets(stubs[0]) | selection
     result = materialize(
-        [*stubs, checks],
-        selection=selection,
-        instance=DagsterInstance.ephemeral(),
-        resources={
-            "warehouse": WarehouseResource(db_path=str(db), landing=str(landing)),
-            "alerts": alerts or AlertsResource(),
-        },
-        **kwargs,
-    )
+        [*stubs, checks], selection=selection, instance=DagsterInstance.ephemeral(),
+        resources={"warehouse": WarehouseResource(db_path=str(db), landing=str(landing)),
+                   "alerts": alerts or AlertsResource()},
+        **kwargs)
     assert result.success
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
 
@@ -99,47 +93,32 @@ def values(evaluation: AssetCheckEvaluation) -> dict:
 
 # ------------------------------------------------------------------------------------- quarantine
 
-
 def _raw_warehouse(path: Path, load_log: list[tuple], quarantine: list[tuple] = ()) -> Path:
     with duckdb.connect(str(path)) as con:
         ensure_raw_schema(con)
         for source, day, lines, quarantined in load_log:
-            con.execute(
-                "insert into raw.load_log values (?, ?, 1, ?, ?, 0, ?, now()::timestamp)",
-                [source, day, lines, lines - quarantined, quarantined],
-            )
+            con.execute("insert into raw.load_log values (?, ?, 1, ?, ?, 0, ?, now()::timestamp)",
+                        [source, day, lines, lines - quarantined, quarantined])
         for source, file, line, reason, day in quarantine:
-            con.execute(
-                "insert into raw.quarantine values (?, ?, ?, 'x', ?, ?, now()::timestamp)",
-                [source, file, line, reason, day],
-            )
+            con.execute("insert into raw.quarantine values (?, ?, ?, 'x', ?, ?, now()::timestamp)",
+                        [source, file, line, reason, day])
     return path
 
 
 def test_quarantine_share_red_on_the_runs_days_above_the_threshold(tmp_path: Path) -> None:
     day2, day3 = date(2026, 1, 2), date(2026, 1, 3)
-    db = _raw_warehouse(
-        tmp_path / "w.duckdb",
-        [
-            ("segment", day2, 1000, 80),  # 8% > 5%
-            ("rudderstack", day2, 500, 0),
-            ("segment", day3, 1000, 20),  # 2%
-            ("mixpanel", day2, 400, 4),  # 1%
-            ("mixpanel", day3, 400, 4),
-            ("nps", day3, 10, 0),
-        ],
-        [
-            *[("segment", "segment/a.gz", i, "invalid_json: bad", day2) for i in range(60)],
-            *[("segment", "segment/a.gz", 100 + i, "bad_timestamp: x", day2) for i in range(20)],
-            (
-                "signups",
-                "signups/2026-01-02.jsonl.gz",
-                None,
-                "oversized_file: 2 GiB",
-                day2,
-            ),  # a whole file, no lines
-        ],
-    )
+    db = _raw_warehouse(tmp_path / "w.duckdb", [
+        ("segment", day2, 1000, 80),   # 8% > 5%
+        ("rudderstack", day2, 500, 0),
+        ("segment", day3, 1000, 20),   # 2%
+        ("mixpanel", day2, 400, 4),    # 1%
+        ("mixpanel", day3, 400, 4),
+        ("nps", day3, 10, 0),
+    ], [
+        *[("segment", "segment/a.gz", i, "invalid_json: bad", day2) for i in range(60)],
+        *[("segment", "segment/a.gz", 100 + i, "bad_timestamp: x", day2) for i in range(20)],
+        ("signups", "signups/2026-01-02.jsonl.gz", None, "oversized_file: 2 GiB", day2),  # a whole file, no lines
+    ])
     landing = tmp_path / "landing"
 
     only_day3 = evaluate(INGEST_STUBS, ingest_checks, db, landing, partition_key="2026-01-03")
@@ -148,31 +127,16 @@ def test_quarantine_share_red_on_the_runs_days_above_the_threshold(tmp_path: Pat
     assert all(e.passed for e in quarantine.values()), {k: e.description for k, e in quarantine.items()}
     assert values(quarantine["raw/segment_events"])["worst"] == "segment 2026-01-03: 2.0% (20 of 1000 lines)"
 
-    both = evaluate(
-        INGEST_STUBS,
-        ingest_checks,
-        db,
-        landing,
-        tags={
-            "dagster/asset_partition_range_start": "2026-01-02",
-            "dagster/asset_partition_range_end": "2026-01-03",
-        },
-    )
+    both = evaluate(INGEST_STUBS, ingest_checks, db, landing,
+                    tags={"dagster/asset_partition_range_start": "2026-01-02",
+                          "dagster/asset_partition_range_end": "2026-01-03"})
     segment = both[("raw/segment_events", QUARANTINE_SHARE)]
     assert not segment.passed and segment.severity == AssetCheckSeverity.WARN
     meta = values(segment)
     assert meta["days"] == "2026-01-02..2026-01-03" and meta["threshold_percent"] == 5.0
     assert meta["source_days_over_threshold"] == 1 and meta["quarantined"] == 100 and meta["lines"] == 2500
-    assert meta["over_threshold"] == [
-        {
-            "source": "segment",
-            "day": "2026-01-02",
-            "lines": 1000,
-            "quarantined": 80,
-            "whole_files_quarantined": 0,
-            "share_percent": 8.0,
-        }
-    ]
+    assert meta["over_threshold"] == [{"source": "segment", "day": "2026-01-02", "lines": 1000, "quarantined": 80,
+                                       "whole_files_quarantined": 0, "share_percent": 8.0}]
     assert meta["reasons"] == {"invalid_json": 60, "bad_timestamp": 20}
     signups = both[("raw/signups", QUARANTINE_SHARE)]
     assert not signups.passed and values(signups)["whole_files_quarantined"] == 1  # nothing loaded: 100%
@@ -180,14 +144,11 @@ def test_quarantine_share_red_on_the_runs_days_above_the_threshold(tmp_path: Pat
 
     # The threshold is a setting: at 10% the same day is green (the function the check step calls).
     with duckdb.connect(str(db), read_only=True) as con:
-        lenient = quarantine_result(
-            con, "segment_events", [day2], AlertsResource(quarantine_max_percent="10").quarantine_share()
-        )
+        lenient = quarantine_result(con, "segment_events", [day2], AlertsResource(quarantine_max_percent="10").quarantine_share())
     assert lenient.passed and values(lenient)["threshold_percent"] == 10.0
 
 
 # -------------------------------------------------------------------------------------- freshness
-
 
 def _landing_file(landing: Path, relative: str, hours_ago: float) -> None:
     path = landing / relative
@@ -205,8 +166,8 @@ def test_landing_freshness_red_when_no_new_day_within_the_hours(tmp_path: Path) 
 
     _landing_file(landing, "mixpanel/2026-03-09.jsonl.gz", hours_ago=2)
     _landing_file(landing, "mixpanel/2026-03-08.jsonl.gz", hours_ago=26)
-    _landing_file(landing, "signups/2026-03-06.jsonl.gz", hours_ago=50)  # newest signup day: 50 h ago
-    _landing_file(landing, "signups/2026-03-05.jsonl.gz", hours_ago=1)  # a re-delivered older day: not new
+    _landing_file(landing, "signups/2026-03-06.jsonl.gz", hours_ago=50)   # newest signup day: 50 h ago
+    _landing_file(landing, "signups/2026-03-05.jsonl.gz", hours_ago=1)    # a re-delivered older day: not new
     _landing_file(landing, "nps/2026-03-09.jsonl.gz", hours_ago=40)
     found = evaluate(INGEST_STUBS, ingest_checks, db, landing)
     fresh = {k[0]: e for k, e in found.items() if k[1] == LANDING_FRESH}
@@ -246,28 +207,19 @@ def test_typeform_writes_only_when_answered_so_a_quiet_day_is_not_stale(tmp_path
 
 # -------------------------------------------------------------------------------------------- AI
 
-
-def _ai_rows(
-    con: duckdb.DuckDBPyConnection, step: str, at: datetime, rows: list[tuple[str, str | None]]
-) -> None:
+def _ai_rows(con: duckdb.DuckDBPyConnection, step: str, at: datetime, rows: list[tuple[str, str | None]]) -> None:
     """(status, reason) rows of one batch written at `at`."""
     for i, (status, reason) in enumerate(rows):
         key = f"{step}-{at:%d%H%M}-{i}"
         if step == "track_assignments":
-            con.execute(
-                "insert into ai.track_assignments values (?, 'sig', 'm', 'v1', null, null, null, ?, ?, ?)",
-                [key, status, reason, at],
-            )
+            con.execute("insert into ai.track_assignments values (?, 'sig', 'm', 'v1', null, null, null, ?, ?, ?)",
+                        [key, status, reason, at])
         elif step == "playbooks":
-            con.execute(
-                "insert into ai.playbooks values (?, current_date, 's', '<p>', ?, ?, 'm', 'v1', '[]', ?)",
-                [key, status, reason, at],
-            )
+            con.execute("insert into ai.playbooks values (?, current_date, 's', '<p>', ?, ?, 'm', 'v1', '[]', ?)",
+                        [key, status, reason, at])
         else:
-            con.execute(
-                "insert into ai.feedback_themes values (?, 'u', 'day_7', 2, 't', 's', ?, ?, 'm', 'v1', null, ?)",
-                [key, status, reason, at],
-            )
+            con.execute("insert into ai.feedback_themes values (?, 'u', 'day_7', 2, 't', 's', ?, ?, 'm', 'v1', null, ?)",
+                        [key, status, reason, at])
 
 
 def test_llm_fallback_share_red_only_for_batches_written_with_an_llm(tmp_path: Path) -> None:
@@ -277,12 +229,8 @@ def test_llm_fallback_share_red_only_for_batches_written_with_an_llm(tmp_path: P
         ensure_ai_tables(con)
         # tracks: the latest batch half fallbacks (timeouts): red; the earlier one was clean
         _ai_rows(con, "track_assignments", earlier, [("llm", None)] * 10)
-        _ai_rows(
-            con,
-            "track_assignments",
-            latest,
-            [("llm", None)] * 5 + [("fallback", "timeout")] * 4 + [("fallback", "invalid_track")],
-        )
+        _ai_rows(con, "track_assignments", latest, [("llm", None)] * 5 + [("fallback", "timeout")] * 4
+                 + [("fallback", "invalid_track")])
         # playbooks: the latest batch written with no LLM: rules by design, not red
         _ai_rows(con, "playbooks", earlier, [("template", "http_500")] * 10)
         _ai_rows(con, "playbooks", latest, [("template", "llm_off")] * 7)
@@ -293,9 +241,7 @@ def test_llm_fallback_share_red_only_for_batches_written_with_an_llm(tmp_path: P
     tracks = found[("ai/track_assignments", LLM_FALLBACK_SHARE)]
     assert not tracks.passed and tracks.severity == AssetCheckSeverity.WARN
     meta = values(tracks)
-    assert (
-        meta["fallback_percent"] == 50.0 and meta["rows_with_llm"] == 10 and meta["threshold_percent"] == 20.0
-    )
+    assert meta["fallback_percent"] == 50.0 and meta["rows_with_llm"] == 10 and meta["threshold_percent"] == 20.0
     assert meta["fallback_reasons"] == {"timeout": 4, "invalid_track": 1}
     playbooks = found[("ai/playbooks", LLM_FALLBACK_SHARE)]
     assert playbooks.passed and "no LLM configured" in playbooks.description
@@ -309,13 +255,11 @@ def test_llm_fallback_share_red_only_for_batches_written_with_an_llm(tmp_path: P
 
 # ------------------------------------------------------------------------------------------ sync
 
-
 def _outbox(con: duckdb.DuckDBPyConnection, destination: str, stream: str, key: str, status: str) -> None:
     con.execute(
         "insert into sync.outbox (destination, stream, message_key, user_id, delivery, status, payload,"
         " payload_hash, created_at, updated_at) values (?, ?, ?, 'u1', 'at_most_once', ?, '{}', 'h', now(), now())",
-        [destination, stream, key, status],
-    )
+        [destination, stream, key, status])
 
 
 def test_sync_checks_red_on_messages_in_doubt_and_unsettled_failed_csm_alerts(tmp_path: Path) -> None:
@@ -347,10 +291,7 @@ def test_sync_checks_red_on_messages_in_doubt_and_unsettled_failed_csm_alerts(tm
 def test_checks_pass_with_a_note_before_the_first_run(tmp_path: Path) -> None:
     """No warehouse file yet (a fresh install's hourly check): nothing is red but the landing."""
     missing = tmp_path / "none.duckdb"
-    found = {
-        **evaluate(AI_STUBS, ai_checks, missing, tmp_path),
-        **evaluate(SYNC_STUBS, sync_checks, missing, tmp_path),
-    }
+    found = {**evaluate(AI_STUBS, ai_checks, missing, tmp_path), **evaluate(SYNC_STUBS, sync_checks, missing, tmp_path)}
     assert found and all(e.passed for e in found.values())
     assert not missing.exists()  # a check never creates the warehouse
 
@@ -361,11 +302,8 @@ def test_in_doubt_destinations_are_those_with_at_most_once_streams() -> None:
     from sync.settings import SyncSettings
 
     settings = SyncSettings.from_env({})
-    at_most_once = {
-        name
-        for name, adapter in ADAPTERS.items()
-        if any(getattr(s, "delivery", None) == Delivery.AT_MOST_ONCE for s in adapter(settings).streams())
-    }
+    at_most_once = {name for name, adapter in ADAPTERS.items()
+                    if any(getattr(s, "delivery", None) == Delivery.AT_MOST_ONCE for s in adapter(settings).streams())}
     assert set(IN_DOUBT_DESTINATIONS) == at_most_once
 
 
@@ -382,18 +320,13 @@ def test_thresholds_come_from_the_environment_as_references(monkeypatch: pytest.
     assert resolved.quarantine_share() == 0.075 and resolved.freshness_limit_hours() == 36
     assert resolved.channel() == "#ops"
     monkeypatch.setenv("ONBOARDING_ALERT_FRESHNESS_HOURS", "soon")
-    with pytest.raises(
-        ValueError, match="ONBOARDING_ALERT_FRESHNESS_HOURS must be a number above 0, got 'soon'"
-    ):
+    with pytest.raises(ValueError, match="ONBOARDING_ALERT_FRESHNESS_HOURS must be a number above 0, got 'soon'"):
         resolved.freshness_limit_hours()
-    with pytest.raises(
-        ValueError, match="ONBOARDING_ALERT_QUARANTINE_PERCENT must be a number from 0 to 100"
-    ):
+    with pytest.raises(ValueError, match="ONBOARDING_ALERT_QUARANTINE_PERCENT must be a number from 0 to 100"):
         AlertsResource(quarantine_max_percent="120").quarantine_share()
 
 
 # --------------------------------------------------------------------------------------- retries
-
 
 def test_retry_policies_only_where_a_second_attempt_cannot_resend_a_customer_message() -> None:
     """Which steps Dagster may retry (dagster_project/assets/retries.py, docs/deploy.md section 5): a
@@ -404,24 +337,15 @@ def test_retry_policies_only_where_a_second_attempt_cannot_resend_a_customer_mes
     for node in defs.resolve_job_def("daily_onboarding").graph.node_defs:
         retried[node.name] = node.retry_policy is not None  # type: ignore[attr-defined]
     assert {name for name, has in retried.items() if has} == {
-        *(f"raw__{t}" for t in RAW_SOURCES),  # a day is replaced in one transaction
-        "dbt_foundation",
-        "dbt_decisions",  # windows deleted and recomputed
-        *(f"ai__{s}" for s in AI_TABLES),  # cached, accounted, written once per key
-        "sync__calendly",
-        "sync__appcues",  # at-least-once links, attribute diffs
-        "ingest_checks",
-        "ai_checks",
-        "sync_checks",  # read only
+        *(f"raw__{t}" for t in RAW_SOURCES),         # a day is replaced in one transaction
+        "dbt_foundation", "dbt_decisions",             # windows deleted and recomputed
+        *(f"ai__{s}" for s in AI_TABLES),              # cached, accounted, written once per key
+        "sync__calendly", "sync__appcues",             # at-least-once links, attribute diffs
+        "ingest_checks", "ai_checks", "sync_checks",   # read only
     }
     # Customer messages and community invites: one attempt per run; the reporting rebuild is cheap to redo.
-    assert {name for name, has in retried.items() if not has} == {
-        "sync__intercom",
-        "sync__slack",
-        "marts__user_explain",
-        "sync__sendgrid",
-        # issue 18: no step retry decided yet
-        "sync__salesforce",
-        "sync__mixpanel",
-        "sync__segment",
-    }
+    assert {name for name, has in retried.items() if not has} == {"sync__intercom", "sync__slack",
+                                                                   "marts__user_explain", "sync__sendgrid",
+                                                                   # issue 18: no step retry decided yet
+                                                                   "sync__salesforce", "sync__mixpanel",
+                                                                   "sync__segment"}

@@ -16,14 +16,10 @@ def test_pipeline_uses_the_resource_without_the_in_process_adapter():
 def test_its_version_is_what_the_dbt_executable_reports():
     """It reads the version from the dbt-core package instead of starting `dbt --version`: that holds
     only while `dbt_executable()` is the dbt installed beside us."""
-    output = subprocess.run(
-        [dbt_executable(), "--version"], capture_output=True, text=True, check=True
-    ).stdout
+    output = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
     reported = re.search(r"(\d+\.\d+\.\d+)", output)
     assert reported is not None
-    dbt = DbtCli(
-        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
-    )
+    dbt = DbtCli(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
     assert str(dbt._cli_version) == reported.group(1)
 
 

@@ -55,12 +55,8 @@ def test_a_new_window_reuses_the_parse_and_scopes_the_data_tests(tmp_path: Path)
     assert window_filter in _compiled(project, unique_test)
     # The foundation step's selection with the indirect selection the steps use: no test of a node
     # the step does not build (it would run before that node exists on a fresh warehouse).
-    env = {
-        **base,
-        "DBT_INDIRECT_SELECTION": dbt_step_env(Settings(db_path=tmp_path / "w.duckdb"), {})[
-            "DBT_INDIRECT_SELECTION"
-        ],
-    }
+    env = {**base, "DBT_INDIRECT_SELECTION": dbt_step_env(Settings(db_path=tmp_path / "w.duckdb"), {})[
+        "DBT_INDIRECT_SELECTION"]}
     listed = _dbt(project, env, "ls", "--select", FOUNDATION, "--resource-type", "test", "--output", "name")
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     spanning = [
@@ -97,3 +93,4 @@ def test_an_unset_limit_gives_duckdb_the_projects_default_not_80_percent(tmp_pat
     assert shown != duckdb_default  # DuckDB's own default is 80% of RAM
     mb = int(warehouse.default_memory_limit().removesuffix("MB"))
     assert 256 <= mb <= 2048
+

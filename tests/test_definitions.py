@@ -47,12 +47,8 @@ def test_definitions_load_with_groups_and_daily_partitions():
 
 
 def test_first_landing_day_comes_from_the_files(tmp_path: Path, monkeypatch):
-    folder = (
-        tmp_path
-        / "segment"
-        / "segment-logs"
-        / "src"
-        / str(int(datetime(2026, 3, 4, tzinfo=UTC).timestamp() * 1000))
+    folder = tmp_path / "segment" / "segment-logs" / "src" / str(
+        int(datetime(2026, 3, 4, tzinfo=UTC).timestamp() * 1000)
     )
     folder.mkdir(parents=True)
     (folder / "1.gz").write_bytes(gzip.compress(b"{}\n"))
@@ -94,11 +90,7 @@ def test_manifest_is_parsed_again_only_when_the_project_or_warehouse_changes(tmp
     monkeypatch.setattr(module, "dbt_project", DbtProject(project_dir=project_dir, profiles_dir=project_dir))
     calls = []
     real_prepare = module.ManifestPreparer.prepare
-    monkeypatch.setattr(
-        module.ManifestPreparer,
-        "prepare",
-        lambda self, project: calls.append(1) or real_prepare(self, project),
-    )
+    monkeypatch.setattr(module.ManifestPreparer, "prepare", lambda self, project: calls.append(1) or real_prepare(self, project))
 
     def no_adapter_here(self, args):
         raise AssertionError("the parse built dbt's adapter inside this process")
@@ -137,15 +129,11 @@ def test_a_run_tagged_with_the_range_sees_the_range():
     seen: list[PartitionKeyRange] = []
 
     @asset(partitions_def=DailyPartitionsDefinition(start_date="2026-01-01"))
-    def daily(
-        context,
-    ) -> None:  # context unannotated: under `from __future__ import annotations` Dagster cannot check it
+    def daily(context) -> None:  # context unannotated: under `from __future__ import annotations` Dagster cannot check it
         seen.append(context.partition_key_range)
 
     job = Definitions(assets=[daily], jobs=[define_asset_job("j")]).resolve_job_def("j")
-    result = job.execute_in_process(
-        tags={PARTITION_RANGE_START_TAG: "2026-01-02", PARTITION_RANGE_END_TAG: "2026-01-05"}
-    )
+    result = job.execute_in_process(tags={PARTITION_RANGE_START_TAG: "2026-01-02", PARTITION_RANGE_END_TAG: "2026-01-05"})
     assert result.success
     assert seen == [PartitionKeyRange("2026-01-02", "2026-01-05")]
 
@@ -168,9 +156,7 @@ def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: P
     prepare_manifest()  # the decoy's stem is the same: the manifest names the same database
     before = dict(os.environ)
 
-    result = run_pipeline(
-        date(2026, 3, 2), date(2026, 3, 2), settings=Settings.from_env().with_paths(db, landing)
-    )
+    result = run_pipeline(date(2026, 3, 2), date(2026, 3, 2), settings=Settings.from_env().with_paths(db, landing))
 
     assert result.success, result.failures
     assert dict(os.environ) == before
@@ -178,9 +164,7 @@ def test_run_pipeline_settings_reach_every_step_through_the_resource(tmp_path: P
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from raw.load_log").fetchone()[0] > 0  # ingest read `landing`
         assert con.execute("select count(*) from marts.user_onboarding").fetchone()[0] > 0  # dbt wrote `db`
-        assert con.execute("select count(*) from sync.runs").fetchone()[0] == len(
-            DESTINATIONS
-        )  # and so did the sync
+        assert con.execute("select count(*) from sync.runs").fetchone()[0] == len(DESTINATIONS)  # and so did the sync
 
 
 def test_the_code_location_has_one_name_everywhere():
@@ -221,7 +205,5 @@ def test_a_cli_run_is_filed_under_the_job_of_the_code_location(cli_run):
         assert run.status == DagsterRunStatus.SUCCESS
         assert run.remote_job_origin.repository_origin.get_label() == label
         assert run.job_code_origin.repository_origin.code_pointer.module == DEFINITIONS_MODULE
-        history = instance.get_runs(
-            RunsFilter(job_name="daily_onboarding", tags={".dagster/repository": label})
-        )
+        history = instance.get_runs(RunsFilter(job_name="daily_onboarding", tags={".dagster/repository": label}))
         assert [r.run_id for r in history] == [cli_run.run_id]

@@ -102,7 +102,7 @@ def test_no_import_cycle() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
+                return [*stack[stack.index(nxt):], nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -123,3 +123,4 @@ def test_the_rules_see_a_breach(tmp_path: Path) -> None:
     fake.write_text("from sync import engine\nfrom ..ingest import load\n")
     names = [n for n, _ in _imports(fake, "dagster_project.core.x")]
     assert "sync.engine" in names and "dagster_project.ingest.load" in names
+

@@ -72,19 +72,13 @@ def _expired_messages(warehouse) -> int:
 
     con = warehouse.connect()
     try:
-        tables = {
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'sync'"
-            ).fetchall()
-        }
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'sync'").fetchall()}
         if "outbox" not in tables:
             return 0
         sql = expired_sql(con)
         never_queued = con.execute(f"select count(*) from ({sql})").fetchone()[0] if sql else 0
         withdrawn = con.execute(
-            "select count(*) from sync.outbox where status = 'withdrawn' and last_error like 'expired%'"
-        ).fetchone()[0]
+            "select count(*) from sync.outbox where status = 'withdrawn' and last_error like 'expired%'").fetchone()[0]
         return never_queued + withdrawn
     finally:
         con.close()
@@ -128,13 +122,8 @@ def test_delivery_chart_counts_expired_messages(warehouse, executed):
     text = _text(cell)
     header = next(line for line in text.splitlines() if "expired" in line.split())
     column = header.split().index("expired")
-    rows = [
-        line.split()
-        for line in text.splitlines()
-        if line.split()[:1]
-        and line.split()[0]
-        in {"appcues", "calendly", "intercom", "slack", "sendgrid", "salesforce", "mixpanel", "segment"}
-    ]
+    rows = [line.split() for line in text.splitlines() if line.split()[:1] and line.split()[0] in
+            {"appcues", "calendly", "intercom", "slack", "sendgrid", "salesforce", "mixpanel", "segment"}]
     # the header is the columns' name ("status") then the statuses; a row, the destination then its counts
     assert sum(int(row[column]) for row in rows) == expected
 

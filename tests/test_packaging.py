@@ -146,10 +146,8 @@ def test_lock_pins_every_declared_requirement_within_its_range_with_hashes() -> 
     requirement of pyproject.toml, runtime and every extra, is pinned there at a version its range
     allows, and every pin carries hashes (pip --require-hashes refuses a lock without)."""
     pins = _locked()
-    requirements = [
-        *PYPROJECT["project"]["dependencies"],
-        *(r for extra in PYPROJECT["project"].get("optional-dependencies", {}).values() for r in extra),
-    ]
+    requirements = [*PYPROJECT["project"]["dependencies"],
+                    *(r for extra in PYPROJECT["project"].get("optional-dependencies", {}).values() for r in extra)]
     problems = []
     for text in requirements:
         req = Requirement(text)
@@ -171,24 +169,8 @@ def test_lock_pins_every_declared_requirement_within_its_range_with_hashes() -> 
 
 def _build_wheel(out: Path) -> Path:
     """`pip wheel` without build isolation: hatchling comes from the dev extra, so nothing is fetched."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--quiet", "-w", str(out), str(ROOT)], check=True, capture_output=True, text=True)
     [wheel] = out.glob("*.whl")
     return wheel
 
@@ -233,7 +215,7 @@ def _link_files(dists: dict[str, Distribution], site: Path) -> None:
 # Loaded by a .pth file in every Python process of the test venv (the CLI, the ingest child, dbt):
 # records each write (open for writing, mkdir, rename, remove...) under the watched folders. Python's
 # own bytecode cache is left out; DuckDB writes only the warehouse files the settings name.
-WRITE_AUDIT = """
+WRITE_AUDIT = '''
 import os, sys
 _ROOTS = tuple(r.rstrip(os.sep) + os.sep for r in os.environ.get("WRITE_AUDIT_ROOTS", "").split(os.pathsep) if r)
 _LOG = os.environ.get("WRITE_AUDIT_LOG")
@@ -266,7 +248,7 @@ def _hook(event, args):
 
 if _ROOTS and _LOG:
     sys.addaudithook(_hook)
-"""
+'''
 
 IMPORT_ALL = """
 import importlib, json, sys, traceback
@@ -298,22 +280,9 @@ def _files(folder: Path) -> set[str]:
 def _clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any setting that could point the installed package at the
     checkout or at a service: the run must find everything from its working folder alone."""
-    prefixes = (
-        "ONBOARDING_",
-        "DAGSTER_",
-        "DBT_",
-        "OPENAI_",
-        "INTERCOM_",
-        "SLACK_",
-        "APPCUES_",
-        "CALENDLY_",
-        "SYNC_",
-    )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(prefixes) and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-    }
+    prefixes = ("ONBOARDING_", "DAGSTER_", "DBT_", "OPENAI_", "INTERCOM_", "SLACK_", "APPCUES_", "CALENDLY_", "SYNC_")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(prefixes) and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     return env | extra
 
 
@@ -329,18 +298,14 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
     wheel = _build_wheel(tmp_path / "dist")
     archive = zipfile.ZipFile(wheel)
     # The dbt project is in the wheel: every tracked file of dbt_project/ but the linter's, nothing else.
-    tracked = subprocess.run(
-        ["git", "ls-files", "dbt_project"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+    tracked = subprocess.run(["git", "ls-files", "dbt_project"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
     expected = {f"dagster_project/{f}" for f in tracked if not f.startswith("dbt_project/.sqlfluff")}
     packaged = {m for m in archive.namelist() if m.startswith("dagster_project/dbt_project/")}
     assert packaged == expected, (sorted(expected - packaged)[:5], sorted(packaged - expected)[:5])
     [metadata] = [m for m in archive.namelist() if m.endswith(".dist-info/METADATA")]
-    requires = [
-        line.split(":", 1)[1].strip()
-        for line in archive.read(metadata).decode().splitlines()
-        if line.startswith("Requires-Dist:")
-    ]
+    requires = [line.split(":", 1)[1].strip() for line in archive.read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist:")]
     closure = _runtime_closure(requires)
     # dev-only packages stay out (jsonschema is not among them: dbt-core needs it at run time)
     assert not {"werkzeug", "pytest", "pytest-httpserver", "scipy", "pandas"} & set(closure)
@@ -359,24 +324,9 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
     (venv_site / "_write_audit.py").write_text(WRITE_AUDIT)
     (venv_site / "write_audit.pth").write_text("import _write_audit\n")
     installed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--isolated",
-            "--python",
-            str(python),
-            "install",
-            "--no-index",
-            "--find-links",
-            str(wheel.parent),
-            "--quiet",
-            "onboarding-engine",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        [sys.executable, "-m", "pip", "--isolated", "--python", str(python), "install", "--no-index",
+         "--find-links", str(wheel.parent), "--quiet", "onboarding-engine"],
+        capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-3000:]
     assert (venv_site / "dagster_project" / "dbt_project" / "dbt_project.yml").is_file()
     # dbt-core's console script, as pip would install it (the code location looks for `dbt` there).
@@ -389,25 +339,16 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
     home = tmp_path / "work"
     home.mkdir()
     audit_log = tmp_path / "writes.log"
-    env = _clean_env(
-        WRITE_AUDIT_ROOTS=os.pathsep.join([str(ROOT), str(venv_site)]), WRITE_AUDIT_LOG=str(audit_log)
-    )
+    env = _clean_env(WRITE_AUDIT_ROOTS=os.pathsep.join([str(ROOT), str(venv_site)]),
+                     WRITE_AUDIT_LOG=str(audit_log))
     site_before = _files(venv_site)
-    probe = subprocess.run(
-        [str(python), "-c", "import werkzeug"], cwd=home, env=env, capture_output=True, text=True
-    )
+    probe = subprocess.run([str(python), "-c", "import werkzeug"], cwd=home, env=env, capture_output=True, text=True)
     assert probe.returncode != 0, "the runtime-only interpreter can import a dev-only package"
     onboarding = str(env_dir / "bin" / "onboarding")
     started = time.perf_counter()
     # The smallest set that still shows a run over every landing day (two) with decisions for its users.
-    generated = subprocess.run(
-        [onboarding, "generate", "--users", str(WHEEL_USERS), "--days", str(WHEEL_DAYS)],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    generated = subprocess.run([onboarding, "generate", "--users", str(WHEEL_USERS), "--days", str(WHEEL_DAYS)],
+                               cwd=home, env=env, capture_output=True, text=True, timeout=600)
     assert generated.returncode == 0, generated.stdout[-2000:] + generated.stderr[-3000:]
     timings["generate"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -418,9 +359,7 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
 
     # The warehouse, landing files and dbt's output are all under the working folder.
     with duckdb.connect(str(home / "data" / "warehouse.duckdb"), read_only=True) as con:
-        assert (
-            con.execute("select count(distinct _partition_day) from raw.signups").fetchone()[0] == WHEEL_DAYS
-        )
+        assert con.execute("select count(distinct _partition_day) from raw.signups").fetchone()[0] == WHEEL_DAYS
         assert con.execute("select count(*) from marts.user_onboarding").fetchone()[0] > 0
         assert con.execute("select count(*) from marts.user_onboarding_daily").fetchone()[0] > 0
     assert (home / "data" / "landing").is_dir()
@@ -437,14 +376,8 @@ def test_installed_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path: Path) 
     modules = _modules(wheel)
     assert "dagster_project.demo" in modules and "sync.engine" in modules
     started = time.perf_counter()
-    done = subprocess.run(
-        [str(python), "-P", "-c", IMPORT_ALL, json.dumps(modules)],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = subprocess.run([str(python), "-P", "-c", IMPORT_ALL, json.dumps(modules)],
+                          cwd=home, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     failures = json.loads(done.stdout.strip().splitlines()[-1])
     assert failures == {}, "\n".join(f"{m}: {e}" for m, e in failures.items())

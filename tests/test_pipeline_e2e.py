@@ -185,16 +185,9 @@ def test_adding_a_day_gives_the_full_build(warehouse, tmp_path):
         con.execute(f"attach '{warehouse.db_path}' as full_build (read_only)")
         for table in DECISION_TABLES:
             ours, theirs = (
-                table.format(db=db) if "{db}" in table else f"{db}.{table}"
-                for db in ("incremental", "full_build")
+                table.format(db=db) if "{db}" in table else f"{db}.{table}" for db in ("incremental", "full_build")
             )
-            counts = con.execute(
-                f"select (select count(*) from {ours}), (select count(*) from {theirs})"
-            ).fetchone()
+            counts = con.execute(f"select (select count(*) from {ours}), (select count(*) from {theirs})").fetchone()
             assert counts[0] == counts[1] > 0, table
-            missing = con.execute(
-                f"select count(*) from (select * from {theirs} except all select * from {ours})"
-            )
-            assert missing.fetchone()[0] == 0, (
-                f"{table}: rows of the full build the one-day run does not have"
-            )
+            missing = con.execute(f"select count(*) from (select * from {theirs} except all select * from {ours})")
+            assert missing.fetchone()[0] == 0, f"{table}: rows of the full build the one-day run does not have"

@@ -85,9 +85,7 @@ def checksums(db_path: Path) -> dict[str, tuple[Any, ...]]:
 def copy(warehouse: Warehouse, tmp_path: Path) -> Settings:
     """Settings naming a writable copy of the session warehouse."""
     copied = warehouse.copy_to(tmp_path)
-    return Settings.from_env(
-        {"ONBOARDING_DB": str(copied.db_path), "ONBOARDING_LANDING": str(copied.landing)}
-    )
+    return Settings.from_env({"ONBOARDING_DB": str(copied.db_path), "ONBOARDING_LANDING": str(copied.landing)})
 
 
 @pytest.mark.slow
@@ -100,9 +98,7 @@ def test_a_no_op_replay_reports_nothing_and_writes_nothing_outside_its_schema(
     same = project_vars()["escalation_wait_days"]
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    shutil.copyfile(
-        DBT_PROJECT_DIR / "seeds" / "onboarding_track_rules.csv", seeds / "onboarding_track_rules.csv"
-    )
+    shutil.copyfile(DBT_PROJECT_DIR / "seeds" / "onboarding_track_rules.csv", seeds / "onboarding_track_rules.csv")
     request = make_request(json.dumps({"escalation_wait_days": same}), seeds, None, None, keep=False)
     assert set(request.seeds) == {"onboarding_track_rules"}
     report = replay(copy, request)
@@ -141,11 +137,7 @@ def test_a_higher_nudge_threshold_changes_what_an_independent_computation_expect
     finally:
         with duckdb.connect(str(copy.db_path)) as con:
             con.execute(f"drop schema {report.schema} cascade")
-    risk = {
-        (user, day)
-        for kind, subject, _, day, user, _, _ in rows
-        if kind == "user" and subject == "risk_action"
-    }
+    risk = {(user, day) for kind, subject, _, day, user, _, _ in rows if kind == "user" and subject == "risk_action"}
     assert risk == expected
     assert {(before, after) for kind, subject, _, _, _, before, after in rows
             if kind == "user" and subject == "risk_action"} == {("automated_nudge", "normal_onboarding")}  # fmt: skip

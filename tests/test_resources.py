@@ -48,13 +48,8 @@ from tests.sync.conftest import FAST
 
 # Distinctive values: found anywhere, they leaked.
 OPENAI_KEY = "sk-test-c0ffee-resources-9f3e"
-STANDIN_SECRETS = (
-    "standin-intercom-token",
-    "xoxb-standin-token",
-    "standin-appcues-key",
-    "standin-appcues-secret",
-    "standin-calendly-token",
-)
+STANDIN_SECRETS = ("standin-intercom-token", "xoxb-standin-token", "standin-appcues-key", "standin-appcues-secret",
+                   "standin-calendly-token")
 
 
 def _variables(kind: type[EnvFields]) -> set[str]:
@@ -87,31 +82,16 @@ def test_a_variable_set_at_load_is_a_reference_and_an_unset_one_an_empty_field(e
     assert '"bot_token": {"env": "SLACK_BOT_TOKEN"}' in configured["sync"]["slack"]
     assert set(snap.utilized_env_vars or {}) == {"ONBOARDING_DUCKDB_MEMORY_LIMIT", "SLACK_BOT_TOKEN"}
     # Every variable the parsers read is a field: nothing is read past the resources.
-    assert {
-        "ONBOARDING_DB",
-        "ONBOARDING_MAX_FILE_BYTES",
-        "ONBOARDING_ALLOW_EMPTY_RELOAD",
-        "SYNC_SLACK_RATE_LIMIT",
-        "SYNC_MESSAGE_MAX_AGE_DAYS",
-        "OPENAI_API_KEY",
-        "ONBOARDING_LLM_MAX_CALLS",
-    } <= ALL_VARIABLES
+    assert {"ONBOARDING_DB", "ONBOARDING_MAX_FILE_BYTES", "ONBOARDING_ALLOW_EMPTY_RELOAD", "SYNC_SLACK_RATE_LIMIT",
+            "SYNC_MESSAGE_MAX_AGE_DAYS", "OPENAI_API_KEY", "ONBOARDING_LLM_MAX_CALLS"} <= ALL_VARIABLES
 
 
 def test_the_command_line_resolves_a_variable_as_the_parsers_do(env) -> None:
-    values = {
-        "ONBOARDING_DB": "/tmp/elsewhere.duckdb",
-        "ONBOARDING_LOCK_TIMEOUT": "2.5",
-        "ONBOARDING_MAX_FILE_BYTES": "1000",
-        "ONBOARDING_ALLOW_EMPTY_RELOAD": "yes",
-        "SYNC_INTERCOM_RATE_LIMIT": "7",
-        "SYNC_SLACK_CHANNEL_INTERVAL": "0",
-        "SYNC_MESSAGE_MAX_AGE_DAYS": "none",
-        "INTERCOM_ACCESS_TOKEN": "standin-intercom-token",
-        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-        "ONBOARDING_LLM_MAX_CALLS": "12",
-        "ONBOARDING_LLM_PRICES": '{"local": [1, 2]}',
-    }
+    values = {"ONBOARDING_DB": "/tmp/elsewhere.duckdb", "ONBOARDING_LOCK_TIMEOUT": "2.5",
+              "ONBOARDING_MAX_FILE_BYTES": "1000", "ONBOARDING_ALLOW_EMPTY_RELOAD": "yes",
+              "SYNC_INTERCOM_RATE_LIMIT": "7", "SYNC_SLACK_CHANNEL_INTERVAL": "0", "SYNC_MESSAGE_MAX_AGE_DAYS": "none",
+              "INTERCOM_ACCESS_TOKEN": "standin-intercom-token", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+              "ONBOARDING_LLM_MAX_CALLS": "12", "ONBOARDING_LLM_PRICES": '{"local": [1, 2]}'}
     for name, value in values.items():
         env.setenv(name, value)
     resolved = warehouse_settings()
@@ -123,21 +103,18 @@ def test_the_command_line_resolves_a_variable_as_the_parsers_do(env) -> None:
     assert (llm_settings().max_calls, llm_settings().prices["local"]) == (12, (1.0, 2.0))
 
 
-@pytest.mark.parametrize(
-    ("key", "variable", "value"),
-    [
-        ("warehouse", "ONBOARDING_LOCK_TIMEOUT", "soon"),
-        ("warehouse", "ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots"),
-        ("warehouse", "ONBOARDING_ALLOW_EMPTY_RELOAD", "maybe"),
-        ("warehouse", "ONBOARDING_MAX_FILE_BYTES", "-1"),
-        ("sync", "SYNC_SLACK_RATE_LIMIT", "fast"),
-        ("sync", "INTERCOM_ADMIN_ID", "bob"),
-        ("sync", "CALENDLY_API_BASE", "ftp://calendly"),
-        ("llm", "ONBOARDING_LLM_TIMEOUT", "-1"),
-        ("llm", "ONBOARDING_LLM_CONCURRENCY", "many"),
-        ("llm", "ONBOARDING_LLM_PRICES", "{not json"),
-    ],
-)
+@pytest.mark.parametrize(("key", "variable", "value"), [
+    ("warehouse", "ONBOARDING_LOCK_TIMEOUT", "soon"),
+    ("warehouse", "ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots"),
+    ("warehouse", "ONBOARDING_ALLOW_EMPTY_RELOAD", "maybe"),
+    ("warehouse", "ONBOARDING_MAX_FILE_BYTES", "-1"),
+    ("sync", "SYNC_SLACK_RATE_LIMIT", "fast"),
+    ("sync", "INTERCOM_ADMIN_ID", "bob"),
+    ("sync", "CALENDLY_API_BASE", "ftp://calendly"),
+    ("llm", "ONBOARDING_LLM_TIMEOUT", "-1"),
+    ("llm", "ONBOARDING_LLM_CONCURRENCY", "many"),
+    ("llm", "ONBOARDING_LLM_PRICES", "{not json"),
+])
 def test_a_malformed_value_is_one_line_naming_its_variable(env, key: str, variable: str, value: str) -> None:
     env.setenv(variable, value)
     with pytest.raises(ValueError, match=re.escape(variable)) as error:
@@ -176,21 +153,11 @@ def test_no_secret_in_what_dagster_serialises_of_the_code_location(env, tmp_path
     from dagster_project.dbt_project import prepare_manifest
 
     prepare_manifest()  # the code location loads the manifest (made once per project state)
-    names = (
-        "INTERCOM_ACCESS_TOKEN",
-        "SLACK_BOT_TOKEN",
-        "APPCUES_API_KEY",
-        "APPCUES_API_SECRET",
-        "CALENDLY_TOKEN",
-    )
+    names = ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "APPCUES_API_SECRET", "CALENDLY_TOKEN")
     secrets = {**dict(zip(names, STANDIN_SECRETS, strict=True)), "OPENAI_API_KEY": OPENAI_KEY}
     snapshot, yaml = tmp_path / "snapshot.json", tmp_path / "launchpad.yaml"
-    subprocess.run(
-        [sys.executable, "-c", _SNAPSHOT, str(snapshot), str(yaml)],
-        check=True,
-        env={**os.environ, **secrets},
-        timeout=600,
-    )
+    subprocess.run([sys.executable, "-c", _SNAPSHOT, str(snapshot), str(yaml)], check=True,
+                   env={**os.environ, **secrets}, timeout=600)
     snap, launchpad = snapshot.read_text(), yaml.read_text()
     for secret in (*STANDIN_SECRETS, OPENAI_KEY):
         assert secret not in snap and secret not in launchpad, secret
@@ -214,10 +181,8 @@ def _duckdb_shows(limit: str) -> str:
 
 
 def _metadata(result: Any) -> dict[str, dict[str, Any]]:
-    return {
-        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
-        for e in result.get_asset_materialization_events()
-    }
+    return {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+            for e in result.get_asset_materialization_events()}
 
 
 @pytest.mark.slow  # two live syncs of a small warehouse against the stand-ins: 57 s, loaded machine
@@ -244,15 +209,10 @@ def test_a_real_run_stores_no_secret_and_takes_overrides_and_the_environment_at_
         home.mkdir()
         with DagsterInstance.local_temp(str(home)) as instance:
             plain = job.execute_in_process(instance=instance)
-            override = job.execute_in_process(
-                instance=instance,
-                run_config={
-                    "resources": {
-                        "warehouse": {"config": {"memory_limit": "123MB"}},
-                        "sync": {"config": {"calendly": {"rate_limit": "5"}}},
-                    }
-                },
-            )
+            override = job.execute_in_process(instance=instance, run_config={"resources": {
+                "warehouse": {"config": {"memory_limit": "123MB"}},
+                "sync": {"config": {"calendly": {"rate_limit": "5"}}},
+            }})
             stored = [serialize_value(instance.get_run_by_id(r.run_id).run_config) for r in (plain, override)]
             events = [serialize_value(e) for r in (plain, override) for e in instance.all_logs(r.run_id)]
     finally:
@@ -266,19 +226,13 @@ def test_a_real_run_stores_no_secret_and_takes_overrides_and_the_environment_at_
     assert first["sync/slack"]["pace"].startswith("11 requests")  # set after the load, read at run time
     assert second["sync/calendly"]["pace"].startswith("5 requests")  # the run's override
     assert second["sync/intercom"]["pace"].startswith("9 requests")  # the other fields keep their variables
-    assert (
-        first["sync/intercom"]["dry_run"] is False and first["sync/intercom"]["requests"] > 0
-    )  # used the token
+    assert first["sync/intercom"]["dry_run"] is False and first["sync/intercom"]["requests"] > 0  # used the token
     with standins.intercom.lock:
         assert standins.intercom.messages  # the stand-in accepted the token
 
     with duckdb.connect(str(db), read_only=True) as con:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'sync'"
-            ).fetchall()
-        ]
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'sync'").fetchall()]
         ledger = "\n".join(str(con.execute(f"select * from sync.{t}").fetchall()) for t in tables)
     stored_files = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert tables and stored and events
@@ -295,21 +249,15 @@ def test_onboarding_runs_config_names_variables_never_their_values(env, tmp_path
     env.setenv("ONBOARDING_LANDING", str(tmp_path / "landing"))
     env.setenv("INTERCOM_ACCESS_TOKEN", "standin-intercom-token")
     from_env = run_config_resources(warehouse_settings())
-    assert from_env == {
-        "warehouse": {"config": {"landing": {"env": "ONBOARDING_LANDING"}}},
-        "sync": {"config": {"intercom": {"access_token": {"env": "INTERCOM_ACCESS_TOKEN"}}}},
-        "llm": {"config": {}},
-    }  # every resource: the definitions' defaults may name unset variables
+    assert from_env == {"warehouse": {"config": {"landing": {"env": "ONBOARDING_LANDING"}}},
+                        "sync": {"config": {"intercom": {"access_token": {"env": "INTERCOM_ACCESS_TOKEN"}}}},
+                        "llm": {"config": {}}}  # every resource: the definitions' defaults may name unset variables
     chosen = run_config_resources(warehouse_settings().with_paths(db_path=tmp_path / "other.duckdb"))
-    assert chosen["warehouse"]["config"] == {
-        "landing": {"env": "ONBOARDING_LANDING"},
-        "db_path": str(tmp_path / "other.duckdb"),
-    }
+    assert chosen["warehouse"]["config"] == {"landing": {"env": "ONBOARDING_LANDING"},
+                                             "db_path": str(tmp_path / "other.duckdb")}
 
 
-def test_a_run_from_this_process_does_not_need_a_variable_the_definitions_saw_at_load(
-    env, tmp_path: Path
-) -> None:
+def test_a_run_from_this_process_does_not_need_a_variable_the_definitions_saw_at_load(env, tmp_path: Path) -> None:
     """`onboarding run` runs the definitions this process imported: a variable set then and unset
     since fails a run that takes their defaults, not one given `run_config_resources()`."""
     env.setenv("ONBOARDING_DB", str(tmp_path / "warehouse.duckdb"))
@@ -317,10 +265,6 @@ def test_a_run_from_this_process_does_not_need_a_variable_the_definitions_saw_at
     job = Definitions(assets=[probe], resources=build_resources()).resolve_implicit_global_asset_job_def()
     env.delenv("ONBOARDING_LOCK_TIMEOUT")
     with DagsterInstance.ephemeral() as instance:
-        with pytest.raises(
-            DagsterInvalidConfigError, match='variable "ONBOARDING_LOCK_TIMEOUT" which is not set'
-        ):
+        with pytest.raises(DagsterInvalidConfigError, match='variable "ONBOARDING_LOCK_TIMEOUT" which is not set'):
             job.execute_in_process(instance=instance)
-        assert job.execute_in_process(
-            instance=instance, run_config={"resources": run_config_resources()}
-        ).success
+        assert job.execute_in_process(instance=instance, run_config={"resources": run_config_resources()}).success

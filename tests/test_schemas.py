@@ -34,14 +34,8 @@ from tests.standins.specs import validate_request, validate_response
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPECS_ENV = "ONBOARDING_VENDOR_SPECS"
-FAST = {
-    "SYNC_SLACK_CHANNEL_INTERVAL": "0",
-    **{
-        f"SYNC_{d}_{k}": v
-        for d in ("INTERCOM", "SLACK", "APPCUES", "CALENDLY")
-        for k, v in (("BACKOFF_BASE", "0.01"), ("BACKOFF_MAX", "0.05"), ("TIMEOUT", "5"))
-    },
-}
+FAST = {"SYNC_SLACK_CHANNEL_INTERVAL": "0", **{f"SYNC_{d}_{k}": v for d in ("INTERCOM", "SLACK", "APPCUES", "CALENDLY")
+        for k, v in (("BACKOFF_BASE", "0.01"), ("BACKOFF_MAX", "0.05"), ("TIMEOUT", "5"))}}
 STANDIN_VENDORS = ("intercom", "slack", "appcues", "calendly")
 
 
@@ -60,11 +54,7 @@ def test_schema_file_is_well_formed(vendor: str) -> None:
         assert op.auth["scheme"] in ("bearer", "basic", "none")
         parts = [op.schema(p) for p in ("path", "query", "request")]
         parts += [(op.response(s) or {}).get("body") for s in op.statuses]
-        parts += [
-            {"$defs": op.defs, **h}
-            for s in op.statuses
-            for h in ((op.response(s) or {}).get("headers") or {}).values()
-        ]
+        parts += [{"$defs": op.defs, **h} for s in op.statuses for h in ((op.response(s) or {}).get("headers") or {}).values()]
         for schema in filter(None, parts):
             jsonschema.Draft202012Validator.check_schema({k: v for k, v in schema.items() if k != "$defs"})
             _resolve_all(schema, schema)
@@ -86,9 +76,7 @@ def _resolve_all(node: Any, root: dict[str, Any]) -> None:
 
 
 def test_operation_matches_the_most_literal_template() -> None:
-    assert schemas.operation("intercom", "GET", "/contacts/find_by_external_id/u-1").params == {
-        "external_id": "u-1"
-    }
+    assert schemas.operation("intercom", "GET", "/contacts/find_by_external_id/u-1").params == {"external_id": "u-1"}
     assert schemas.operation("intercom", "get", "/contacts/abc").key == "GET /contacts/{contact_id}"
     upsert = schemas.operation("salesforce", "PATCH", "/services/data/v59.0/sobjects/Lead/Ext__c/u-1")
     assert upsert.params == {"version": "59.0", "object": "Lead", "field": "Ext__c", "value": "u-1"}
@@ -112,9 +100,8 @@ def _record_responses(server: Any, seen: list[tuple[str, str, Response]]) -> Non
 
 
 @pytest.mark.slow  # four destinations synced twice over loopback: ~6 s
-def test_every_adapter_request_fits_the_schema_and_every_operation_is_used(
-    tmp_path: Path, standins: StandinSet
-) -> None:
+def test_every_adapter_request_fits_the_schema_and_every_operation_is_used(tmp_path: Path,
+                                                                           standins: StandinSet) -> None:
     db = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(db)) as con:
         demo(con, users=12)
@@ -143,15 +130,8 @@ def test_every_adapter_request_fits_the_schema_and_every_operation_is_used(
         used = {schemas.operation(vendor, r.method, r.path).key for r in server.received}
         assert used == set(schemas.operations(vendor)), f"{vendor}: schema and adapter differ"
         for method, path, response in answers[vendor]:
-            problems = validate_response(
-                vendor,
-                method,
-                path,
-                response.status_code,
-                headers=dict(response.headers),
-                body=response.get_data(),
-                content_type=response.content_type,
-            )
+            problems = validate_response(vendor, method, path, response.status_code, headers=dict(response.headers),
+                                         body=response.get_data(), content_type=response.content_type)
             assert problems == [], (vendor, method, path, response.status_code, problems)
 
 
@@ -167,103 +147,32 @@ def _body(value: Any) -> bytes:
 
 # vendor, method, path, headers, query, a valid body, the same request broken, a fragment of the error
 CASES: list[tuple[str, str, str, dict[str, str], dict[str, str], Any, Any, str]] = [
-    (
-        "sendgrid",
-        "POST",
-        "/v3/mail/send",
-        {"Authorization": "Bearer SG.x"},
-        {},
-        {
-            "personalizations": [{"to": [{"email": "a@example.com"}]}],
-            "from": {"email": "cs@example.com"},
-            "subject": "Your plan",
-            "content": [{"type": "text/html", "value": "<p>Hi</p>"}],
-        },
-        {
-            "personalizations": [{"to": [{"email": "a@example.com"}]}],
-            "from": {"email": "cs@example.com"},
-            "subject": "Your plan",
-        },
-        "content or a template_id",
-    ),
-    (
-        "mixpanel",
-        "POST",
-        "/import",
-        {"Authorization": BASIC},
-        {"strict": "1", "project_id": "123"},
-        [
-            {
-                "event": "onboarding_step",
-                "properties": {"time": 1767225600, "distinct_id": "u1", "$insert_id": "k-1"},
-            }
-        ],
-        [{"event": "onboarding_step", "properties": {"time": 1767225600, "distinct_id": "u1"}}],
-        "$insert_id",
-    ),
-    (
-        "mixpanel",
-        "POST",
-        "/engage",
-        {},
-        {"ip": "0"},
-        [{"$token": "tok", "$distinct_id": "u1", "$set": {"onboarding_track": "power_user"}}],
-        [{"$token": "tok", "$distinct_id": "u1", "$set": {}} for _ in range(2001)],
-        "fails maxItems 2000",
-    ),
-    (
-        "segment",
-        "POST",
-        "/v1/identify",
-        {"Authorization": "Basic " + base64.b64encode(b"wk:").decode()},
-        {},
-        {"userId": "u1", "traits": {"onboarding_track": "power_user"}},
-        {"traits": {"onboarding_track": "power_user"}},
-        "userId or an anonymousId",
-    ),
-    (
-        "segment",
-        "POST",
-        "/v1/batch",
-        {"Authorization": "Basic " + base64.b64encode(b"wk:").decode()},
-        {},
-        {"batch": [{"type": "identify", "userId": "u1", "traits": {"a": "b"}}]},
-        {"batch": [{"type": "identify", "userId": "u1", "traits": {"a": "x" * 33_000}}]},
-        "over the limit of 32768",
-    ),
-    (
-        "salesforce",
-        "POST",
-        "/services/oauth2/token",
-        {},
-        {},
-        {"grant_type": "client_credentials", "client_id": "id", "client_secret": "s"},
-        {"grant_type": "password", "client_id": "id", "client_secret": "s"},
-        "grant_type",
-    ),
-    (
-        "salesforce",
-        "PATCH",
-        "/services/data/v59.0/sobjects/Lead/Onboarding_Id__c/u1",
-        {"Authorization": "Bearer t"},
-        {},
-        {"Status": "Working"},
-        {"Status": {"nested": True}},
-        "Status",
-    ),
-    (
-        "salesforce",
-        "PATCH",
-        "/services/data/v59.0/composite/sobjects",
-        {"Authorization": "Bearer t"},
-        {},
-        {
-            "allOrNone": False,
-            "records": [{"attributes": {"type": "Lead"}, "id": "00Q000000000001AAA", "Status": "x"}],
-        },
-        {"allOrNone": False, "records": [{"attributes": {"type": "Lead"}, "id": "00Q000000000001AAA"}] * 201},
-        "fails maxItems 200",
-    ),
+    ("sendgrid", "POST", "/v3/mail/send", {"Authorization": "Bearer SG.x"}, {},
+     {"personalizations": [{"to": [{"email": "a@example.com"}]}], "from": {"email": "cs@example.com"},
+      "subject": "Your plan", "content": [{"type": "text/html", "value": "<p>Hi</p>"}]},
+     {"personalizations": [{"to": [{"email": "a@example.com"}]}], "from": {"email": "cs@example.com"},
+      "subject": "Your plan"}, "content or a template_id"),
+    ("mixpanel", "POST", "/import", {"Authorization": BASIC}, {"strict": "1", "project_id": "123"},
+     [{"event": "onboarding_step", "properties": {"time": 1767225600, "distinct_id": "u1", "$insert_id": "k-1"}}],
+     [{"event": "onboarding_step", "properties": {"time": 1767225600, "distinct_id": "u1"}}], "$insert_id"),
+    ("mixpanel", "POST", "/engage", {}, {"ip": "0"},
+     [{"$token": "tok", "$distinct_id": "u1", "$set": {"onboarding_track": "power_user"}}],
+     [{"$token": "tok", "$distinct_id": "u1", "$set": {}} for _ in range(2001)], "fails maxItems 2000"),
+    ("segment", "POST", "/v1/identify", {"Authorization": "Basic " + base64.b64encode(b"wk:").decode()}, {},
+     {"userId": "u1", "traits": {"onboarding_track": "power_user"}},
+     {"traits": {"onboarding_track": "power_user"}}, "userId or an anonymousId"),
+    ("segment", "POST", "/v1/batch", {"Authorization": "Basic " + base64.b64encode(b"wk:").decode()}, {},
+     {"batch": [{"type": "identify", "userId": "u1", "traits": {"a": "b"}}]},
+     {"batch": [{"type": "identify", "userId": "u1", "traits": {"a": "x" * 33_000}}]}, "over the limit of 32768"),
+    ("salesforce", "POST", "/services/oauth2/token", {}, {},
+     {"grant_type": "client_credentials", "client_id": "id", "client_secret": "s"},
+     {"grant_type": "password", "client_id": "id", "client_secret": "s"}, "grant_type"),
+    ("salesforce", "PATCH", "/services/data/v59.0/sobjects/Lead/Onboarding_Id__c/u1", {"Authorization": "Bearer t"}, {},
+     {"Status": "Working"}, {"Status": {"nested": True}}, "Status"),
+    ("salesforce", "PATCH", "/services/data/v59.0/composite/sobjects", {"Authorization": "Bearer t"}, {},
+     {"allOrNone": False, "records": [{"attributes": {"type": "Lead"}, "id": "00Q000000000001AAA", "Status": "x"}]},
+     {"allOrNone": False, "records": [{"attributes": {"type": "Lead"}, "id": "00Q000000000001AAA"}] * 201},
+     "fails maxItems 200"),
 ]
 
 
@@ -272,90 +181,51 @@ def test_new_destinations_refuse_a_known_bad_request(case: tuple[Any, ...]) -> N
     vendor, method, path, headers, query, good, bad, expected = case
     content_type = FORM if vendor == "salesforce" and path.endswith("/token") else JSON
     encode = (lambda v: urlencode(v).encode()) if content_type == FORM else _body
-    assert (
-        validate_request(
-            vendor, method, path, headers=headers, query=query, body=encode(good), content_type=content_type
-        )
-        == []
-    )
-    errors = validate_request(
-        vendor, method, path, headers=headers, query=query, body=encode(bad), content_type=content_type
-    )
+    assert validate_request(vendor, method, path, headers=headers, query=query, body=encode(good),
+                            content_type=content_type) == []
+    errors = validate_request(vendor, method, path, headers=headers, query=query, body=encode(bad),
+                              content_type=content_type)
     assert any(expected in e for e in errors), errors
     # and without credentials, unless the vendor wants none (Mixpanel's /engage, the token endpoint)
-    unauthenticated = validate_request(
-        vendor, method, path, headers={}, query=query, body=encode(good), content_type=content_type
-    )
+    unauthenticated = validate_request(vendor, method, path, headers={}, query=query, body=encode(good),
+                                       content_type=content_type)
     needs_auth = schemas.operation(vendor, method, path).auth["scheme"] != "none"
     assert any(e.startswith("Security:") for e in unauthenticated) == needs_auth, unauthenticated
 
 
 def test_standins_refuse_a_known_bad_request_as_the_vendor_does(standins: StandinSet) -> None:
     """Each stand-in answers a request our schema refuses the way its vendor answers a bad request."""
-    intercom = httpx.post(
-        f"{standins.intercom.base_url}/contacts",
-        json={"role": "user", "signed_up_at": "monday"},
-        headers={"Authorization": "Bearer standin-intercom-token", "Intercom-Version": "2.14"},
-    )
+    intercom = httpx.post(f"{standins.intercom.base_url}/contacts", json={"role": "user", "signed_up_at": "monday"},
+                          headers={"Authorization": "Bearer standin-intercom-token", "Intercom-Version": "2.14"})
     assert intercom.status_code == 400 and intercom.json()["type"] == "error.list"
     assert intercom.json()["errors"][0]["code"] == "parameter_invalid" and "signed_up_at" in intercom.text
 
-    slack = httpx.post(
-        f"{standins.slack.base_url}/chat.postMessage",
-        headers={"Authorization": "Bearer xoxb-standin-token"},
-        data={"channel": "#csm-alerts", "text": "x", "metadata": json.dumps({"event_type": "csm_alert"})},
-    )
-    assert (
-        slack.status_code == 200
-        and slack.json()["ok"] is False
-        and slack.json()["error"] == "invalid_arguments"
-    )
+    slack = httpx.post(f"{standins.slack.base_url}/chat.postMessage", headers={"Authorization": "Bearer xoxb-standin-token"},
+                       data={"channel": "#csm-alerts", "text": "x", "metadata": json.dumps({"event_type": "csm_alert"})})
+    assert slack.status_code == 200 and slack.json()["ok"] is False and slack.json()["error"] == "invalid_arguments"
 
-    appcues = httpx.patch(
-        f"{standins.appcues.base_url}/v2/accounts/12345/users/u1/profile",
-        json={},
-        auth=("standin-appcues-key", "standin-appcues-secret"),
-    )
+    appcues = httpx.patch(f"{standins.appcues.base_url}/v2/accounts/12345/users/u1/profile", json={},
+                          auth=("standin-appcues-key", "standin-appcues-secret"))
     assert appcues.status_code == 400 and appcues.json()["status"] == 400
 
-    calendly = httpx.post(
-        f"{standins.calendly.base_url}/scheduling_links",
-        json={"max_event_count": 1, "owner": "not-a-uri", "owner_type": "EventType"},
-        headers={"Authorization": "Bearer standin-calendly-token"},
-    )
+    calendly = httpx.post(f"{standins.calendly.base_url}/scheduling_links", json={
+        "max_event_count": 1, "owner": "not-a-uri", "owner_type": "EventType"},
+        headers={"Authorization": "Bearer standin-calendly-token"})
     assert calendly.status_code == 400 and "owner" in calendly.json()["message"]
 
     # issue 18's four: a mail without content, an event without $insert_id, a call without a user,
     # a Lead field name with a space
-    sendgrid = httpx.post(
-        f"{standins.sendgrid.base_url}/v3/mail/send",
-        headers={"Authorization": "Bearer x"},
-        json={
-            "personalizations": [{"to": [{"email": "a@example.com"}]}],
-            "from": {"email": "cs@example.com"},
-        },
-    )
-    assert (
-        sendgrid.status_code == 400 and "content or a template_id" in sendgrid.json()["errors"][0]["message"]
-    )
-    mixpanel = httpx.post(
-        f"{standins.mixpanel.base_url}/import",
-        params={"strict": "1", "project_id": "1"},
-        auth=("sa", "secret"),
-        json=[{"event": "e", "properties": {"time": 1, "distinct_id": "u"}}],
-    )
+    sendgrid = httpx.post(f"{standins.sendgrid.base_url}/v3/mail/send", headers={"Authorization": "Bearer x"}, json={
+        "personalizations": [{"to": [{"email": "a@example.com"}]}], "from": {"email": "cs@example.com"}})
+    assert sendgrid.status_code == 400 and "content or a template_id" in sendgrid.json()["errors"][0]["message"]
+    mixpanel = httpx.post(f"{standins.mixpanel.base_url}/import", params={"strict": "1", "project_id": "1"},
+                          auth=("sa", "secret"), json=[{"event": "e", "properties": {"time": 1, "distinct_id": "u"}}])
     assert mixpanel.status_code == 400 and "$insert_id" in mixpanel.json()["error"]
-    segment = httpx.post(
-        f"{standins.segment.base_url}/v1/batch",
-        auth=("key", ""),
-        json={"batch": [{"type": "identify", "traits": {}}]},
-    )
+    segment = httpx.post(f"{standins.segment.base_url}/v1/batch", auth=("key", ""),
+                         json={"batch": [{"type": "identify", "traits": {}}]})
     assert segment.status_code == 400 and "userId or an anonymousId" in segment.json()["message"]
-    salesforce = httpx.patch(
-        f"{standins.salesforce.base_url}/services/data/v62.0/sobjects/Lead/Onboarding_User_Id__c/u1",
-        headers={"Authorization": "Bearer x"},
-        json={"Bad Field": 1},
-    )
+    salesforce = httpx.patch(f"{standins.salesforce.base_url}/services/data/v62.0/sobjects/Lead/Onboarding_User_Id__c/u1",
+                             headers={"Authorization": "Bearer x"}, json={"Bad Field": 1})
     assert salesforce.status_code == 400 and salesforce.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
 
     for server in standins.all():
@@ -390,8 +260,7 @@ def test_schema_agrees_with_the_vendor_description(vendor: str) -> None:
         pytest.skip(f"{path.name} is not in {folder}")
     text = path.read_text(encoding="utf-8")
     compare = {"slack": _compare_swagger, "salesforce": _compare_postman, "segment": _compare_page}.get(
-        vendor, _compare_openapi
-    )
+        vendor, _compare_openapi)
     problems = compare(document, text)
     assert problems == [], "\n".join(problems)
     # The comparison is not vacuous: a field the vendor does not have is noticed.
@@ -438,21 +307,12 @@ class _Schemas:
         """type set, enum, properties, items and required of a schema with its allOf/anyOf/oneOf/then
         branches merged (a branch's required fields count when ``required``: ours, not the vendor's)."""
         node = self.deref(node) if isinstance(node, dict) else {}
-        out: dict[str, Any] = {
-            "types": _json_types(node),
-            "enum": _enum(node),
-            "properties": {},
-            "items": node.get("items"),
-            "required": set(node.get("required") or []),
-            "beyond": _beyond(node),
-        }
+        out: dict[str, Any] = {"types": _json_types(node), "enum": _enum(node), "properties": {},
+                               "items": node.get("items"), "required": set(node.get("required") or []),
+                               "beyond": _beyond(node)}
         out["properties"].update(node.get("properties") or {})
-        branches = [
-            *(("allOf", b) for b in node.get("allOf") or ()),
-            *(("anyOf", b) for b in node.get("anyOf") or ()),
-            *(("oneOf", b) for b in node.get("oneOf") or ()),
-            *([("then", node["then"])] if "then" in node else []),
-        ]
+        branches = [*(("allOf", b) for b in node.get("allOf") or ()), *(("anyOf", b) for b in node.get("anyOf") or ()),
+                    *(("oneOf", b) for b in node.get("oneOf") or ()), *([("then", node["then"])] if "then" in node else [])]
         for kind, branch in branches:
             sub = self.flat(branch, required)
             out["types"] |= sub["types"]
@@ -477,15 +337,8 @@ def _json_types(node: dict[str, Any]) -> set[str]:
 
 
 def _type_of(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        list: "array",
-        dict: "object",
-        type(None): "null",
-    }[type(value)]
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "object", type(None): "null"}[type(value)]
 
 
 def _enum(node: dict[str, Any]) -> set[Any] | None:
@@ -494,28 +347,15 @@ def _enum(node: dict[str, Any]) -> set[Any] | None:
     return set(node["enum"]) if "enum" in node else None
 
 
-def _compare_schema(
-    ours: _Schemas,
-    ours_node: Any,
-    theirs: _Schemas,
-    their_node: Any,
-    where: str,
-    problems: list[str],
-    request: bool,
-) -> None:
+def _compare_schema(ours: _Schemas, ours_node: Any, theirs: _Schemas, their_node: Any, where: str,
+                    problems: list[str], request: bool) -> None:
     a, b = ours.flat(ours_node), theirs.flat(their_node, required=False)
     if a["beyond"]:
         return
-    if (
-        a["types"]
-        and b["types"]
-        and not a["types"] <= b["types"] | ({"integer"} if "number" in b["types"] else set())
-    ):
+    if a["types"] and b["types"] and not a["types"] <= b["types"] | ({"integer"} if "number" in b["types"] else set()):
         problems.append(f"{where}: type {sorted(a['types'])}, the vendor's {sorted(b['types'])}")
     if a["enum"] is not None and b["enum"] is not None and not a["enum"] <= b["enum"]:
-        problems.append(
-            f"{where}: values {sorted(map(str, a['enum'] - b['enum']))} are not among the vendor's"
-        )
+        problems.append(f"{where}: values {sorted(map(str, a['enum'] - b['enum']))} are not among the vendor's")
     if b["properties"]:
         for name in sorted(set(a["properties"]) | a["required"]):
             if name not in b["properties"] and not _beyond(a["properties"].get(name)):
@@ -557,26 +397,18 @@ def _compare_openapi(document: dict[str, Any], text: str) -> list[str]:
             problems.append(f"{key}: no {method} {path} in the description")
             continue
         if op.auth["scheme"] not in _their_auth(doc, operation):
-            problems.append(
-                f"{key}: auth {op.auth['scheme']}, the vendor's {sorted(_their_auth(doc, operation))}"
-            )
-        parameters = [
-            theirs.deref(p)
-            for p in [*doc["paths"][path].get("parameters", []), *operation.get("parameters", [])]
-        ]
+            problems.append(f"{key}: auth {op.auth['scheme']}, the vendor's {sorted(_their_auth(doc, operation))}")
+        parameters = [theirs.deref(p) for p in [*doc["paths"][path].get("parameters", []),
+                                                *operation.get("parameters", [])]]
         by_place = {(p["in"], p["name"].lower()): p for p in parameters}
         for name, schema in op.headers.items():
             header = by_place.get(("header", name.lower()))
             if header is None:
                 problems.append(f"{key}: header {name} is not in the description")
             else:
-                _compare_schema(
-                    ours, schema, theirs, header.get("schema", {}), f"{key} header {name}", problems, True
-                )
+                _compare_schema(ours, schema, theirs, header.get("schema", {}), f"{key} header {name}", problems, True)
         content_header = by_place.get(("header", "content-type"))
-        if content_header and not set(op.content_types) <= set(
-            theirs.flat(content_header["schema"])["enum"] or ()
-        ):
+        if content_header and not set(op.content_types) <= set(theirs.flat(content_header["schema"])["enum"] or ()):
             problems.append(f"{key}: content types {op.content_types} are not among the vendor's")
         for place, part in (("path", "path"), ("query", "query")):
             schema = op.schema(part) or {"properties": {}}
@@ -586,13 +418,9 @@ def _compare_openapi(document: dict[str, Any], text: str) -> list[str]:
                 if parameter is None:
                     problems.append(f"{key}: {place} parameter {name} is not in the description")
                     continue
-                _compare_schema(
-                    ours, prop, theirs, parameter.get("schema", {}), f"{key} {place} {name}", problems, True
-                )
+                _compare_schema(ours, prop, theirs, parameter.get("schema", {}), f"{key} {place} {name}", problems, True)
                 if parameter.get("required") and name not in required:
-                    problems.append(
-                        f"{key}: the vendor requires {place} parameter {name}, our schema does not"
-                    )
+                    problems.append(f"{key}: the vendor requires {place} parameter {name}, our schema does not")
         body = theirs.deref(operation.get("requestBody") or {})
         if op.schema("request") is not None:
             content = body.get("content") or {}
@@ -600,15 +428,8 @@ def _compare_openapi(document: dict[str, Any], text: str) -> list[str]:
             if media is None:
                 problems.append(f"{key}: the description takes no {op.content_types} body")
             else:
-                _compare_schema(
-                    ours,
-                    op.schema("request"),
-                    theirs,
-                    content[media].get("schema", {}),
-                    f"{key} body",
-                    problems,
-                    True,
-                )
+                _compare_schema(ours, op.schema("request"), theirs, content[media].get("schema", {}), f"{key} body",
+                                problems, True)
         for status in op.statuses:
             declared = spec["responses"][status]
             if _beyond(declared):
@@ -621,15 +442,8 @@ def _compare_openapi(document: dict[str, Any], text: str) -> list[str]:
             content = response.get("content") or {}
             body_schema = (op.response(status) or {}).get("body")
             if body_schema is not None and content:
-                _compare_schema(
-                    ours,
-                    body_schema,
-                    theirs,
-                    next(iter(content.values())).get("schema", {}),
-                    f"{key} {status}",
-                    problems,
-                    False,
-                )
+                _compare_schema(ours, body_schema, theirs, next(iter(content.values())).get("schema", {}),
+                                f"{key} {status}", problems, False)
         for limit in op.limits.values():
             if isinstance(limit, int) and str(limit) not in text:
                 problems.append(f"{key}: the limit {limit} is not in the description")
@@ -639,15 +453,8 @@ def _compare_openapi(document: dict[str, Any], text: str) -> list[str]:
 def _operation(document: dict[str, Any], key: str) -> schemas.Operation:
     """The operation as ``document`` (perhaps an altered copy) has it."""
     method, template = key.split(" ", 1)
-    return schemas.Operation(
-        document["vendor"],
-        method,
-        template,
-        {},
-        document["operations"][key],
-        document.get("$defs", {}),
-        document,
-    )
+    return schemas.Operation(document["vendor"], method, template, {}, document["operations"][key],
+                             document.get("$defs", {}), document)
 
 
 def _compare_swagger(document: dict[str, Any], text: str) -> list[str]:
@@ -663,18 +470,12 @@ def _compare_swagger(document: dict[str, Any], text: str) -> list[str]:
             problems.append(f"{key}: not in the description")
             continue
         form = {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "formData"}
-        token = any(
-            p.get("in") == "header" and p.get("name") == "token" and p.get("required")
-            for p in operation.get("parameters", [])
-        )
+        token = any(p.get("in") == "header" and p.get("name") == "token" and p.get("required")
+                    for p in operation.get("parameters", []))
         if token != (op.auth["scheme"] == "bearer"):
-            problems.append(
-                f"{key}: auth {op.auth['scheme']}, the description's token header required: {token}"
-            )
+            problems.append(f"{key}: auth {op.auth['scheme']}, the description's token header required: {token}")
         if not set(op.content_types) <= set(operation.get("consumes") or ()):
-            problems.append(
-                f"{key}: content types {op.content_types} are not all in {operation.get('consumes')}"
-            )
+            problems.append(f"{key}: content types {op.content_types} are not all in {operation.get('consumes')}")
         request = op.schema("request") or {}
         for name, prop in request.get("properties", {}).items():
             if _beyond(prop):
@@ -682,14 +483,10 @@ def _compare_swagger(document: dict[str, Any], text: str) -> list[str]:
             if name not in form:
                 problems.append(f"{key}: argument {name} is not in the description")
             elif form[name].get("type", "string") not in _json_types(prop):
-                problems.append(
-                    f"{key}: argument {name} is {sorted(_json_types(prop))}, the vendor's {form[name]['type']}"
-                )
+                problems.append(f"{key}: argument {name} is {sorted(_json_types(prop))}, the vendor's {form[name]['type']}")
         required = {n for n, p in form.items() if p.get("required")}
         if required != set(request.get("required") or ()):
-            problems.append(
-                f"{key}: required {sorted(request.get('required') or ())}, the vendor's {sorted(required)}"
-            )
+            problems.append(f"{key}: required {sorted(request.get('required') or ())}, the vendor's {sorted(required)}")
         for status in op.statuses:
             if not _beyond(spec["responses"][status]) and status not in operation.get("responses", {}):
                 problems.append(f"{key}: status {status} is not in the description")
@@ -724,14 +521,8 @@ def _compare_postman(document: dict[str, Any], text: str) -> list[str]:
             keys = {d["key"]: "string" for d in request.get("data") or []}
         elif request.get("rawModeData"):
             raw = json.loads(request["rawModeData"])
-            keys = (
-                {
-                    k: "boolean" if v == "Boolean" else "array" if str(v).endswith("[]") else "string"
-                    for k, v in raw.items()
-                }
-                if isinstance(raw, dict)
-                else {}
-            )
+            keys = {k: "boolean" if v == "Boolean" else "array" if str(v).endswith("[]") else "string"
+                    for k, v in raw.items()} if isinstance(raw, dict) else {}
         else:
             keys = {}
         ours = _Schemas({"$defs": op.defs})
@@ -763,7 +554,7 @@ def _compare_page(document: dict[str, Any], text: str) -> list[str]:
         for limit in op.limits.values():
             if isinstance(limit, int) and f"{limit // 1024}KB" not in text.replace(" KB", "KB"):
                 problems.append(f"{key}: the limit {limit} bytes ({limit // 1024} KB) is not on the page")
-        batch = flat["properties"].get("batch") or {}
+        batch = (flat["properties"].get("batch") or {})
         if "maxItems" in batch and f"{batch['maxItems']} events" not in text:
             problems.append(f"{key}: {batch['maxItems']} calls per batch is not on the page")
     if "Authorization: Basic" not in text:

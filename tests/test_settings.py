@@ -28,15 +28,8 @@ from dagster_project.core.settings import (
 from sync.settings import DESTINATIONS
 from tests.standins.marts import demo
 
-ONBOARDING_VARS = (
-    "ONBOARDING_DB",
-    "ONBOARDING_LANDING",
-    "ONBOARDING_START_DATE",
-    "ONBOARDING_MAX_LINE_BYTES",
-    "ONBOARDING_DUCKDB_MEMORY_LIMIT",
-    "ONBOARDING_LOCK_TIMEOUT",
-    "ONBOARDING_HOME",
-)
+ONBOARDING_VARS = ("ONBOARDING_DB", "ONBOARDING_LANDING", "ONBOARDING_START_DATE", "ONBOARDING_MAX_LINE_BYTES",
+                   "ONBOARDING_DUCKDB_MEMORY_LIMIT", "ONBOARDING_LOCK_TIMEOUT", "ONBOARDING_HOME")
 
 
 def test_defaults_are_the_projects_data_folder_wherever_the_command_starts(tmp_path, monkeypatch):
@@ -51,32 +44,24 @@ def test_defaults_are_the_projects_data_folder_wherever_the_command_starts(tmp_p
 
 def test_values_are_read_checked_and_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    resolved = Settings.from_env(
-        {
-            "ONBOARDING_DB": "wh/x.duckdb",
-            "ONBOARDING_LANDING": "~/landing",
-            "ONBOARDING_START_DATE": "2026-02-03",
-            "ONBOARDING_MAX_LINE_BYTES": "1000",
-            "ONBOARDING_DUCKDB_MEMORY_LIMIT": " 300MB ",
-            "ONBOARDING_LOCK_TIMEOUT": "5",
-        }
-    )
+    resolved = Settings.from_env({
+        "ONBOARDING_DB": "wh/x.duckdb", "ONBOARDING_LANDING": "~/landing", "ONBOARDING_START_DATE": "2026-02-03",
+        "ONBOARDING_MAX_LINE_BYTES": "1000", "ONBOARDING_DUCKDB_MEMORY_LIMIT": " 300MB ",
+        "ONBOARDING_LOCK_TIMEOUT": "5",
+    })
     assert resolved.db_path == tmp_path / "wh" / "x.duckdb"  # relative: resolved once, here
     assert resolved.landing == Path.home() / "landing"
     assert resolved.start_date == date(2026, 2, 3)
     assert (resolved.max_line_bytes, resolved.memory_limit, resolved.lock_timeout) == (1000, "300MB", 5.0)
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("ONBOARDING_START_DATE", "03/02/2026"),
-        ("ONBOARDING_MAX_LINE_BYTES", "64k"),
-        ("ONBOARDING_MAX_LINE_BYTES", "0"),
-        ("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots"),
-        ("ONBOARDING_LOCK_TIMEOUT", "-1"),
-    ],
-)
+@pytest.mark.parametrize(("name", "value"), [
+    ("ONBOARDING_START_DATE", "03/02/2026"),
+    ("ONBOARDING_MAX_LINE_BYTES", "64k"),
+    ("ONBOARDING_MAX_LINE_BYTES", "0"),
+    ("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots"),
+    ("ONBOARDING_LOCK_TIMEOUT", "-1"),
+])
 def test_a_malformed_setting_is_an_error_naming_it(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
@@ -96,28 +81,18 @@ def test_reading_settings_writes_no_environment(monkeypatch):
     assert env["ONBOARDING_DUCKDB_MEMORY_LIMIT"] is None
     assert env["GLIBC_TUNABLES"] == warehouse.MALLOC_TUNABLE
     started = environment_with(env, {"PATH": "/bin", "ONBOARDING_DUCKDB_MEMORY_LIMIT": "9GB"})
-    assert started == {
-        "PATH": "/bin",
-        "ONBOARDING_DB": "/tmp/elsewhere.duckdb",
-        "GLIBC_TUNABLES": warehouse.MALLOC_TUNABLE,
-    }
+    assert started == {"PATH": "/bin", "ONBOARDING_DB": "/tmp/elsewhere.duckdb",
+                       "GLIBC_TUNABLES": warehouse.MALLOC_TUNABLE}
 
 
 def test_no_module_reads_onboarding_variables_but_the_settings():
     """The one resolution: outside core/ (settings.py and the warehouse's own parsers), no module of
     the runtime reads an ONBOARDING_* variable; the LLM client's and the vendors' settings are theirs."""
-    allowed = {
-        Path("dagster_project/core/settings.py"),
-        Path("dagster_project/core/warehouse.py"),
-        Path("dagster_project/ai/client.py"),
-        Path("dagster_project/ai/common.py"),
-        Path("sync/settings.py"),
-    }
+    allowed = {Path("dagster_project/core/settings.py"), Path("dagster_project/core/warehouse.py"),
+               Path("dagster_project/ai/client.py"), Path("dagster_project/ai/common.py"), Path("sync/settings.py")}
     read = re.compile(r"""(environ(\.get)?|getenv)\(?\[?\s*["']ONBOARDING_""")
     offenders = [
-        str(path)
-        for folder in ("dagster_project", "sync")
-        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        str(path) for folder in ("dagster_project", "sync") for path in (PROJECT_ROOT / folder).rglob("*.py")
         if path.relative_to(PROJECT_ROOT) not in allowed and read.search(path.read_text())
     ]
     assert offenders == []
@@ -138,15 +113,13 @@ def test_sync_and_run_resolve_the_same_warehouse_from_another_directory(tmp_path
         "print(json.dumps([str(settings_or_exit().db_path), str(default_db())]))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ONBOARDING_VARS}
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True)
     run_db, sync_db = json.loads(out.stdout)
     assert run_db == sync_db == str(PROJECT_ROOT / "data" / "warehouse.duckdb")
     env["ONBOARDING_DB"] = "rel/w.duckdb"
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True)
     assert json.loads(out.stdout) == [str(tmp_path / "rel" / "w.duckdb")] * 2
 
 
@@ -165,13 +138,7 @@ def test_onboarding_sync_from_another_directory_writes_the_default_warehouse(tmp
     decoy = elsewhere / "data" / "warehouse.duckdb"
     with duckdb.connect(str(decoy)) as con:
         demo(con, users=4)
-    for name in (
-        *ONBOARDING_VARS,
-        "INTERCOM_ACCESS_TOKEN",
-        "SLACK_BOT_TOKEN",
-        "APPCUES_API_KEY",
-        "CALENDLY_TOKEN",
-    ):
+    for name in (*ONBOARDING_VARS, "INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "CALENDLY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(settings_module, "DEFAULT_DB", project_db)
     monkeypatch.chdir(elsewhere)
@@ -182,12 +149,8 @@ def test_onboarding_sync_from_another_directory_writes_the_default_warehouse(tmp
     with duckdb.connect(str(project_db), read_only=True) as con:
         assert con.execute("select count(*) from sync.runs").fetchone()[0] == len(DESTINATIONS)
     with duckdb.connect(str(decoy), read_only=True) as con:
-        assert (
-            con.execute(
-                "select count(*) from information_schema.schemata where schema_name = 'sync'"
-            ).fetchone()[0]
-            == 0
-        )
+        assert con.execute("select count(*) from information_schema.schemata where schema_name = 'sync'"
+                           ).fetchone()[0] == 0
 
 
 def test_temporary_env_sets_only_for_the_block_and_restores(monkeypatch):
@@ -222,11 +185,8 @@ def _installed_package(site: Path) -> Path:
     import shutil
 
     package = site / "dagster_project"
-    shutil.copytree(
-        PROJECT_ROOT / "dagster_project" / "core",
-        package / "core",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    shutil.copytree(PROJECT_ROOT / "dagster_project" / "core", package / "core",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     (package / "__init__.py").write_text("")
     (package / "dbt_project").mkdir()
     (package / "dbt_project" / "dbt_project.yml").write_text("name: onboarding\n")
@@ -254,20 +214,15 @@ def test_home_is_onboarding_home_else_the_checkout_else_the_current_directory(tm
     assert settings_module.onboarding_home({"ONBOARDING_HOME": "rel"}) == work / "rel"  # absolute, once
     assert settings_module.onboarding_home({"ONBOARDING_HOME": " ~/h "}, installed) == Path.home() / "h"
     # dbt writes beside a checkout's project, under the home's data/dbt/ when the project is package data
-    assert settings_module.dbt_output_dirs(work, installed) == (
-        work / "data" / "dbt" / "target",
-        work / "data" / "dbt" / "logs",
-    )
+    assert settings_module.dbt_output_dirs(work, installed) == (work / "data" / "dbt" / "target",
+                                                                 work / "data" / "dbt" / "logs")
     assert settings_module.dbt_output_dirs(work) == (DBT_PROJECT_DIR / "target", DBT_PROJECT_DIR / "logs")
 
 
 def test_onboarding_home_moves_the_default_paths_and_explicit_paths_still_win(tmp_path):
     home = tmp_path / "home"
     resolved = Settings.from_env({"ONBOARDING_HOME": str(home)})
-    assert (resolved.db_path, resolved.landing) == (
-        home / "data" / "warehouse.duckdb",
-        home / "data" / "landing",
-    )
+    assert (resolved.db_path, resolved.landing) == (home / "data" / "warehouse.duckdb", home / "data" / "landing")
     resolved = Settings.from_env({"ONBOARDING_HOME": str(home), "ONBOARDING_DB": str(tmp_path / "w.duckdb")})
     assert (resolved.db_path, resolved.landing) == (tmp_path / "w.duckdb", home / "data" / "landing")
 
@@ -293,17 +248,13 @@ def test_installed_layout_resolves_everything_under_the_working_home(tmp_path, w
     env = {k: v for k, v in os.environ.items() if k not in ONBOARDING_VARS} | {"PYTHONPATH": str(site)}
     if with_home:
         env["ONBOARDING_HOME"] = str(home)
-    out = subprocess.run(
-        [sys.executable, "-c", INSTALLED_PROBE], cwd=work, env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", INSTALLED_PROBE], cwd=work, env=env, capture_output=True,
+                         text=True, check=True)
     resolved = json.loads(out.stdout)
     base = home if with_home else work
     assert resolved == {
-        "home": str(base),
-        "checkout": "None",
-        "dbt_project": str(package / "dbt_project"),
-        "target": str(base / "data" / "dbt" / "target"),
-        "logs": str(base / "data" / "dbt" / "logs"),
-        "db": str(base / "data" / "warehouse.duckdb"),
-        "landing": str(base / "data" / "landing"),
+        "home": str(base), "checkout": "None", "dbt_project": str(package / "dbt_project"),
+        "target": str(base / "data" / "dbt" / "target"), "logs": str(base / "data" / "dbt" / "logs"),
+        "db": str(base / "data" / "warehouse.duckdb"), "landing": str(base / "data" / "landing"),
     }
+

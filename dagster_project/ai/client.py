@@ -58,11 +58,7 @@ DEFAULT_MAX_CALLS_PER_RUN = 10_000
 
 # The variables of the LLM settings (the `llm` resource's fields: dagster_project/resources/llm.py).
 API_KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
-MODEL_ENV, PRICES_ENV, MAX_CALLS_ENV = (
-    "ONBOARDING_LLM_MODEL",
-    "ONBOARDING_LLM_PRICES",
-    "ONBOARDING_LLM_MAX_CALLS",
-)
+MODEL_ENV, PRICES_ENV, MAX_CALLS_ENV = "ONBOARDING_LLM_MODEL", "ONBOARDING_LLM_PRICES", "ONBOARDING_LLM_MAX_CALLS"
 # field -> (variable, type, default, smallest value allowed)
 _NUMBERS: dict[str, tuple[str, type, float, float]] = {
     "timeout_s": ("ONBOARDING_LLM_TIMEOUT", float, 30.0, 0.001),
@@ -152,15 +148,15 @@ class LLMSettings:
 
     @classmethod
     def from_request(cls, values: dict[str, Any]) -> LLMSettings:
-        return cls(
-            **{**values, "prices": {k: (float(v[0]), float(v[1])) for k, v in values["prices"].items()}}
-        )
+        return cls(**{**values, "prices": {k: (float(v[0]), float(v[1])) for k, v in values["prices"].items()}})
 
     def describe(self) -> str:
         """One line for logs: where calls go, never the key."""
         if not self.enabled:
             return "LLM off (no OPENAI_API_KEY / OPENAI_BASE_URL): rule decisions only"
-        return f"LLM on: model {self.model} at {safe_base_url(self.base_url) or 'api.openai.com'}, {self.concurrency} in flight"
+        return (
+            f"LLM on: model {self.model} at {safe_base_url(self.base_url) or 'api.openai.com'}, {self.concurrency} in flight"
+        )
 
 
 def price_call(

@@ -160,3 +160,4 @@ def save_step(
     except Exception:
         con.execute("rollback")
         raise
+

@@ -158,10 +158,7 @@ def full_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
         return clean_text(redact(str(profile.get(field) or "unknown"), names, companies), max_len).lower()
 
     features = sorted(
-        {
-            clean_text(redact(f, names, companies), 40).lower()
-            for f in _features(profile.get("features_enabled"))
-        }
+        {clean_text(redact(f, names, companies), 40).lower() for f in _features(profile.get("features_enabled"))}
         - {""}
     )[:20]
     return {
@@ -341,13 +338,7 @@ class JourneyStep(AIStep[JourneyItem, Verdict]):
         return checked or Verdict(None, None, None, reason)
 
     def row(
-        self,
-        item: JourneyItem,
-        value: Verdict,
-        status: str,
-        reason: str | None,
-        settings: LLMSettings,
-        now: datetime,
+        self, item: JourneyItem, value: Verdict, status: str, reason: str | None, settings: LLMSettings, now: datetime
     ) -> tuple[Any, ...]:
         return (
             item.user_id,

@@ -100,7 +100,6 @@ class PlaybookParameters:
             "routine_events": list(ROUTINE_EVENTS),
         }
 
-
 # Advanced features the playbook may suggest: id -> (label, what it does). Ids match the `feature`
 # property of `user.used_feature` events where the product emits one.
 ADVANCED_FEATURES: dict[str, tuple[str, str]] = {

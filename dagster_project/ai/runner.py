@@ -97,9 +97,7 @@ class AIStep(ABC, Generic[Item, Value]):
         return f"{count} {self.unit} not sent"
 
     def log_line(self, stats: StepStats) -> str:
-        return (
-            f"{self.label}: {stats.written} {self.unit}, {dict(stats.by_status)}, {stats.calls.calls} calls"
-        )
+        return f"{self.label}: {stats.written} {self.unit}, {dict(stats.by_status)}, {stats.calls.calls} calls"
 
 
 def run(

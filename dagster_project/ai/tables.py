@@ -115,9 +115,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return bool(row and row[0])
 
 
-def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[Any]], suffix: str = ""
-) -> None:
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
     """Insert tuples in the table's column order, set-based through Arrow.
 
     Why not ``executemany``: DuckDB runs it as one statement per row (5 s for 5,000 playbooks);

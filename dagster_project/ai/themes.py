@@ -381,9 +381,7 @@ class ThemesStep(AIStep[Response, tuple[str, str]]):
             for rid, source, reason in existing
             if not (settings.enabled and source == "keywords" and is_retryable(reason))
         ]
-        query = (
-            RESPONSES_QUERY if inputs_exist(con, "intermediate.int_users__profiles") else PROFILES_FREE_QUERY
-        )
+        query = RESPONSES_QUERY if inputs_exist(con, "intermediate.int_users__profiles") else PROFILES_FREE_QUERY
         cursor = con.execute(query, [final_ids])
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

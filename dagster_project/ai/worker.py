@@ -55,9 +55,7 @@ def _run(request: dict[str, Any], emit: Emit) -> None:
     settings = LLMSettings.from_request(request["llm"])
     emit({"log": settings.describe()})
     db = Path(request["db"])
-    connection = Settings(
-        db_path=db, memory_limit=request["memory_limit"], lock_timeout=request["lock_timeout"]
-    )
+    connection = Settings(db_path=db, memory_limit=request["memory_limit"], lock_timeout=request["lock_timeout"])
     con = warehouse.connect(db, settings=connection)
     try:
         stats = step(con, settings=settings, log=lambda text: emit({"log": text}))

@@ -20,6 +20,7 @@ not take (a 500 after the transport's retries, a bad token) is a warning in the 
 error of the sensor: the run's failure is in the Dagster UI either way.
 """
 
+
 import asyncio
 import json
 import os
@@ -105,19 +106,11 @@ def run_partitions(run: DagsterRun) -> str | None:
     return None
 
 
-def failure_text(
-    job: str,
-    run_id: str,
-    partitions: str | None,
-    failed_steps: Sequence[str],
-    error: str,
-    run_url: str | None,
-) -> str:
+def failure_text(job: str, run_id: str, partitions: str | None, failed_steps: Sequence[str], error: str,
+                 run_url: str | None) -> str:
     """The Slack mrkdwn of a run failure; every value from the run is escaped (`slack_text`)."""
-    lines = [
-        f":rotating_light: Dagster run failed: *{slack_text(job)}*",
-        f"Run `{slack_text(run_id)}`" + (f" · days {slack_text(partitions)}" if partitions else ""),
-    ]
+    lines = [f":rotating_light: Dagster run failed: *{slack_text(job)}*",
+             f"Run `{slack_text(run_id)}`" + (f" · days {slack_text(partitions)}" if partitions else "")]
     if failed_steps:
         listed = ", ".join(f"`{slack_text(step)}`" for step in failed_steps[:MAX_STEPS_LISTED])
         more = len(failed_steps) - MAX_STEPS_LISTED
@@ -146,18 +139,13 @@ def slack_settings(sync: SyncResource) -> SyncSettings:
     assets get them), with the transport's patience capped for a sensor tick."""
     settings = sync.sync_settings()
     transport = settings.slack.transport
-    capped = transport.model_copy(
-        update={
-            "max_attempts": min(transport.max_attempts, MAX_ATTEMPTS),
-            "retry_budget": min(transport.retry_budget, RETRY_BUDGET_SECONDS),
-        }
-    )
+    capped = transport.model_copy(update={"max_attempts": min(transport.max_attempts, MAX_ATTEMPTS),
+                                          "retry_budget": min(transport.retry_budget, RETRY_BUDGET_SECONDS)})
     return settings.model_copy(update={"slack": settings.slack.model_copy(update={"transport": capped})})
 
 
-def post_alert(
-    sync: SyncResource, channel: str | None, text: str, event_type: str, payload: dict[str, str]
-) -> PostResult:
+def post_alert(sync: SyncResource, channel: str | None, text: str, event_type: str,
+               payload: dict[str, str]) -> PostResult:
     """Post one operator alert with the Slack destination's bot: `chat.postMessage`, links and media
     not unfurled, the run in the message metadata (a duplicate after a retried 5xx is recognisable)."""
     if not channel:
@@ -182,20 +170,15 @@ def post_alert(
         async with adapter.make_transport() as transport:
             try:
                 response = await transport.request(
-                    "POST",
-                    "/chat.postMessage",
-                    idempotent=True,
-                    data=form,
-                    retry_on=lambda r: slack_error(r) in RETRYABLE_ERRORS,
-                )
+                    "POST", "/chat.postMessage", idempotent=True, data=form,
+                    retry_on=lambda r: slack_error(r) in RETRYABLE_ERRORS)
             except TransportError as exc:
                 return PostResult(False, error=scrub(exc, limit=ERROR_LINE_LIMIT))
         outcome = slack_outcome(response, at_most_once=False)
         if outcome.kind == OutcomeKind.SENT:
             return PostResult(True)
-        return PostResult(
-            False, error=scrub(outcome.error or f"HTTP {response.status_code}", limit=ERROR_LINE_LIMIT)
-        )
+        return PostResult(False, error=scrub(outcome.error or f"HTTP {response.status_code}",
+                                             limit=ERROR_LINE_LIMIT))
 
     return asyncio.run(send())
 
@@ -207,25 +190,18 @@ def post_alert(
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def run_failure_slack_alert(
-    context: RunFailureSensorContext, alerts: AlertsResource, sync: SyncResource
-) -> None:
+def run_failure_slack_alert(context: RunFailureSensorContext, alerts: AlertsResource, sync: SyncResource) -> None:
     """One Slack message per failed run. Returns nothing, so one tick handles every new failure."""
     register_environment_secrets()
     run = context.dagster_run
     step_failures = context.get_step_failure_events()
     steps = sorted({e.step_key for e in step_failures if e.step_key})
     error = first_line(_error_of(step_failures[0]) if step_failures else _error_of(context.failure_event))
-    text = failure_text(
-        run.job_name, run.run_id, run_partitions(run), steps, error, alerts.run_url(run.run_id)
-    )
+    text = failure_text(run.job_name, run.run_id, run_partitions(run), steps, error,
+                        alerts.run_url(run.run_id))
     channel = alerts.channel()
-    result = post_alert(
-        sync, channel, text, "dagster_run_failure", {"run_id": run.run_id, "job": run.job_name}
-    )
-    note = (
-        f"run {run.run_id} of {run.job_name} failed ({len(steps)} failed step(s)): {result.describe(channel)}"
-    )
+    result = post_alert(sync, channel, text, "dagster_run_failure", {"run_id": run.run_id, "job": run.job_name})
+    note = f"run {run.run_id} of {run.job_name} failed ({len(steps)} failed step(s)): {result.describe(channel)}"
     (context.log.info if result.posted or result.dry_reason else context.log.warning)(note)
 
 
@@ -234,8 +210,7 @@ def newly_failed_checks(context: RunStatusSensorContext) -> tuple[list[AssetChec
     failed but were already red (posted before, not again)."""
     instance = context.instance
     records = instance.get_records_for_run(
-        run_id=context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000
-    ).records
+        run_id=context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000).records
     new, still = [], 0
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data  # type: ignore[union-attr]
@@ -244,14 +219,9 @@ def newly_failed_checks(context: RunStatusSensorContext) -> tuple[list[AssetChec
         if evaluation.severity != AssetCheckSeverity.ERROR:
             continue
         # Newest first; planned-only records (a run that never evaluated the check) say nothing.
-        history = instance.event_log_storage.get_asset_check_execution_history(
-            evaluation.asset_check_key, limit=10
-        )
-        earlier = [
-            h
-            for h in history
-            if h.run_id != context.dagster_run.run_id and h.status.value in ("SUCCEEDED", "FAILED")
-        ]
+        history = instance.event_log_storage.get_asset_check_execution_history(evaluation.asset_check_key, limit=10)
+        earlier = [h for h in history
+                   if h.run_id != context.dagster_run.run_id and h.status.value in ("SUCCEEDED", "FAILED")]
         if earlier and earlier[0].status.value == "FAILED":
             still += 1
         else:
@@ -259,14 +229,11 @@ def newly_failed_checks(context: RunStatusSensorContext) -> tuple[list[AssetChec
     return new, still
 
 
-def checks_text(
-    job: str, run_id: str, failed: Sequence[AssetCheckEvaluation], still: int, run_url: str | None
-) -> str:
+def checks_text(job: str, run_id: str, failed: Sequence[AssetCheckEvaluation], still: int,
+                run_url: str | None) -> str:
     """The Slack mrkdwn of newly failed checks; check names and descriptions escaped."""
-    lines = [
-        f":large_red_square: {len(failed)} check(s) went red in a run of *{slack_text(job)}*"
-        f" (run `{slack_text(run_id)}`)"
-    ]
+    lines = [f":large_red_square: {len(failed)} check(s) went red in a run of *{slack_text(job)}*"
+             f" (run `{slack_text(run_id)}`)"]
     for evaluation in failed[:MAX_CHECKS_LISTED]:
         what = f"`{slack_text(evaluation.asset_key.to_user_string())}` {slack_text(evaluation.check_name)}"
         if evaluation.description:
@@ -289,9 +256,8 @@ def checks_text(
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def failed_checks_slack_alert(
-    context: RunStatusSensorContext, alerts: AlertsResource, sync: SyncResource
-) -> None:
+def failed_checks_slack_alert(context: RunStatusSensorContext, alerts: AlertsResource,
+                              sync: SyncResource) -> None:
     """One Slack message per successful run with newly failed ERROR checks; none otherwise."""
     failed, still = newly_failed_checks(context)
     if not failed:
@@ -300,9 +266,7 @@ def failed_checks_slack_alert(
     run = context.dagster_run
     text = checks_text(run.job_name, run.run_id, failed, still, alerts.run_url(run.run_id))
     channel = alerts.channel()
-    result = post_alert(
-        sync, channel, text, "dagster_checks_failed", {"run_id": run.run_id, "job": run.job_name}
-    )
+    result = post_alert(sync, channel, text, "dagster_checks_failed", {"run_id": run.run_id, "job": run.job_name})
     note = f"run {run.run_id} of {run.job_name}: {len(failed)} check(s) newly red: {result.describe(channel)}"
     (context.log.info if result.posted or result.dry_reason else context.log.warning)(note)
     return None

@@ -31,9 +31,7 @@ OWNERS: dict[str, list[str]] = {
 # The tag an asset that holds emails or people's names carries (value empty: the UI shows "pii").
 PII_TAG = "pii"
 
-DAILY_FRESHNESS = FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=50), warn_window=timedelta(hours=26)
-)
+DAILY_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=50), warn_window=timedelta(hours=26))
 """For the assets an operator reads: the raw tables and the marts (every asset in the `marts` schema)."""
 
 

@@ -16,6 +16,7 @@ blocks the assets downstream (a red check is information, not a stop); threshold
 through `WarehouseResource` and says in its metadata what it counted and against which threshold.
 """
 
+
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -89,8 +90,7 @@ def _days_of_run(context: AssetCheckExecutionContext) -> list[date] | None:
 def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()
+        [schema, name]).fetchone()
     return bool(row and row[0])
 
 
@@ -107,17 +107,14 @@ def _day_range(days: Sequence[date]) -> str:
 
 def _noted(key: AssetKey, check: str, note: str, metadata: dict[str, object]) -> AssetCheckResult:
     """A pass with nothing to measure yet, saying why (in the description the UI shows first)."""
-    return AssetCheckResult(
-        asset_key=key, check_name=check, passed=True, description=note, metadata={**metadata, "note": note}
-    )
+    return AssetCheckResult(asset_key=key, check_name=check, passed=True, description=note,
+                            metadata={**metadata, "note": note})
 
 
 # ----------------------------------------------------------------------------------------- ingest
 
-
-def quarantine_result(
-    con: duckdb.DuckDBPyConnection | None, table: str, days: list[date] | None, max_share: float
-) -> AssetCheckResult:
+def quarantine_result(con: duckdb.DuckDBPyConnection | None, table: str, days: list[date] | None,
+                      max_share: float) -> AssetCheckResult:
     """Red (WARN) when a source's landing day quarantined more than `max_share` of its lines.
 
     Counted from `raw.load_log` (lines and quarantined lines per source and day) for the run's days,
@@ -133,8 +130,7 @@ def quarantine_result(
     if days is None:
         picked = con.execute(
             "select source, max(_partition_day) from raw.load_log where list_contains(?, source) group by source",
-            [sources],
-        ).fetchall()
+            [sources]).fetchall()
         pairs = [(s, d) for s, d in picked if d is not None]
     else:
         pairs = [(s, d) for s in sources for d in days]
@@ -155,36 +151,22 @@ def quarantine_result(
         left join raw.load_log l on l.source = d.source and l._partition_day = d.day
         left join whole_files w on w.source = d.source and w.day = d.day
         order by d.day, d.source
-        """,
-        params,
-    ).fetchall()
-    reasons = dict(
-        con.execute(
-            f"""
+        """, params).fetchall()
+    reasons = dict(con.execute(
+        f"""
         with d as ({checked})
         select split_part(q.reason, ':', 1) as code, count(*) from raw.quarantine q
         join d on d.source = q.source and d.day = q._partition_day
         group by code order by count(*) desc, code
-        """,
-            params,
-        ).fetchall()
-    )
+        """, params).fetchall())
     measured = []
     for source, day, lines, quarantined, whole_files, loaded in rows:
         if not loaded and not whole_files:
             continue  # that source delivered nothing that day
         share = quarantined / lines if lines else (1.0 if whole_files else 0.0)
-        measured.append(
-            {
-                "source": source,
-                "day": day.isoformat(),
-                "lines": int(lines),
-                "quarantined": int(quarantined),
-                "whole_files_quarantined": int(whole_files),
-                "share_percent": _percent(share),
-                "_share": share,
-            }
-        )
+        measured.append({"source": source, "day": day.isoformat(), "lines": int(lines),
+                         "quarantined": int(quarantined), "whole_files_quarantined": int(whole_files),
+                         "share_percent": _percent(share), "_share": share})
     over = [m for m in measured if m["_share"] > max_share]
     worst = max(measured, key=lambda m: m["_share"], default=None)
     for m in measured:
@@ -200,26 +182,16 @@ def quarantine_result(
         "reasons": reasons,
     }
     if worst is not None:
-        metadata["worst"] = (
-            f"{worst['source']} {worst['day']}: {worst['share_percent']}% "
-            f"({worst['quarantined']} of {worst['lines']} lines)"
-        )
+        metadata["worst"] = (f"{worst['source']} {worst['day']}: {worst['share_percent']}% "
+                             f"({worst['quarantined']} of {worst['lines']} lines)")
     if over:
         metadata["over_threshold"] = over
     description = (
         f"{len(over)} source-day(s) quarantined more than {_percent(max_share)}% of their lines"
-        " (raw.quarantine has each line and its reason)"
-        if over
-        else f"every source-day at or below {_percent(max_share)}% quarantined"
-    )
-    return AssetCheckResult(
-        asset_key=key,
-        check_name=QUARANTINE_SHARE,
-        passed=not over,
-        severity=AssetCheckSeverity.WARN,
-        metadata=metadata,
-        description=description,
-    )
+        " (raw.quarantine has each line and its reason)" if over
+        else f"every source-day at or below {_percent(max_share)}% quarantined")
+    return AssetCheckResult(asset_key=key, check_name=QUARANTINE_SHARE, passed=not over,
+                            severity=AssetCheckSeverity.WARN, metadata=metadata, description=description)
 
 
 @dataclass(frozen=True)
@@ -246,9 +218,8 @@ def landing_arrivals(landing: Location) -> dict[str, SourceArrival]:
     return arrivals
 
 
-def freshness_result(
-    table: str, arrivals: dict[str, SourceArrival], max_hours: float, now: float | None = None
-) -> AssetCheckResult:
+def freshness_result(table: str, arrivals: dict[str, SourceArrival], max_hours: float,
+                     now: float | None = None) -> AssetCheckResult:
     """Red (ERROR) when a source of this table has had no new landing day for more than `max_hours`
     (a source in QUIET_SOURCE_HOURS: for more than the larger of the two).
 
@@ -263,17 +234,11 @@ def freshness_result(
     metadata: dict[str, object] = {"threshold_hours": max_hours}
     if not arrivals:
         return AssetCheckResult(
-            asset_key=key,
-            check_name=LANDING_FRESH,
-            passed=False,
-            severity=AssetCheckSeverity.ERROR,
+            asset_key=key, check_name=LANDING_FRESH, passed=False, severity=AssetCheckSeverity.ERROR,
             description="no landing files of any source: check ONBOARDING_LANDING and the exports",
-            metadata=metadata,
-        )
+            metadata=metadata)
     if not used:
-        return _noted(
-            key, LANDING_FRESH, f"no landing files for {', '.join(sources)} (not in use?)", metadata
-        )
+        return _noted(key, LANDING_FRESH, f"no landing files for {', '.join(sources)} (not in use?)", metadata)
     stale = []
     for a in used:
         metadata[f"{a.source}_newest_day"] = a.newest_day.isoformat()
@@ -281,9 +246,7 @@ def freshness_result(
             metadata[f"{a.source}_arrived"] = "unknown (the listing has no modification times)"
             continue
         age = round((now - a.arrived_at) / 3600, 1)
-        metadata[f"{a.source}_arrived"] = datetime.fromtimestamp(a.arrived_at, UTC).isoformat(
-            timespec="seconds"
-        )
+        metadata[f"{a.source}_arrived"] = datetime.fromtimestamp(a.arrived_at, UTC).isoformat(timespec="seconds")
         metadata[f"{a.source}_age_hours"] = age
         limit = max(max_hours, QUIET_SOURCE_HOURS.get(a.source, 0.0))
         if limit != max_hours:
@@ -292,27 +255,15 @@ def freshness_result(
             stale.append(f"{a.source} (newest day {a.newest_day.isoformat()}, {age:g} h ago)")
     if unused := [s for s in sources if s not in arrivals]:
         metadata["sources_without_files"] = ", ".join(unused)
-    description = (
-        f"no new landing day within {max_hours:g} h: {'; '.join(stale)}"
-        if stale
-        else f"a new landing day within {max_hours:g} h for {', '.join(a.source for a in used)}"
-    )
-    return AssetCheckResult(
-        asset_key=key,
-        check_name=LANDING_FRESH,
-        passed=not stale,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,
-        description=description,
-    )
+    description = (f"no new landing day within {max_hours:g} h: {'; '.join(stale)}" if stale
+                   else f"a new landing day within {max_hours:g} h for {', '.join(a.source for a in used)}")
+    return AssetCheckResult(asset_key=key, check_name=LANDING_FRESH, passed=not stale,
+                            severity=AssetCheckSeverity.ERROR, metadata=metadata, description=description)
 
 
 # --------------------------------------------------------------------------------------------- AI
 
-
-def llm_fallback_result(
-    con: duckdb.DuckDBPyConnection | None, step: str, max_share: float
-) -> AssetCheckResult:
+def llm_fallback_result(con: duckdb.DuckDBPyConnection | None, step: str, max_share: float) -> AssetCheckResult:
     """Red (WARN) when more than `max_share` of the rows the step last wrote with an LLM fell back.
 
     The step's latest batch is the rows with its latest write time (a run stamps all its rows with one
@@ -331,46 +282,31 @@ def llm_fallback_result(
         from ai.{step}
         where {spec.written_at} = (select max({spec.written_at}) from ai.{step})
         group by all
-        """
-    ).fetchall()
+        """).fetchall()
     if not rows:
         return _noted(key, LLM_FALLBACK_SHARE, "no rows yet", base)
     written = rows[0][0]
     asked = sum(n for _, off, _, _, n in rows if not off)
     fallbacks = sum(n for _, off, fb, _, n in rows if fb and not off)
     reasons = {r: n for _, off, fb, r, n in sorted(rows, key=lambda x: -x[4]) if fb and not off}
-    metadata: dict[str, object] = {
-        **base,
-        "batch_written_at": str(written),
-        "rows_with_llm": asked,
-        "fallbacks": fallbacks,
-        "fallback_reasons": reasons,
-        "rows_without_llm": sum(n for _, off, _, _, n in rows if off),
-    }
+    metadata: dict[str, object] = {**base, "batch_written_at": str(written), "rows_with_llm": asked,
+                                   "fallbacks": fallbacks, "fallback_reasons": reasons,
+                                   "rows_without_llm": sum(n for _, off, _, _, n in rows if off)}
     if not asked:
         return AssetCheckResult(
-            asset_key=key,
-            check_name=LLM_FALLBACK_SHARE,
-            passed=True,
-            metadata=metadata,
-            description="no LLM configured for the latest batch: rule results by design",
-        )
+            asset_key=key, check_name=LLM_FALLBACK_SHARE, passed=True, metadata=metadata,
+            description="no LLM configured for the latest batch: rule results by design")
     share = fallbacks / asked
     metadata["fallback_percent"] = _percent(share)
     passed = share <= max_share
     return AssetCheckResult(
-        asset_key=key,
-        check_name=LLM_FALLBACK_SHARE,
-        passed=passed,
-        severity=AssetCheckSeverity.WARN,
+        asset_key=key, check_name=LLM_FALLBACK_SHARE, passed=passed, severity=AssetCheckSeverity.WARN,
         metadata=metadata,
         description=f"{_percent(share)}% of the latest batch fell back to the rules"
-        f" ({fallbacks} of {asked}; threshold {_percent(max_share)}%)",
-    )
+        f" ({fallbacks} of {asked}; threshold {_percent(max_share)}%)")
 
 
 # ------------------------------------------------------------------------------------------- sync
-
 
 def in_doubt_result(con: duckdb.DuckDBPyConnection | None, destination: str) -> AssetCheckResult:
     """Red (ERROR) while the destination holds messages in doubt: sent or not, nobody knows, and only
@@ -380,25 +316,13 @@ def in_doubt_result(con: duckdb.DuckDBPyConnection | None, destination: str) -> 
         return _noted(key, NO_ROWS_IN_DOUBT, "no sync has run yet", {"in_doubt": 0})
     rows = con.execute(
         "select stream, count(*) from sync.outbox where destination = ? and status = 'in_doubt'"
-        " group by stream order by stream",
-        [destination],
-    ).fetchall()
+        " group by stream order by stream", [destination]).fetchall()
     count = sum(n for _, n in rows)
     metadata = {"in_doubt": count, "by_stream": dict(rows), "command": IN_DOUBT_COMMAND}
-    description = (
-        f"{count} {destination} message(s) in doubt: list them with `{IN_DOUBT_COMMAND}`, settle "
-        f"each with `{RESOLVE_COMMAND}`"
-        if count
-        else "no message in doubt"
-    )
-    return AssetCheckResult(
-        asset_key=key,
-        check_name=NO_ROWS_IN_DOUBT,
-        passed=not count,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,
-        description=description,
-    )
+    description = (f"{count} {destination} message(s) in doubt: list them with `{IN_DOUBT_COMMAND}`, settle "
+                   f"each with `{RESOLVE_COMMAND}`" if count else "no message in doubt")
+    return AssetCheckResult(asset_key=key, check_name=NO_ROWS_IN_DOUBT, passed=not count,
+                            severity=AssetCheckSeverity.ERROR, metadata=metadata, description=description)
 
 
 def csm_alerts_result(con: duckdb.DuckDBPyConnection | None) -> AssetCheckResult:
@@ -409,27 +333,16 @@ def csm_alerts_result(con: duckdb.DuckDBPyConnection | None) -> AssetCheckResult
         return _noted(key, CSM_ALERTS_DELIVERED, "no sync has run yet", {"failed": 0})
     failed, acknowledged = con.execute(
         "select count(*) filter (where resolved_by is null), count(*) filter (where resolved_by is not null)"
-        " from sync.outbox where destination = 'slack' and stream = 'alerts' and status = 'failed'"
-    ).fetchone()
+        " from sync.outbox where destination = 'slack' and stream = 'alerts' and status = 'failed'").fetchone()
     metadata = {"failed": int(failed), "failed_acknowledged": int(acknowledged), "command": RESOLVE_COMMAND}
-    description = (
-        f"{failed} CSM alert(s) failed and not settled (sync.outbox: destination slack, stream"
-        f" alerts, status failed, with last_error); after telling the CSM: `{RESOLVE_COMMAND}`"
-        if failed
-        else "every CSM alert delivered or settled"
-    )
-    return AssetCheckResult(
-        asset_key=key,
-        check_name=CSM_ALERTS_DELIVERED,
-        passed=not failed,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,
-        description=description,
-    )
+    description = (f"{failed} CSM alert(s) failed and not settled (sync.outbox: destination slack, stream"
+                   f" alerts, status failed, with last_error); after telling the CSM: `{RESOLVE_COMMAND}`"
+                   if failed else "every CSM alert delivered or settled")
+    return AssetCheckResult(asset_key=key, check_name=CSM_ALERTS_DELIVERED, passed=not failed,
+                            severity=AssetCheckSeverity.ERROR, metadata=metadata, description=description)
 
 
 # ----------------------------------------------------------------------------------- the checks
-
 
 def _open(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection | None:
     """The warehouse, read-only; None before the first run created it."""
@@ -444,37 +357,21 @@ def _selected(context: AssetCheckExecutionContext, name: str, keys: Iterable[Ass
 
 
 INGEST_SPECS = [
-    *(
-        AssetCheckSpec(
-            QUARANTINE_SHARE,
-            asset=key,
-            description="Share of the landing day's lines quarantined, per source and day of the run "
-            "(threshold ONBOARDING_ALERT_QUARANTINE_PERCENT, default 5%).",
-        )
-        for key in INGEST_KEYS.values()
-    ),
-    *(
-        AssetCheckSpec(
-            LANDING_FRESH,
-            asset=key,
-            description="A new landing day arrived within ONBOARDING_ALERT_FRESHNESS_HOURS (default 36) "
-            "for each source of this table that has files.",
-        )
-        for key in INGEST_KEYS.values()
-    ),
+    *(AssetCheckSpec(QUARANTINE_SHARE, asset=key,
+                     description="Share of the landing day's lines quarantined, per source and day of the run "
+                     "(threshold ONBOARDING_ALERT_QUARANTINE_PERCENT, default 5%).")
+      for key in INGEST_KEYS.values()),
+    *(AssetCheckSpec(LANDING_FRESH, asset=key,
+                     description="A new landing day arrived within ONBOARDING_ALERT_FRESHNESS_HOURS (default 36) "
+                     "for each source of this table that has files.")
+      for key in INGEST_KEYS.values()),
 ]
 
 
-@multi_asset_check(
-    specs=INGEST_SPECS,
-    name="ingest_checks",
-    can_subset=True,
-    retry_policy=CHECK_RETRY,
-    description="Quarantine share and landing freshness of every raw table.",
-)
-def ingest_checks(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, alerts: AlertsResource
-) -> Iterator[AssetCheckResult]:
+@multi_asset_check(specs=INGEST_SPECS, name="ingest_checks", can_subset=True, retry_policy=CHECK_RETRY,
+                   description="Quarantine share and landing freshness of every raw table.")
+def ingest_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
+                  alerts: AlertsResource) -> Iterator[AssetCheckResult]:
     tables = {key: table for table, key in INGEST_KEYS.items()}
     quarantine = _selected(context, QUARANTINE_SHARE, tables)
     fresh = _selected(context, LANDING_FRESH, tables)
@@ -493,27 +390,16 @@ def ingest_checks(
             yield freshness_result(tables[k], arrivals, alerts.freshness_limit_hours())
 
 
-AI_SPECS = [
-    AssetCheckSpec(
-        LLM_FALLBACK_SHARE,
-        asset=AssetKey(["ai", step]),
-        description="Share of the step's latest rows that fell back to the rules while an LLM "
-        "was configured (threshold ONBOARDING_ALERT_LLM_FALLBACK_PERCENT, default 20%).",
-    )
-    for step in AI_TABLES
-]
+AI_SPECS = [AssetCheckSpec(LLM_FALLBACK_SHARE, asset=AssetKey(["ai", step]),
+                           description="Share of the step's latest rows that fell back to the rules while an LLM "
+                           "was configured (threshold ONBOARDING_ALERT_LLM_FALLBACK_PERCENT, default 20%).")
+            for step in AI_TABLES]
 
 
-@multi_asset_check(
-    specs=AI_SPECS,
-    name="ai_checks",
-    can_subset=True,
-    retry_policy=CHECK_RETRY,
-    description="LLM fallback share of each AI step.",
-)
-def ai_checks(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, alerts: AlertsResource
-) -> Iterator[AssetCheckResult]:
+@multi_asset_check(specs=AI_SPECS, name="ai_checks", can_subset=True, retry_policy=CHECK_RETRY,
+                   description="LLM fallback share of each AI step.")
+def ai_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource,
+              alerts: AlertsResource) -> Iterator[AssetCheckResult]:
     keys = _selected(context, LLM_FALLBACK_SHARE, [AssetKey(["ai", s]) for s in AI_TABLES])
     con = _open(warehouse)
     try:
@@ -525,40 +411,22 @@ def ai_checks(
 
 
 SYNC_SPECS = [
-    *(
-        AssetCheckSpec(
-            NO_ROWS_IN_DOUBT,
-            asset=AssetKey(["sync", d]),
-            description=f"No message in doubt (`{IN_DOUBT_COMMAND}` lists them).",
-        )
-        for d in IN_DOUBT_DESTINATIONS
-    ),
-    AssetCheckSpec(
-        CSM_ALERTS_DELIVERED,
-        asset=AssetKey(["sync", "slack"]),
-        description="No CSM alert failed without an operator settling it.",
-    ),
+    *(AssetCheckSpec(NO_ROWS_IN_DOUBT, asset=AssetKey(["sync", d]),
+                     description=f"No message in doubt (`{IN_DOUBT_COMMAND}` lists them).")
+      for d in IN_DOUBT_DESTINATIONS),
+    AssetCheckSpec(CSM_ALERTS_DELIVERED, asset=AssetKey(["sync", "slack"]),
+                   description="No CSM alert failed without an operator settling it."),
 ]
 
 
-@multi_asset_check(
-    specs=SYNC_SPECS,
-    name="sync_checks",
-    can_subset=True,
-    retry_policy=CHECK_RETRY,
-    description="Messages in doubt and failed CSM alerts in the sync ledger.",
-)
-def sync_checks(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> Iterator[AssetCheckResult]:
+@multi_asset_check(specs=SYNC_SPECS, name="sync_checks", can_subset=True, retry_policy=CHECK_RETRY,
+                   description="Messages in doubt and failed CSM alerts in the sync ledger.")
+def sync_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[AssetCheckResult]:
     chosen = context.selected_asset_check_keys
     con = _open(warehouse)
     try:
-        results = [
-            in_doubt_result(con, d)
-            for d in IN_DOUBT_DESTINATIONS
-            if AssetCheckKey(AssetKey(["sync", d]), NO_ROWS_IN_DOUBT) in chosen
-        ]
+        results = [in_doubt_result(con, d) for d in IN_DOUBT_DESTINATIONS
+                   if AssetCheckKey(AssetKey(["sync", d]), NO_ROWS_IN_DOUBT) in chosen]
         if AssetCheckKey(AssetKey(["sync", "slack"]), CSM_ALERTS_DELIVERED) in chosen:
             results.append(csm_alerts_result(con))
     finally:
@@ -578,8 +446,6 @@ checks_job = define_asset_job(
     "without materializing anything.",
 )
 checks_schedule = ScheduleDefinition(
-    name="onboarding_checks_hourly",
-    job=checks_job,
-    cron_schedule="17 * * * *",
+    name="onboarding_checks_hourly", job=checks_job, cron_schedule="17 * * * *",
     default_status=DefaultScheduleStatus.STOPPED,
 )

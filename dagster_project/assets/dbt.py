@@ -72,9 +72,7 @@ class OnboardingTranslator(DagsterDbtTranslator):
         group = self.get_group_name(dbt_resource_props) or "decisions"
         return {**super().get_tags(dbt_resource_props), **stage_tags(group, pii=bool(meta.get("pii")))}
 
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
-    ) -> AssetSpec:
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") == "model" and props.get("schema") == "marts":
@@ -120,9 +118,7 @@ _TABLES = {"table", "incremental", "seed"}
 def _table_of(context: AssetExecutionContext, key: AssetKey) -> str | None:
     """`schema.name` of the table dbt built for `key`, None for a view."""
     metadata = context.assets_def.specs_by_key[key].metadata
-    if metadata.get("dagster-dbt/materialization_type") not in _TABLES or not metadata.get(
-        "dagster/table_name"
-    ):
+    if metadata.get("dagster-dbt/materialization_type") not in _TABLES or not metadata.get("dagster/table_name"):
         return None
     return ".".join(str(metadata["dagster/table_name"]).split(".")[-2:])
 
@@ -139,9 +135,7 @@ def row_counts(warehouse: WarehouseResource, tables: list[str]) -> dict[str, int
         con.close()
 
 
-def with_row_counts(
-    context: AssetExecutionContext, invocation: Any, warehouse: WarehouseResource
-) -> Iterator[Any]:
+def with_row_counts(context: AssetExecutionContext, invocation: Any, warehouse: WarehouseResource) -> Iterator[Any]:
     """The dbt step's events, each model's materialization carrying `dagster/row_count` (its table's rows
     after the build), the number the catalog shows beside an asset.
 
@@ -163,11 +157,7 @@ def with_row_counts(
         if invocation.process.poll() is None:
             invocation.process.terminate()
             held = []
-        outputs = {
-            i: context.asset_key_for_output(e.output_name)
-            for i, e in enumerate(held)
-            if isinstance(e, Output)
-        }
+        outputs = {i: context.asset_key_for_output(e.output_name) for i, e in enumerate(held) if isinstance(e, Output)}
         tables = {i: _table_of(context, key) for i, key in outputs.items()}
         try:
             counts = row_counts(warehouse, sorted({t for t in tables.values() if t}))
@@ -177,9 +167,7 @@ def with_row_counts(
         for i, event in enumerate(held):
             table = tables.get(i)
             if table in counts:
-                event = event.with_metadata(
-                    {**event.metadata, "dagster/row_count": MetadataValue.int(counts[table])}
-                )
+                event = event.with_metadata({**event.metadata, "dagster/row_count": MetadataValue.int(counts[table])})
             yield event
 
 

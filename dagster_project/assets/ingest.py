@@ -66,9 +66,7 @@ def day_metadata(stats: list[LoadStats]) -> dict[str, dict[str, MetadataValue]]:
         entry = {k: MetadataValue.int(v) for k, v in totals.items()}
         entry["dagster/row_count"] = MetadataValue.int(totals["loaded"])
         if len(loads) > 1:
-            entry["by_source"] = MetadataValue.json(
-                {s.source: {f: getattr(s, f) for f in COUNTS} for s in loads}
-            )
+            entry["by_source"] = MetadataValue.json({s.source: {f: getattr(s, f) for f in COUNTS} for s in loads})
         metadata[day] = entry
     return metadata
 

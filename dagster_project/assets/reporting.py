@@ -28,33 +28,17 @@ SYNC_INPUTS = tuple(AssetKey(["sync", d]) for d in DESTINATIONS)
 # column -> (DuckDB type, description); tests/test_catalog.py checks the types against the warehouse.
 COLUMNS = {
     "user_id": ("varchar", "The user."),
-    "on_date": (
-        "date",
-        "The day the item happened or was decided (decisions for day D use events up to its end).",
-    ),
+    "on_date": ("date", "The day the item happened or was decided (decisions for day D use events up to its end)."),
     "day_number": ("bigint", "Days since the signup day (0 = signup day)."),
-    "happened_at": (
-        "timestamp",
-        "Time of the item when it has one (signup, exposure, milestone, message due time), else null.",
-    ),
-    "section": (
-        "varchar",
-        "profile, experiment, track, milestone, score, stage, difficulty, risk, csm, message or csm_alert.",
-    ),
-    "item": (
-        "varchar",
-        "What happened or was decided (e.g. 'track power_user', 'risk 0.55: automated_nudge').",
-    ),
-    "detail": (
-        "varchar",
-        "Why: the source and reason of a track, the inputs of a difficulty, the risk factors with"
-        " their weights, a message's reason and subject; the profile's email and name.",
-    ),
-    "delivery": (
-        "varchar",
-        "For messages and CSM alerts: the sync ledger's status per destination (pending, sent"
-        " at, failed with the error; dry runs say so).",
-    ),
+    "happened_at": ("timestamp", "Time of the item when it has one (signup, exposure, milestone, message due time),"
+                    " else null."),
+    "section": ("varchar", "profile, experiment, track, milestone, score, stage, difficulty, risk, csm, message"
+                " or csm_alert."),
+    "item": ("varchar", "What happened or was decided (e.g. 'track power_user', 'risk 0.55: automated_nudge')."),
+    "detail": ("varchar", "Why: the source and reason of a track, the inputs of a difficulty, the risk factors with"
+               " their weights, a message's reason and subject; the profile's email and name."),
+    "delivery": ("varchar", "For messages and CSM alerts: the sync ledger's status per destination (pending, sent"
+                 " at, failed with the error; dry runs say so)."),
     "seq": ("bigint", "Order of the item in the user's timeline."),
     "as_of_date": ("date", "The last decided day the timeline was built for."),
 }

@@ -44,28 +44,13 @@ from .retries import SYNC_RETRY
 
 DEPS: dict[str, list[AssetKey]] = {
     "calendly": [AssetKey(["marts", "triggered_messages"])],
-    "intercom": [
-        AssetKey(["marts", "intercom_contacts"]),
-        AssetKey(["marts", "triggered_messages"]),
-        AssetKey(["sync", "calendly"]),
-    ],
+    "intercom": [AssetKey(["marts", "intercom_contacts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["sync", "calendly"])],
     "appcues": [AssetKey(["marts", "appcues_profiles"]), AssetKey(["marts", "triggered_messages"])],
-    "slack": [
-        AssetKey(["marts", "csm_alerts"]),
-        AssetKey(["marts", "triggered_messages"]),
-        AssetKey(["marts", "intercom_contacts"]),
-    ],
+    "slack": [AssetKey(["marts", "csm_alerts"]), AssetKey(["marts", "triggered_messages"]), AssetKey(["marts", "intercom_contacts"])],
     # After Intercom: an email type routed to SendGrid is withdrawn from Intercom's outbox first.
-    "sendgrid": [
-        AssetKey(["marts", "triggered_messages"]),
-        AssetKey(["marts", "intercom_contacts"]),
-        AssetKey(["sync", "intercom"]),
-    ],
+    "sendgrid": [AssetKey(["marts", "triggered_messages"]), AssetKey(["marts", "intercom_contacts"]), AssetKey(["sync", "intercom"])],
     "salesforce": [AssetKey(["marts", "destination_traits"]), AssetKey(["marts", "salesforce_mql"])],
-    "mixpanel": [
-        AssetKey(["marts", "destination_traits"]),
-        AssetKey(["marts", "mixpanel_experiment_events"]),
-    ],
+    "mixpanel": [AssetKey(["marts", "destination_traits"]), AssetKey(["marts", "mixpanel_experiment_events"])],
     "segment": [AssetKey(["marts", "destination_traits"])],
 }
 DESCRIPTIONS = {
@@ -87,12 +72,8 @@ def _locked(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
-@retry(
-    retry=retry_if_exception(_locked),
-    wait=wait_random_exponential(multiplier=1, max=15),
-    stop=stop_after_delay(300),
-    reraise=True,
-)
+@retry(retry=retry_if_exception(_locked), wait=wait_random_exponential(multiplier=1, max=15),
+       stop=stop_after_delay(300), reraise=True)
 def _sync(warehouse: Settings, settings: SyncSettings, destination: str) -> RunSummary:
     """Run one destination; wait (bounded) if another process holds the DuckDB write lock."""
     return run_sync(warehouse.db_path, [destination], settings=settings, connection=warehouse)[0]
@@ -126,13 +107,9 @@ def summary_metadata(summary: RunSummary) -> dict[str, MetadataValue]:
 def delivery_check(summary: RunSummary) -> AssetCheckResult:
     """Passes when the run talked to the destination; a dry run is a warning, not an error: planning
     without credentials is the intended demo and test mode, but the asset must not look delivered."""
-    return AssetCheckResult(
-        check_name=DELIVERY_CHECK,
-        passed=not summary.dry_run,
-        severity=AssetCheckSeverity.WARN,
-        description=delivery_status(summary),
-        metadata={"dry_run": MetadataValue.bool(summary.dry_run)},
-    )
+    return AssetCheckResult(check_name=DELIVERY_CHECK, passed=not summary.dry_run, severity=AssetCheckSeverity.WARN,
+                            description=delivery_status(summary),
+                            metadata={"dry_run": MetadataValue.bool(summary.dry_run)})
 
 
 def pace(settings: SyncSettings, destination: str) -> str:
@@ -143,7 +120,6 @@ def pace(settings: SyncSettings, destination: str) -> str:
 
 def _build(destination: str) -> AssetsDefinition:
     key = AssetKey(["sync", destination])
-
     @asset(
         key=key,
         group_name="sync",
@@ -154,39 +130,23 @@ def _build(destination: str) -> AssetsDefinition:
         retry_policy=SYNC_RETRY.get(destination),  # none for Intercom and Slack: docs/deploy.md, 5
         owners=OWNERS["sync"],
         tags=stage_tags("sync", pii=destination in PII_DESTINATIONS),
-        check_specs=[
-            AssetCheckSpec(
-                DELIVERY_CHECK,
-                asset=key,
-                description=(
-                    "Warns when the destination ran dry (no credentials): the plan was computed and stored, nothing sent."
-                ),
-            )
-        ],
+        check_specs=[AssetCheckSpec(DELIVERY_CHECK, asset=key, description=(
+            "Warns when the destination ran dry (no credentials): the plan was computed and stored, nothing sent."))],
     )
-    def _asset(
-        context: AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource
-    ) -> MaterializeResult:
+    def _asset(context: AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource) -> MaterializeResult:
         settings = sync.sync_settings()
         summary = _sync(warehouse.settings(), settings, destination)
         metadata = summary_metadata(summary) | {"pace": MetadataValue.text(pace(settings, destination))}
         context.log.info(
             f"{destination}: {summary.status}{' (dry)' if summary.dry_run else ''} planned={summary.planned}"
             f" sent={summary.sent} unchanged={summary.unchanged} failed={summary.failed}"
-            f" invalid={summary.invalid} in_doubt={summary.in_doubt}"
-        )
+            f" invalid={summary.invalid} in_doubt={summary.in_doubt}")
         if summary.status != "completed":
             # Not a transient failure (credentials, a channel, alerts given up on): no step retry.
-            raise Failure(
-                description=f"sync to {destination} did not complete ({summary.status}): {summary.error}",
-                metadata=metadata,
-                allow_retries=False,
-            )
-        return MaterializeResult(
-            metadata=metadata,
-            check_results=[delivery_check(summary)],
-            tags={"dry_run": "true"} if summary.dry_run else None,
-        )
+            raise Failure(description=f"sync to {destination} did not complete ({summary.status}): {summary.error}",
+                          metadata=metadata, allow_retries=False)
+        return MaterializeResult(metadata=metadata, check_results=[delivery_check(summary)],
+                                 tags={"dry_run": "true"} if summary.dry_run else None)
 
     return _asset
 

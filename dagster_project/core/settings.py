@@ -109,8 +109,6 @@ def default_paths(env: Mapping[str, str]) -> tuple[Path, Path]:
         home = onboarding_home(env)
         return home / "data" / "warehouse.duckdb", home / "data" / "landing"
     return DEFAULT_DB, DEFAULT_LANDING
-
-
 DEFAULT_MAX_LINE_BYTES = 65_536
 DEFAULT_MAX_FILE_BYTES = 2**30  # 1 GiB: ~8x the biggest demo file at 10 M events; a gzip bomb stops here
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -125,9 +123,7 @@ class Settings:
     """The resolved settings. Paths are absolute; `memory_limit` None means DuckDB's default."""
 
     db_path: Path = DEFAULT_DB
-    landing: Path | str = (
-        DEFAULT_LANDING  # a folder, or an object-store URI kept as given (s3://bucket/prefix)
-    )
+    landing: Path | str = DEFAULT_LANDING  # a folder, or an object-store URI kept as given (s3://bucket/prefix)
     memory_limit: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
     start_date: date | None = None  # None: the first landing day (partitions.py)
@@ -152,12 +148,8 @@ class Settings:
                 memory_limit=memory_limit(env),
                 lock_timeout=lock_timeout(env),
                 start_date=_date(env.get(START_DATE_ENV)),
-                max_line_bytes=_positive_int(
-                    env.get(MAX_LINE_BYTES_ENV), MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES
-                ),
-                max_file_bytes=_positive_int(
-                    env.get(MAX_FILE_BYTES_ENV), MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES
-                ),
+                max_line_bytes=_positive_int(env.get(MAX_LINE_BYTES_ENV), MAX_LINE_BYTES_ENV, DEFAULT_MAX_LINE_BYTES),
+                max_file_bytes=_positive_int(env.get(MAX_FILE_BYTES_ENV), MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES),
                 allow_empty_reload=_switch(env.get(ALLOW_EMPTY_RELOAD_ENV), ALLOW_EMPTY_RELOAD_ENV),
             )
         except SettingsError:
@@ -248,9 +240,7 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
-def environment_with(
-    values: Mapping[str, str | None], base: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def environment_with(values: Mapping[str, str | None], base: Mapping[str, str] | None = None) -> dict[str, str]:
     """`base` (default os.environ) with `values` set (None: unset): the environment for a process
     this one starts, given to it instead of written into os.environ."""
     env = dict(os.environ if base is None else base)

@@ -37,11 +37,7 @@ def default_memory_limit() -> str:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         ram = 0
-    limit = (
-        min(DEFAULT_MEMORY_LIMIT_BYTES, int(ram * DEFAULT_MEMORY_LIMIT_SHARE))
-        if ram
-        else DEFAULT_MEMORY_LIMIT_BYTES
-    )
+    limit = min(DEFAULT_MEMORY_LIMIT_BYTES, int(ram * DEFAULT_MEMORY_LIMIT_SHARE)) if ram else DEFAULT_MEMORY_LIMIT_BYTES
     return f"{max(limit // 1024**2, 256)}MB"
 
 

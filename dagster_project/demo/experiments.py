@@ -75,9 +75,7 @@ def _slices(rows: list[dict[str, str]]) -> tuple[Variant, ...]:
     for row, weight in zip(rows, weights, strict=True):
         start = cumulative / total
         cumulative += weight
-        out.append(
-            Variant(row["variant"], row["is_control"].strip().lower() == "true", start, cumulative / total)
-        )
+        out.append(Variant(row["variant"], row["is_control"].strip().lower() == "true", start, cumulative / total))
     return tuple(out)
 
 

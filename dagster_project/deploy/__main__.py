@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "the dbt manifest the webserver and the daemon load.",
     )
     parser.add_argument("home", nargs="?", help="the Dagster home folder (default: $DAGSTER_HOME)")
-    parser.add_argument(
-        "--force", action="store_true", help="replace files that differ from the shipped ones"
-    )
+    parser.add_argument("--force", action="store_true", help="replace files that differ from the shipped ones")
     parser.add_argument("--no-manifest", action="store_true", help="skip the dbt parse")
     args = parser.parse_args(argv)
     home = args.home or os.environ.get("DAGSTER_HOME")

@@ -48,9 +48,7 @@ def __getattr__(name: str) -> Any:
 def _dbt() -> DbtCli:
     from .dbt import DbtCli
 
-    return DbtCli(
-        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
-    )
+    return DbtCli(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
 
 
 # The resources that hold settings (each field from its variable), by resource key.
@@ -59,10 +57,7 @@ SETTINGS_RESOURCES: dict[str, type[WarehouseResource | SyncResource | LlmResourc
     "sync": SyncResource,
     "llm": LlmResource,
 }
-_BUILDERS: dict[str, Any] = {
-    **{key: kind.from_environment for key, kind in SETTINGS_RESOURCES.items()},
-    "dbt": _dbt,
-}
+_BUILDERS: dict[str, Any] = {**{key: kind.from_environment for key, kind in SETTINGS_RESOURCES.items()}, "dbt": _dbt}
 
 
 def build_resources() -> dict[str, Any]:

@@ -36,9 +36,7 @@ def setting(variable: str, description: str, *, secret: bool = False) -> Any:
     if secret:
         extra["dagster__is_secret"] = True  # masked in the launchpad's config
     shown = variable.replace("{DEST}", "<DEST>")
-    return Field(
-        default=None, description=f"{description} Empty: ${shown}, else the default.", json_schema_extra=extra
-    )
+    return Field(default=None, description=f"{description} Empty: ${shown}, else the default.", json_schema_extra=extra)
 
 
 def env_field(name: str, environ: Mapping[str, str] | None = None) -> EnvVar | None:
@@ -85,9 +83,7 @@ class EnvFields:
         """An instance whose fields are `EnvVar`s for the variables set in `environ` (default
         os.environ), the others empty: what the code location's definitions hold."""
         values: dict[str, Any] = {
-            name: ref
-            for name, var in cls.variables_by_field().items()
-            if (ref := env_field(var, environ)) is not None
+            name: ref for name, var in cls.variables_by_field().items() if (ref := env_field(var, environ)) is not None
         }
         values.update({name: kind.from_environment(environ) for name, kind in cls.nested_fields().items()})
         return cls(**values)

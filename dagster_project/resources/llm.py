@@ -25,8 +25,7 @@ class LlmResource(EnvFields, ConfigurableResource):
         NUMBER_ENVS["breaker_threshold"], "Consecutive failed calls that stop a step's batch (20)."
     )
     min_confidence: str | None = setting(
-        NUMBER_ENVS["min_confidence"],
-        "A track answer less confident than this falls back to the rules (0.6).",
+        NUMBER_ENVS["min_confidence"], "A track answer less confident than this falls back to the rules (0.6)."
     )
     max_calls: str | None = setting(NUMBER_ENVS["max_calls"], "Calls per step and run at most (10000).")
     prices: str | None = setting(

@@ -52,9 +52,7 @@ class WarehouseResource(EnvFields, ConfigurableResource):
         ALLOW_EMPTY_RELOAD_ENV, "1: re-loading a day whose landing files are all gone empties it (0)."
     )
 
-    engine: str | None = setting(
-        ENGINE_ENV, "The engine that builds the warehouse: duckdb or spark (duckdb)."
-    )
+    engine: str | None = setting(ENGINE_ENV, "The engine that builds the warehouse: duckdb or spark (duckdb).")
     spark_master: str | None = setting(
         SPARK_MASTER_ENV, "Spark master for ONBOARDING_ENGINE=spark: local[*], spark://host:7077 (local[*])."
     )

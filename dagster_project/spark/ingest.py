@@ -95,7 +95,6 @@ def ensure_raw_tables(spark: SparkSession) -> None:
 # The per-file part, run inside Spark tasks: read, split and classify with the contract's query.
 # ---------------------------------------------------------------------------------------------------
 
-
 def _classified_schema(table: str) -> list[tuple[str, str]]:
     raw = columns_of(RAW_TABLES[table])
     data = [c for c in raw if c[0] != "source_system"]
@@ -149,9 +148,7 @@ def classify_files(
                 source, day = task["source"], task["day"]
                 landing = Landing.of(task["landing"])
                 path = Path(task["path"]) if task["path"] else None
-                f = LandingFile(
-                    source, day, path, task["relative"], task["size"], "", task["uri"], None, landing
-                )
+                f = LandingFile(source, day, path, task["relative"], task["size"], "", task["uri"], None, landing)
                 lines = read_file_lines(f, max_file_bytes)
                 lines_in = _lines_table(f.file, lines.numbers, lines.texts)
                 n = lines_in.num_rows
@@ -201,7 +198,6 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 # The set-based part, on Spark.
 # ---------------------------------------------------------------------------------------------------
 
-
 def _tasks(landing: Landing, items: list[tuple[str, date]]) -> tuple[list[dict[str, Any]], list[int]]:
     """One task row per landing file (the item's position is its load order), and the file count per item."""
     rows, counts = [], []
@@ -235,11 +231,7 @@ def _existing_partitions(spark: SparkSession, table: str) -> set[tuple[str, ...]
 
 
 def _replace_partitions(
-    spark: SparkSession,
-    table: str,
-    df: DataFrame | None,
-    replaced: list[dict[str, Any]],
-    written: set[tuple[str, ...]],
+    spark: SparkSession, table: str, df: DataFrame | None, replaced: list[dict[str, Any]], written: set[tuple[str, ...]]
 ) -> None:
     """Overwrite the partitions `df` has rows for (`written`, known from the counts: no extra pass over
     the data), and drop the `replaced` ones that exist and got no rows now."""
@@ -280,9 +272,7 @@ def load_table(
     shared = table == "segment_events"
     ensure_raw_tables(spark)
     tasks, file_counts = _tasks(landing, items)
-    stats = [
-        LoadStats(source=s, day=d.isoformat(), files=c) for (s, d), c in zip(items, file_counts, strict=True)
-    ]
+    stats = [LoadStats(source=s, day=d.isoformat(), files=c) for (s, d), c in zip(items, file_counts, strict=True)]
 
     item_rows = [(i, s, d) for i, (s, d) in enumerate(items)]
     items_df = spark.createDataFrame(item_rows, "_item int, source string, day date")
@@ -342,7 +332,9 @@ def load_table(
         raw = raw.withColumn("source_system", F.col("_source"))
     raw = raw.localCheckpoint(eager=True)
 
-    replaced = [{"_partition_day": d.isoformat(), "source_system": s, "source": s} for s, d in items]
+    replaced = [
+        {"_partition_day": d.isoformat(), "source_system": s, "source": s} for s, d in items
+    ]
     counts = {
         r["_item"]: r
         for r in classified.groupBy("_item")
@@ -357,10 +349,7 @@ def load_table(
     fresh_counts = {r["_item"]: r["n"] for r in raw.groupBy("_item").agg(F.count("*").alias("n")).collect()}
     parts = partition_columns(table)
     _replace_partitions(
-        spark,
-        table,
-        raw,
-        replaced,
+        spark, table, raw, replaced,
         {tuple(str(replaced[i][p]) for p in parts) for i, n in fresh_counts.items() if n},
     )
 
@@ -374,15 +363,8 @@ def load_table(
         loaded_at.alias("_loaded_at"),
     )
     _replace_partitions(
-        spark,
-        "quarantine",
-        quarantine,
-        replaced,
-        {
-            (replaced[i]["source"], replaced[i]["_partition_day"])
-            for i, c in counts.items()
-            if c["quarantine_rows"]
-        },
+        spark, "quarantine", quarantine, replaced,
+        {(replaced[i]["source"], replaced[i]["_partition_day"]) for i, c in counts.items() if c["quarantine_rows"]},
     )
     for i, s in enumerate(stats):
         c = counts.get(i)
@@ -391,16 +373,11 @@ def load_table(
         s.duplicates = (c["valid"] if c else 0) - s.loaded
         s.quarantined = c["bad"] if c else 0
     log = spark.createDataFrame(
-        [
-            (s.source, date.fromisoformat(s.day), s.files, s.lines, s.loaded, s.duplicates, s.quarantined)
-            for s in stats
-        ],
+        [(s.source, date.fromisoformat(s.day), s.files, s.lines, s.loaded, s.duplicates, s.quarantined) for s in stats],
         "source string, _partition_day date, files int, lines bigint, loaded bigint, duplicates bigint, "
         "quarantined bigint",
     ).withColumn("_loaded_at", loaded_at)
-    _replace_partitions(
-        spark, "load_log", log, replaced, {(r["source"], r["_partition_day"]) for r in replaced}
-    )
+    _replace_partitions(spark, "load_log", log, replaced, {(r["source"], r["_partition_day"]) for r in replaced})
     seconds = time.perf_counter() - started
     total = sum(s.lines for s in stats) or 1
     for s in stats:
@@ -423,9 +400,7 @@ def record_unplaced(spark: SparkSession, landing: Landing | str | Path, source: 
         rows, "source string, _file string, _line bigint, raw_text string, reason string, _partition_day date"
     ).withColumn("_loaded_at", F.current_timestamp())
     if rows:
-        df.select(*[n for n, _ in table_columns("quarantine")]).write.insertInto(
-            "raw.quarantine", overwrite=True
-        )
+        df.select(*[n for n, _ in table_columns("quarantine")]).write.insertInto("raw.quarantine", overwrite=True)
     elif (source, "__HIVE_DEFAULT_PARTITION__") in _existing_partitions(spark, "quarantine"):
         spark.sql(
             f"alter table raw.quarantine drop if exists partition (source = '{source}', "
@@ -435,10 +410,7 @@ def record_unplaced(spark: SparkSession, landing: Landing | str | Path, source: 
 
 
 def load_all(
-    spark: SparkSession,
-    landing: Landing | str | Path,
-    tables: dict[str, tuple[str, ...]],
-    days: list[date],
+    spark: SparkSession, landing: Landing | str | Path, tables: dict[str, tuple[str, ...]], days: list[date],
     settings: Settings,
 ) -> list[LoadStats]:
     """Every raw table's days, in the order the Dagster ingest loads them (day, then source)."""

@@ -27,16 +27,11 @@ def copy_from_duckdb(spark: SparkSession, con: duckdb.DuckDBPyConnection, schema
     data = con.sql(f"select * from {schema}.{table}").to_arrow_table()
     # Spark's TIMESTAMP is an instant: DuckDB's naive UTC timestamps are handed over as UTC.
     fields = [
-        pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
-        for f in data.schema
+        pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f for f in data.schema
     ]
     data = data.cast(pa.schema(fields))
     spark.sql(f"create database if not exists {schema}")
-    frame = (
-        spark.createDataFrame(data)
-        if data.num_rows
-        else spark.createDataFrame([], _spark_schema(data.schema))
-    )
+    frame = spark.createDataFrame(data) if data.num_rows else spark.createDataFrame([], _spark_schema(data.schema))
     frame.write.mode("overwrite").format("parquet").saveAsTable(f"{schema}.{table}")
     return data.num_rows
 

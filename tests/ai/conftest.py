@@ -122,11 +122,7 @@ def run_dbt(db_path: Path, target: Path, *args: str) -> None:
         "--target-path", str(target / "target"), "--log-path", str(target / "logs"),
     ]  # fmt: skip
     proc = subprocess.run(
-        command,
-        env={**os.environ, "ONBOARDING_DB": str(db_path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+        command, env={**os.environ, "ONBOARDING_DB": str(db_path)}, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
@@ -151,9 +147,7 @@ def dbt_template(tmp_path_factory: pytest.TempPathFactory) -> DbtTemplate:
             path.unlink(missing_ok=True)  # a build another worker left half done
             with duckdb.connect(str(path)) as con:
                 create_foundation(con)
-            run_dbt(
-                path, root, "build", "--select", *DBT_NODES, "--exclude-resource-type", "test", "unit_test"
-            )
+            run_dbt(path, root, "build", "--select", *DBT_NODES, "--exclude-resource-type", "test", "unit_test")
             # As in a warehouse no AI step has run on yet: no `ai` schema (the views over it bind when it exists).
             with duckdb.connect(str(path)) as con:
                 con.execute("drop schema ai cascade")

@@ -71,9 +71,7 @@ def test_rule_tracks_come_from_the_dbt_decision_table(warehouse: Warehouse) -> N
         ({"plan": "free", "role": "Marketing Coordinator"}, "guided_handholding"),
     ]
     warehouse.add_profiles([make_profile(i, **fields) for i, (fields, _) in enumerate(cases)])
-    got = dict(
-        warehouse.rows_tuples("select user_id, rule_track from intermediate.int_onboarding__rule_tracks")
-    )
+    got = dict(warehouse.rows_tuples("select user_id, rule_track from intermediate.int_onboarding__rule_tracks"))
     assert got == {make_profile(i)["user_id"]: track for i, (_, track) in enumerate(cases)}
     with warehouse.connect() as con:
         assert evaluate(con)["rule_table"].startswith("intermediate.int_onboarding__rule_tracks")

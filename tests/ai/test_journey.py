@@ -295,30 +295,16 @@ def test_prompt_profile_is_normalised_for_sharing() -> None:
          "features_enabled": '["dashboards", "SQL_editor", "sql_editor", "alerts"]'}
     )  # fmt: skip
     b = prompt_profile(
-        {
-            "role_group": "technical",
-            "plan": "free",
-            "company_size": "1-10",
-            "features_enabled": ["api_access"],
-        }
+        {"role_group": "technical", "plan": "free", "company_size": "1-10", "features_enabled": ["api_access"]}
     )
-    assert (
-        a
-        == b
-        == {
-            "plan": "free",
-            "role": ROLE_GROUP_TEXT["technical"],
-            "company_size": "1-50",
-            "feature_classes": ["technical"],
-        }
-    )
-    unknown = prompt_profile({"features_enabled": '["notebooks"]', "company_size": "lots"})
-    assert unknown == {
-        "plan": "unknown",
-        "role": "unknown",
-        "company_size": "unknown",
-        "feature_classes": ["other"],
+    assert a == b == {
+        "plan": "free",
+        "role": ROLE_GROUP_TEXT["technical"],
+        "company_size": "1-50",
+        "feature_classes": ["technical"],
     }
+    unknown = prompt_profile({"features_enabled": '["notebooks"]', "company_size": "lots"})
+    assert unknown == {"plan": "unknown", "role": "unknown", "company_size": "unknown", "feature_classes": ["other"]}
 
 
 def test_old_cache_entries_are_never_read_for_the_new_signature(
@@ -341,6 +327,4 @@ def test_old_cache_entries_are_never_read_for_the_new_signature(
     assert len(standin.requests) == 1
     row = assignments(warehouse)[profile["user_id"]]
     assert (row["status"], row["llm_track"], row["prompt_version"]) == ("llm", "power_user", PROMPT_VERSION)
-    assert (
-        warehouse.scalar("select count(*) from ai.llm_cache where prompt_version = ?", [PROMPT_VERSION]) == 1
-    )
+    assert warehouse.scalar("select count(*) from ai.llm_cache where prompt_version = ?", [PROMPT_VERSION]) == 1

@@ -35,14 +35,11 @@ def test_llm_tracks_and_playbooks_flow_into_the_marts(tmp_path, llm_env, standin
         again = run_pipeline(start, END)
         assert again.success, again.failures
     assert calls_after_first > 0
-    assert (
-        len(standin.requests) == calls_after_first
-    )  # a re-run asks nothing: every answer is final or cached
+    assert len(standin.requests) == calls_after_first  # a re-run asks nothing: every answer is final or cached
 
     with duckdb.connect(str(db_path), read_only=True) as con:
-        sources = dict(
-            con.execute("select track_source, count(*) from marts.user_onboarding group by 1").fetchall()
-        )
+        sources = dict(con.execute(
+            "select track_source, count(*) from marts.user_onboarding group by 1").fetchall())
         tracks = {r[0] for r in con.execute("select distinct track from marts.user_onboarding").fetchall()}
         # each user's track_source matches what the AI step wrote for them
         mismatched = con.execute(
@@ -55,17 +52,12 @@ def test_llm_tracks_and_playbooks_flow_into_the_marts(tmp_path, llm_env, standin
             """
         ).fetchone()[0]
         cost = con.execute("select count(*), sum(cost_usd) from ai.llm_calls").fetchone()
-        playbook_versions = {
-            r[0]
-            for r in con.execute(
-                "select distinct template_version from marts.triggered_messages where trigger = 'playbook_day_14'"
-            ).fetchall()
-        }
+        playbook_versions = {r[0] for r in con.execute(
+            "select distinct template_version from marts.triggered_messages where trigger = 'playbook_day_14'"
+        ).fetchall()}
     assert sources.get("llm", 0) + sources.get("cache", 0) > 0, sources
     assert set(sources) <= {"rules", "llm", "cache", "fallback", "stakeholder_map", "experiment"}
     assert tracks <= TRACKS
     assert mismatched == 0
     assert cost[0] == calls_after_first and cost[1] > 0
-    assert any(
-        v.startswith("ai.playbooks llm") or v.startswith("ai.playbooks cache") for v in playbook_versions
-    )
+    assert any(v.startswith("ai.playbooks llm") or v.startswith("ai.playbooks cache") for v in playbook_versions)

@@ -143,28 +143,16 @@ def load_raw(con) -> Raw:
     calls["event_name"] = calls.event.where(calls["type"] == "track", "page_viewed")
     calls["props"] = calls.properties.map(_obj)
     calls["page_path"] = [
-        (p.get("path") if p.get("path") is not None else _obj(c).get("page", {}).get("path"))
-        if t == "page"
-        else None
+        (p.get("path") if p.get("path") is not None else _obj(c).get("page", {}).get("path")) if t == "page" else None
         for t, p, c in zip(calls["type"], calls.props, calls.context, strict=True)
     ]
-    seg_events = calls.rename(columns={"event_ts": "event_at", "message_id": "event_id"})[
-        ["event_id", "user_id", "event_name", "event_at", "page_path", "props"]
-    ]
+    seg_events = calls.rename(columns={"event_ts": "event_at", "message_id": "event_id"})[["event_id", "user_id", "event_name", "event_at", "page_path", "props"]]
 
-    mp = con.execute(
-        "select event, distinct_id, insert_id, time_ms, event_ts, properties, _partition_day from raw.mixpanel_events"
-    ).df()
-    mp["event_id"] = mp.insert_id.where(
-        mp.insert_id.notna(), mp.event + "|" + mp.distinct_id + "|" + mp.time_ms.astype(str)
-    )
-    mp = mp[
-        ~mp.event_id.isin(set(seg_events.event_id))
-    ]  # a forwarded copy of a Segment call is the same event
+    mp = con.execute("select event, distinct_id, insert_id, time_ms, event_ts, properties, _partition_day from raw.mixpanel_events").df()
+    mp["event_id"] = mp.insert_id.where(mp.insert_id.notna(), mp.event + "|" + mp.distinct_id + "|" + mp.time_ms.astype(str))
+    mp = mp[~mp.event_id.isin(set(seg_events.event_id))]  # a forwarded copy of a Segment call is the same event
     # Mixpanel's own identity of an event: (event, distinct_id, time, $insert_id); the first landed copy wins
-    mp = mp.sort_values(["_partition_day", "event_ts"]).drop_duplicates(
-        ["event", "distinct_id", "time_ms", "event_id"]
-    )
+    mp = mp.sort_values(["_partition_day", "event_ts"]).drop_duplicates(["event", "distinct_id", "time_ms", "event_id"])
     mp_events = pd.DataFrame(
         {"event_id": mp.event_id, "user_id": mp.distinct_id, "event_name": mp.event, "event_at": mp.event_ts,
          "page_path": None, "props": mp.properties.map(_obj)}
@@ -177,13 +165,9 @@ def load_raw(con) -> Raw:
     identifies = seg[(seg["type"] == "identify") & seg.user_id.notna()].copy()
     identifies["tr"] = identifies.traits.map(_obj)
     first_identified = identifies.groupby("user_id").event_ts.min()
-    latest = identifies.sort_values(
-        ["user_id", "event_ts", "message_id"], ascending=[True, False, True]
-    ).drop_duplicates("user_id")
+    latest = identifies.sort_values(["user_id", "event_ts", "message_id"], ascending=[True, False, True]).drop_duplicates("user_id")
     latest_traits = dict(zip(latest.user_id, latest.tr, strict=True))
-    signup_by_user = {
-        u: (t, m) for u, t, m in zip(signups.user_id, signups.created_at, signups.meta, strict=True)
-    }
+    signup_by_user = {u: (t, m) for u, t, m in zip(signups.user_id, signups.created_at, signups.meta, strict=True)}
 
     rows = []
     for user in set(signup_by_user) | set(latest_traits):
@@ -332,9 +316,7 @@ def expected_for(raw: Raw, day: date) -> pd.DataFrame:
         since_login = (day - last_login).days
         uses = e[e.event_name.isin(FEATURE_USE_EVENTS)].event_at
         since_use = (day - max([p.signup_date] + [clamp(t) for t in uses])).days
-        visits = [
-            clamp(t) for t in e[(e.event_name == "page_viewed") & (e.page_path == DOWNGRADE_PATH)].event_at
-        ]
+        visits = [clamp(t) for t in e[(e.event_name == "page_viewed") & (e.page_path == DOWNGRADE_PATH)].event_at]
         invites = int((e.event_name == "user.invited_teammate").sum())
         user_tickets = tickets.get(p.user_id, raw.tickets.iloc[0:0])
         open_tickets = sum(ticket_open_at(changes, end) for _, changes in user_tickets.groupby("ticket_id"))
@@ -490,9 +472,7 @@ def test_messages_are_keyed_and_linked(decided):
     for row in linked.itertuples():
         assert "{{booking_link}}" in row.body
         assert calendly.loc[row.booking_link_key, "user_id"] == row.user_id
-    assert not messages.body.str.contains(r"\{\{(?!booking_link\}\})", regex=True).any(), (
-        "unrendered placeholder"
-    )
+    assert not messages.body.str.contains(r"\{\{(?!booking_link\}\})", regex=True).any(), "unrendered placeholder"
     decided_days = set(zip(daily.user_id, pd.to_datetime(daily.as_of_date).dt.date, strict=True))
     as_of = pd.to_datetime(messages.as_of_date).dt.date
     assert all(key in decided_days for key in zip(messages.user_id, as_of, strict=True))

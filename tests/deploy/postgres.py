@@ -44,12 +44,9 @@ class Postgres:
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         import psycopg2
 
-        with (
-            psycopg2.connect(
-                host=self.host, port=self.port, user=self.user, password=self.password, dbname=self.db
-            ) as con,
-            con.cursor() as cur,
-        ):
+        with psycopg2.connect(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=self.db
+        ) as con, con.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 
@@ -112,42 +109,15 @@ def postgres_server(db: str = "dagster") -> Iterator[Postgres]:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()[-2000:]}\n{tail}")
 
     try:
-        run(
-            str(binaries / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            user,
-            f"--pwfile={pwfile}",
-            "--auth=scram-sha-256",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--no-instructions",
-        )
-        options = (
-            f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        run(
-            str(binaries / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        run(str(binaries / "initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}",
+            "--auth=scram-sha-256", "-E", "UTF8", "--no-sync", "--no-instructions")
+        options = (f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
         try:
             import psycopg2
 
-            con = psycopg2.connect(
-                host="127.0.0.1", port=port, user=user, password=password, dbname="postgres"
-            )
+            con = psycopg2.connect(host="127.0.0.1", port=port, user=user, password=password, dbname="postgres")
             con.autocommit = True
             with con.cursor() as cur:
                 cur.execute(f'create database "{db}"')

@@ -39,7 +39,6 @@ def pg() -> Iterator[Postgres]:
     with postgres_server() as server:
         yield server
 
-
 BIN = Path(sys.executable).parent
 # Seconds for a run to be requested, queued, started and finished. A run takes about a minute on an idle
 # two-core machine; the limit is a ceiling for a shared, loaded one (eight minutes seen at load 12; the
@@ -68,9 +67,7 @@ def _tags(pg: Postgres, run_id: str) -> dict[str, str]:
     return dict(pg.query("select key, value from run_tags where run_id = %s", (run_id,)))
 
 
-def _wait_for(
-    pg: Postgres, daemon: subprocess.Popen, log: Path, count: int, status: str = "SUCCESS"
-) -> list[tuple]:
+def _wait_for(pg: Postgres, daemon: subprocess.Popen, log: Path, count: int, status: str = "SUCCESS") -> list[tuple]:
     """Wait until the first `count` runs succeeded (status SUCCESS), or the last of them got past the
     queue (STARTED), and return them; fail with the daemon's log on a failed run."""
     deadline = time.monotonic() + RUN_TIMEOUT * count
@@ -85,9 +82,7 @@ def _wait_for(
             return ours
         assert daemon.poll() is None, f"the daemon exited ({daemon.returncode}):\n{log.read_text()[-3000:]}"
         time.sleep(2)
-    raise AssertionError(
-        f"no {count} runs {status} after {RUN_TIMEOUT * count} s: {_runs(pg)}\n{log.read_text()[-3000:]}"
-    )
+    raise AssertionError(f"no {count} runs {status} after {RUN_TIMEOUT * count} s: {_runs(pg)}\n{log.read_text()[-3000:]}")
 
 
 def _stop(daemon: subprocess.Popen) -> None:
@@ -111,8 +106,7 @@ def _stop(daemon: subprocess.Popen) -> None:
 def _failure(pg: Postgres, run_id: str) -> str:
     rows = pg.query(
         "select event from event_logs where run_id = %s and dagster_event_type in ('STEP_FAILURE', 'RUN_FAILURE', "
-        "'ENGINE_EVENT') order by id desc limit 3",
-        (run_id,),
+        "'ENGINE_EVENT') order by id desc limit 3", (run_id,)
     )
     return "\n".join(r[0][-1500:] for r in rows)
 
@@ -123,9 +117,7 @@ def _timeline(pg: Postgres, run_id: str) -> str:
     rows = pg.query(
         "select dagster_event_type, step_key, extract(epoch from timestamp) from event_logs where run_id = %s and "
         "dagster_event_type in ('RUN_STARTING', 'RUN_START', 'RUN_SUCCESS', 'STEP_START', 'STEP_SUCCESS', "
-        "'STEP_FAILURE', 'RUN_ENQUEUED') order by id",
-        (run_id,),
-    )
+        "'STEP_FAILURE', 'RUN_ENQUEUED') order by id", (run_id,))
     marks, parts = {}, []
     for kind, step, at in rows:
         if kind == "STEP_START":
@@ -134,15 +126,9 @@ def _timeline(pg: Postgres, run_id: str) -> str:
             parts.append((float(at) - marks.pop(step), step))
         else:
             marks[kind] = float(at)
-    head = [
-        f"{name} {marks[end] - marks[begin]:.0f} s"
-        for name, begin, end in (
-            ("queued", "RUN_ENQUEUED", "RUN_STARTING"),
-            ("worker start", "RUN_STARTING", "RUN_START"),
-            ("run", "RUN_START", "RUN_SUCCESS"),
-        )
-        if begin in marks and end in marks
-    ]
+    head = [f"{name} {marks[end] - marks[begin]:.0f} s" for name, begin, end in (
+        ("queued", "RUN_ENQUEUED", "RUN_STARTING"), ("worker start", "RUN_STARTING", "RUN_START"),
+        ("run", "RUN_START", "RUN_SUCCESS")) if begin in marks and end in marks]
     return ", ".join(head + [f"{step} {seconds:.0f} s" for seconds, step in sorted(parts, reverse=True)[:8]])
 
 
@@ -167,9 +153,7 @@ def _instance_is_the_deployments(home: Path, env: dict[str, str]) -> None:
 def _cli(env: dict[str, str], cwd: Path, *args: str) -> str:
     # Each command loads the code location (the dbt manifest's ~450 nodes): 3 minutes were not enough
     # at a load average of 18 on the shared two-core machine.
-    done = subprocess.run(
-        [str(BIN / args[0]), *args[1:]], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
-    )
+    done = subprocess.run([str(BIN / args[0]), *args[1:]], env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     return done.stdout + done.stderr
 
@@ -204,9 +188,7 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
     }
     # Step 1: the Dagster home (and the dbt manifest the daemon's code server loads).
     _cli(env, work, "python", "-m", "dagster_project.deploy")
-    assert (home / "dagster.yaml").read_text() == (
-        Path(__file__).parents[2] / "dagster_project/deploy/dagster.yaml"
-    ).read_text()
+    assert (home / "dagster.yaml").read_text() == (Path(__file__).parents[2] / "dagster_project/deploy/dagster.yaml").read_text()
     workspace = str(home / "workspace.yaml")
     _instance_is_the_deployments(home, env)
 
@@ -214,12 +196,8 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
     log = tmp_path / "daemon.log"
     with log.open("w") as out:
         daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", workspace],
-            env=env,
-            cwd=work,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            [str(BIN / "dagster-daemon"), "run", "-w", workspace], env=env, cwd=work,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
         # Step 3: the sensor on. Its first tick requests the two landed days as one range run.
@@ -231,18 +209,11 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
         seconds_first = time.monotonic() - started
         timeline = _timeline(pg, first[0])
         tags = _tags(pg, first[0])
-        assert (tags[PARTITION_RANGE_START_TAG], tags[PARTITION_RANGE_END_TAG]) == (
-            days[0].isoformat(),
-            days[1].isoformat(),
-        )
+        assert (tags[PARTITION_RANGE_START_TAG], tags[PARTITION_RANGE_END_TAG]) == (days[0].isoformat(), days[1].isoformat())
         assert tags[LANDING_DAYS_TAG] == f"{days[0]},{days[1]}"
         # The daemon's run and `onboarding run`'s carry the same repository label: the UI lists both
         # under the job (pipeline.py records the origin a run launched from this workspace has).
-        assert (
-            tags[".dagster/repository"]
-            == job_origins()[1].repository_origin.get_label()
-            == "__repository__@onboarding"
-        )
+        assert tags[".dagster/repository"] == job_origins()[1].repository_origin.get_label() == "__repository__@onboarding"
 
         # The second run is not waited for to its end (another minute of the same work): that the
         # queue starts it, after the first ended, is what this step shows.
@@ -258,9 +229,7 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
         # Step 5: the schedule on (after the runs: a 02:00 tick would add a run of its own).
         _cli(env, work, "dagster", "schedule", "start", "daily_onboarding_schedule", "-w", workspace)
         # (Dagster stores the instigator's name in its serialized origin, under its legacy key job_name.)
-        states = dict(
-            pg.query("select instigator_body::json -> 'origin' ->> 'job_name', status from instigators")
-        )
+        states = dict(pg.query("select instigator_body::json -> 'origin' ->> 'job_name', status from instigators"))
         assert states["landing_files_sensor"] == states["daily_onboarding_schedule"] == "RUNNING"
     finally:
         _stop(daemon)  # (again, if a step above failed: stopping a stopped daemon does nothing)
@@ -269,13 +238,9 @@ def test_daemon_on_postgres_runs_the_sensor_and_the_schedule(tmp_path: Path, pg:
 
     tick = datetime.combine(days[2] + timedelta(days=1), datetime.min.time(), UTC).replace(hour=2)
     with build_schedule_context(scheduled_execution_time=tick) as context:
-        (request,) = (
-            defs.resolve_schedule_def("daily_onboarding_schedule").evaluate_tick(context).run_requests
-        )
+        (request,) = defs.resolve_schedule_def("daily_onboarding_schedule").evaluate_tick(context).run_requests
     assert request.partition_key == days[2].isoformat()
 
     assert pg.password not in log.read_text()  # the daemon never logs the connection's secret
-    print(
-        f"first run done {seconds_first:.0f} s into the test, in {first[3] - first[2]:.0f} s ({timeline}); second "
-        f"started {second[2] - first[3]:.1f} s after it ended; whole test {time.monotonic() - started:.0f} s"
-    )
+    print(f"first run done {seconds_first:.0f} s into the test, in {first[3] - first[2]:.0f} s ({timeline}); second "
+          f"started {second[2] - first[3]:.1f} s after it ended; whole test {time.monotonic() - started:.0f} s")

@@ -93,9 +93,7 @@ def test_invalid_deflate_data_keeps_everything_decompressed_before_it(con, landi
     assert line == complete + 1 and reason.startswith("corrupt_gzip: invalid compressed data at byte")
 
 
-def test_a_gzip_bomb_is_quarantined_with_its_reason_and_the_rest_of_the_day_loads(
-    con, landing, write_segment
-):
+def test_a_gzip_bomb_is_quarantined_with_its_reason_and_the_rest_of_the_day_loads(con, landing, write_segment):
     write_segment([json.dumps(segment_track("good")).encode() + b"\n"], name="1.a.gz")
     bomb = write_segment([], name="2.bomb.gz")
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)

@@ -262,27 +262,11 @@ def test_the_sensor_fingerprint_changes_when_an_object_lands(s3: S3, aws_env):
 @pytest.mark.parametrize(
     ("user", "change", "expected"),
     [
-        (
-            "reader",
-            {"AWS_SECRET_ACCESS_KEY": "wrong-secret"},
-            r"cannot list s3://acme-exports/analytics/prod/\w+/: access denied",
-        ),
-        (
-            "reader",
-            {"AWS_ACCESS_KEY_ID": "AKIANOSUCHKEY0000000"},
-            r"access denied \(The AWS Access Key Id you provided does not",
-        ),
-        (
-            "reader",
-            {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
-            "no credentials found: set AWS_ACCESS_KEY_ID",
-        ),
+        ("reader", {"AWS_SECRET_ACCESS_KEY": "wrong-secret"}, r"cannot list s3://acme-exports/analytics/prod/\w+/: access denied"),
+        ("reader", {"AWS_ACCESS_KEY_ID": "AKIANOSUCHKEY0000000"}, r"access denied \(The AWS Access Key Id you provided does not"),
+        ("reader", {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "no credentials found: set AWS_ACCESS_KEY_ID"),
         # as a user who may list any bucket (the reader would be denied before the bucket is looked up)
-        (
-            "writer",
-            {"ONBOARDING_LANDING": "s3://no-such-bucket/x"},
-            r"no-such-bucket/x/\w+/: not found .*check the bucket name",
-        ),
+        ("writer", {"ONBOARDING_LANDING": "s3://no-such-bucket/x"}, r"no-such-bucket/x/\w+/: not found .*check the bucket name"),
     ],
     ids=["wrong-secret", "unknown-key", "no-credentials", "missing-bucket"],
 )
@@ -362,14 +346,10 @@ def test_the_exporters_own_bucket_layouts_are_placed_like_ours(tmp_path: Path):
     placed = {f.relative: (f.source, f.day) for s in SOURCES for f in iter_landing_files(tmp_path, s)}
     assert placed == {k: v for k, v in files.items() if v}
     assert unplaced_files(tmp_path, "segment") == [
-        (
-            "segment-logs/src1/stray.gz",
-            "at folder depth 2, not 3; expected segment-logs/<source-id>/<epoch-ms or YYYY-MM-DD>/<file>",
-        )
+        ("segment-logs/src1/stray.gz",
+         "at folder depth 2, not 3; expected segment-logs/<source-id>/<epoch-ms or YYYY-MM-DD>/<file>")
     ]
     assert unplaced_files(tmp_path, "rudderstack") == [
-        (
-            "rudder-logs/src2/no-day/4.src2.json.gz",
-            "no readable date in its folder; expected rudder-logs/<source-id>/<MM-DD-YYYY>/<file>",
-        )
+        ("rudder-logs/src2/no-day/4.src2.json.gz",
+         "no readable date in its folder; expected rudder-logs/<source-id>/<MM-DD-YYYY>/<file>")
     ]

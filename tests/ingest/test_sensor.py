@@ -55,9 +55,7 @@ def days(tmp_path: Path, monkeypatch) -> list[str]:
 
 def tick(instance: DagsterInstance, cursor: str | None) -> tuple[list[RunRequest], str | None]:
     # The sensor reads the landing location from the warehouse resource (ONBOARDING_LANDING, set above).
-    context = build_sensor_context(
-        instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}
-    )
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()})
     result = list(landing_files_sensor(context) or [])
     return [r for r in result if isinstance(r, RunRequest)], context.cursor
 

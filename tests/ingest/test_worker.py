@@ -30,9 +30,9 @@ def test_child_loads_in_order_and_reports_each_item(tmp_path: Path, landing, wri
         ("segment", days[2].isoformat(), 1, 1, 1),
     ]
     with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute(
-            "select user_id from raw.segment_events where message_id = 'shared'"
-        ).fetchall() == [("u0",)]
+        assert con.execute("select user_id from raw.segment_events where message_id = 'shared'").fetchall() == [
+            ("u0",)
+        ]
         assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 1
         # end_bulk ran in the child: its checkpoint left nothing in the WAL
         assert not Path(f"{db}.wal").exists()
@@ -53,9 +53,7 @@ def test_child_failure_raises_with_the_childs_error(tmp_path: Path, landing, wri
     assert [s.loaded for s in run_loads(db, landing, [("segment", DAY)])] == [1]
 
 
-def test_a_malformed_memory_limit_fails_before_a_child_starts(
-    tmp_path: Path, landing, write_segment, monkeypatch
-):
+def test_a_malformed_memory_limit_fails_before_a_child_starts(tmp_path: Path, landing, write_segment, monkeypatch):
     """ONBOARDING_DUCKDB_MEMORY_LIMIT is resolved (and checked) by the parent: one clear message."""
     write_segment([dumps(segment_track("a"))])
     monkeypatch.setenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", "lots")
@@ -83,9 +81,7 @@ def test_no_items_starts_no_child(tmp_path: Path, landing):
     assert not (tmp_path / "w.duckdb").exists()
 
 
-def test_the_load_connection_bounds_duckdbs_cache_unless_the_operator_set_a_limit(
-    tmp_path: Path, monkeypatch
-):
+def test_the_load_connection_bounds_duckdbs_cache_unless_the_operator_set_a_limit(tmp_path: Path, monkeypatch):
     """Without ONBOARDING_DUCKDB_MEMORY_LIMIT DuckDB would cache every written block up to 80% of RAM."""
     monkeypatch.delenv("ONBOARDING_DUCKDB_MEMORY_LIMIT", raising=False)
     con = connect_for_loads(tmp_path / "a.duckdb")

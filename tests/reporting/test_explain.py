@@ -141,23 +141,17 @@ def test_messages_left_behind_for_age_say_expired(explained):
         user, trigger, channel, due = con.execute(
             "select user_id, trigger, channel, due_at from marts.triggered_messages where due_at < ?"
             " and channel like 'intercom%' and message_key not in (select message_key from sync.outbox)"
-            " order by message_key limit 1",
-            [cutoff],
-        ).fetchone()
+            " order by message_key limit 1", [cutoff]).fetchone()
         items = explain(con, user).items
-        waiting = con.execute(
-            f"select count(*) from {EXPLAIN_TABLE} where delivery like '%not in the sync ledger%'"
-        ).fetchone()[0]
-        expired = con.execute(
-            f"select count(*) from {EXPLAIN_TABLE} where delivery like '%: expired: due %'"
-        ).fetchone()[0]
+        waiting = con.execute(f"select count(*) from {EXPLAIN_TABLE} where delivery like '%not in the sync ledger%'"
+                              ).fetchone()[0]
+        expired = con.execute(f"select count(*) from {EXPLAIN_TABLE} where delivery like '%: expired: due %'"
+                              ).fetchone()[0]
         # The message destinations' last runs (Salesforce's MQL updates and the Mixpanel/Segment traits
         # expire too, but they are not messages and explain does not list them).
-        never_queued = con.execute(
-            "select sum(expired) from (select expired from sync.runs where destination"
-            " not in ('salesforce', 'mixpanel', 'segment') qualify row_number()"
-            " over (partition by destination order by started desc) = 1)"
-        ).fetchone()[0]
+        never_queued = con.execute("select sum(expired) from (select expired from sync.runs where destination"
+                                   " not in ('salesforce', 'mixpanel', 'segment') qualify row_number()"
+                                   " over (partition by destination order by started desc) = 1)").fetchone()[0]
     [item] = [i for i in items if i["item"] == f"{trigger} via {channel}" and i["happened_at"] == due]
     assert item["delivery"] == f"intercom: expired: due {due:%Y-%m-%d}, older than 3 days, never sent"
     # After a sync every message is in the ledger or expired; the mart counts what the sync counted.
@@ -168,21 +162,13 @@ def test_a_long_story_reads_at_100_columns(explained):
     """The user with the most days: no identifier broken inside, one line per item mostly."""
     path, _ = explained
     with duckdb.connect(str(path), read_only=True) as con:
-        user = con.execute(
-            f"select user_id from {EXPLAIN_TABLE} group by 1 order by max(day_number) desc,"
-            " count(*) desc, 1 limit 1"
-        ).fetchone()[0]
+        user = con.execute(f"select user_id from {EXPLAIN_TABLE} group by 1 order by max(day_number) desc,"
+                           " count(*) desc, 1 limit 1").fetchone()[0]
     out, items = _rendered(path, user, 100)
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 100
-    words = {
-        w
-        for i in items
-        if i["section"] != "profile"  # the sign-up's details are in the header
-        for text in (i["item"], i["detail"])
-        for w in (text or "").split()
-        if len(w) <= 60
-    }
+    words = {w for i in items if i["section"] != "profile"  # the sign-up's details are in the header
+             for text in (i["item"], i["detail"]) for w in (text or "").split() if len(w) <= 60}
     broken = sorted(w for w in words if w not in out)
     assert broken == [], broken[:5]
     # A header (~12 lines) and at most about three lines per item (the old six-column table took about
@@ -195,8 +181,7 @@ def test_off_track_header_gives_each_track_its_own_reason(explained):
     with duckdb.connect(str(path), read_only=True) as con:
         row = con.execute(
             "select user_id, track, effective_track, track_reason, off_track_since from marts.user_onboarding"
-            " where is_off_track and effective_track <> track order by user_id limit 1"
-        ).fetchone()
+            " where is_off_track and effective_track <> track order by user_id limit 1").fetchone()
     assert row is not None, "the session warehouse has no user off track on its last day"
     user, track, effective, reason, since = row
     out, _ = _rendered(path, user, 250)
@@ -210,23 +195,14 @@ def test_durations_in_one_unit(explained):
     """Time to first query reads the same in the coaching offer's reason and the difficulty item."""
     path, _ = explained
     with duckdb.connect(str(path), read_only=True) as con:
-        reasons = [
-            r
-            for (r,) in con.execute(
-                "select reason from marts.triggered_messages where trigger = 'coaching_offer'"
-            ).fetchall()
-        ]
-        details = [
-            d
-            for (d,) in con.execute(
-                f"select detail from {EXPLAIN_TABLE} where section = 'difficulty'"
-            ).fetchall()
-        ]
+        reasons = [r for (r,) in con.execute(
+            "select reason from marts.triggered_messages where trigger = 'coaching_offer'").fetchall()]
+        details = [d for (d,) in con.execute(
+            f"select detail from {EXPLAIN_TABLE} where section = 'difficulty'").fetchall()]
     assert reasons and details
     unit = r"time to first query (none|\d+ min|\d+\.\d h|\d+\.\d d)[,:]"
-    assert all(re.search(unit, text) for text in reasons + details), [
-        t for t in reasons + details if not re.search(unit, t)
-    ][:3]
+    assert all(re.search(unit, text) for text in reasons + details), [t for t in reasons + details
+                                                                     if not re.search(unit, t)][:3]
     assert not any("ttfq" in text for text in reasons)
 
 
@@ -250,9 +226,8 @@ def test_a_days_events_are_in_time_order(explained):
             ) where sort_at < previous_at or (sort_at = previous_at and part < previous_part)
             """
         ).fetchone()[0]
-        timed = con.execute(
-            f"select count(distinct user_id) from {EXPLAIN_TABLE} where section = 'milestone'"
-        ).fetchone()[0]
+        timed = con.execute(f"select count(distinct user_id) from {EXPLAIN_TABLE} where section = 'milestone'"
+                            ).fetchone()[0]
     assert timed > 0 and out_of_order == 0
 
 
@@ -262,9 +237,8 @@ def test_explain_json(explained):
     assert code == 0
     document = json.loads(out)
     with duckdb.connect(str(path), read_only=True) as con:
-        mart = con.execute(
-            f"select section, item, delivery from {EXPLAIN_TABLE} where user_id = ? order by seq", [user]
-        ).fetchall()
+        mart = con.execute(f"select section, item, delivery from {EXPLAIN_TABLE} where user_id = ? order by seq",
+                           [user]).fetchall()
     assert document["user_id"] == user and document["profile"]["user_id"] == user
     assert [(i["kind"], i["what"], i["delivery"]) for i in document["timeline"]] == mart
     assert document["now"]["user_id"] == user

@@ -84,20 +84,9 @@ def spark_build(warehouse, tmp_path_factory):
     try:
         result = dbtRunner().invoke(
             [
-                "build",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-                "--target",
-                "spark",
-                "--target-path",
-                str(root / "target"),
-                "--log-path",
-                str(root / "logs"),
-                "--exclude-resource-type",
-                "unit_test",
-                "--quiet",
+                "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--target", "spark", "--target-path", str(root / "target"), "--log-path", str(root / "logs"),
+                "--exclude-resource-type", "unit_test", "--quiet",
             ]
         )
     finally:
@@ -156,9 +145,7 @@ def _spark(spark, sql: str) -> tuple[list[str], list[tuple]]:
     return frame.columns, [tuple(r) for r in frame.collect()]
 
 
-def _assert_same(
-    name: str, duck: tuple[list[str], list[tuple]], spark: tuple[list[str], list[tuple]]
-) -> None:
+def _assert_same(name: str, duck: tuple[list[str], list[tuple]], spark: tuple[list[str], list[tuple]]) -> None:
     duck_cols, duck_rows = duck
     spark_cols, spark_rows = spark
     assert sorted(duck_cols) == sorted(spark_cols), f"{name}: columns differ"
@@ -183,9 +170,7 @@ def test_ingest_counts_and_quarantine_are_equal(warehouse, spark_build) -> None:
     _assert_same("raw.load_log", _duck(warehouse, counts), _spark(spark, counts))
     quarantine = "select source, _file, _line, reason, raw_text, _partition_day from raw.quarantine"
     _assert_same("raw.quarantine", _duck(warehouse, quarantine), _spark(spark, quarantine))
-    assert _duck(warehouse, "select count(*) from raw.quarantine")[1][0][0] > 0, (
-        "the dataset has malformed lines"
-    )
+    assert _duck(warehouse, "select count(*) from raw.quarantine")[1][0][0] > 0, "the dataset has malformed lines"
     for table in ("segment_events", "mixpanel_events", "signups", "support_tickets", "nps_responses"):
         lineage = f"select _file, _line, _partition_day from raw.{table}"
         _assert_same(f"raw.{table}", _duck(warehouse, lineage), _spark(spark, lineage))

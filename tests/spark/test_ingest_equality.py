@@ -82,9 +82,7 @@ def test_same_rows(both, name: str) -> None:
     sparks = _sorted(spark.sql(QUERIES[name]).collect())
     assert duck, f"{name} is empty on DuckDB: the comparison would prove nothing"
     assert len(duck) == len(sparks), f"{name}: {len(duck)} rows on DuckDB, {len(sparks)} on Spark"
-    assert duck == sparks, (
-        f"{name}: first difference {next((a, b) for a, b in zip(duck, sparks, strict=True) if a != b)}"
-    )
+    assert duck == sparks, f"{name}: first difference {next((a, b) for a, b in zip(duck, sparks, strict=True) if a != b)}"
 
 
 def test_reloading_a_day_replaces_it(both) -> None:
@@ -102,9 +100,7 @@ def test_reloading_a_day_replaces_it(both) -> None:
         f"select lines, loaded, duplicates, quarantined from raw.load_log where source = 'segment' "
         f"and _partition_day = date '{day.isoformat()}'"
     ).collect()
-    assert [tuple(r) for r in logged] == [
-        (stats[0].lines, stats[0].loaded, stats[0].duplicates, stats[0].quarantined)
-    ]
+    assert [tuple(r) for r in logged] == [(stats[0].lines, stats[0].loaded, stats[0].duplicates, stats[0].quarantined)]
     assert stats[0].loaded > 0
     after = {t: _sorted(spark.table(t).drop("_loaded_at").collect()) for t in tables}
     assert after == before

@@ -21,18 +21,8 @@ from tests.standins.sendgrid import SendGridStandin
 from tests.standins.slack import SlackStandin
 
 __all__ = [
-    "AppcuesStandin",
-    "CalendlyStandin",
-    "Fault",
-    "IntercomStandin",
-    "MixpanelStandin",
-    "Received",
-    "SalesforceStandin",
-    "SegmentStandin",
-    "SendGridStandin",
-    "SlackStandin",
-    "StandinServer",
-    "StandinSet",
+    "AppcuesStandin", "CalendlyStandin", "Fault", "IntercomStandin", "MixpanelStandin", "Received",
+    "SalesforceStandin", "SegmentStandin", "SendGridStandin", "SlackStandin", "StandinServer", "StandinSet",
     "start_all",
 ]
 
@@ -49,16 +39,8 @@ class StandinSet:
     segment: SegmentStandin
 
     def all(self) -> list[StandinServer]:
-        return [
-            self.intercom,
-            self.slack,
-            self.appcues,
-            self.calendly,
-            self.sendgrid,
-            self.salesforce,
-            self.mixpanel,
-            self.segment,
-        ]
+        return [self.intercom, self.slack, self.appcues, self.calendly, self.sendgrid, self.salesforce,
+                self.mixpanel, self.segment]
 
     def env(self) -> dict[str, str]:
         """Credentials and base URLs that make the sync talk to these stand-ins."""

@@ -26,17 +26,11 @@ from pathlib import Path
 def vendors(argv: list[str]) -> int:
     from tests.standins import IntercomStandin, start_all
 
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.standins",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog="python -m tests.standins", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument(
-        "--rate-limit",
-        default=None,
-        help="Intercom limit enforced by the stand-in, as COUNT/SECONDS (e.g. 1666/10)",
-    )
+    parser.add_argument("--rate-limit", default=None,
+                        help="Intercom limit enforced by the stand-in, as COUNT/SECONDS (e.g. 1666/10)")
     parser.add_argument("--only", choices=["intercom"], default=None)
     parser.add_argument("--no-validate", action="store_true", help="skip spec validation (not recommended)")
     args = parser.parse_args(argv)
@@ -46,11 +40,8 @@ def vendors(argv: list[str]) -> int:
         rate = (int(count), float(seconds or 60))
     if args.only == "intercom":
         server = IntercomStandin(latency=args.latency, validate=not args.no_validate, rate_limit=rate).start()
-        env = {
-            "INTERCOM_API_BASE": server.base_url,
-            "INTERCOM_ACCESS_TOKEN": server.token,
-            "INTERCOM_ADMIN_ID": str(min(server.admin_ids)),
-        }
+        env = {"INTERCOM_API_BASE": server.base_url, "INTERCOM_ACCESS_TOKEN": server.token,
+               "INTERCOM_ADMIN_ID": str(min(server.admin_ids))}
     else:
         standins = start_all(latency=args.latency, validate=not args.no_validate, rate_limit=rate)
         env = standins.env()
@@ -67,9 +58,8 @@ def vendors(argv: list[str]) -> int:
 def llm(argv: list[str]) -> int:
     from tests.standins.llm import serve
 
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.standins llm", description="Serve the OpenAI-compatible stand-in until Ctrl-C."
-    )
+    parser = argparse.ArgumentParser(prog="python -m tests.standins llm",
+                                     description="Serve the OpenAI-compatible stand-in until Ctrl-C.")
     parser.add_argument("--port", type=int, default=8011, help="port on the interface (default 8011)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (keep loopback unless you mean it)")
     args = parser.parse_args(argv)
@@ -81,10 +71,8 @@ def ai_eval(argv: list[str]) -> int:
     from dagster_project.core.settings import Settings
     from tests.standins.ai_eval import evaluate_with_standin
 
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.standins ai-eval",
-        description="The AI steps on a copy of the warehouse against the stand-in.",
-    )
+    parser = argparse.ArgumentParser(prog="python -m tests.standins ai-eval",
+                                     description="The AI steps on a copy of the warehouse against the stand-in.")
     parser.add_argument("--db", type=Path, default=None, help="warehouse file (default: ONBOARDING_DB)")
     args = parser.parse_args(argv)
     path = args.db or Settings.from_env().db_path

@@ -37,9 +37,7 @@ def evaluate_with_standin(db_path: Path) -> dict[str, Any]:
         # The same file name: dbt's views name the database after the file's stem.
         copy = Path(tmp) / Path(db_path).name
         shutil.copyfile(db_path, copy)
-        with temporary_env(
-            {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}
-        ):
+        with temporary_env({"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": None, "ONBOARDING_LLM_MODEL": None}):
             settings = llm_settings()
             con = duckdb.connect(str(copy))
             try:

@@ -24,14 +24,8 @@ PROFILE_PATH = re.compile(r"^/v2/accounts/(?P<account>[^/]+)/users/(?P<user>[^/]
 class AppcuesStandin(StandinServer):
     name = "appcues"
 
-    def __init__(
-        self,
-        *,
-        account_id: str = "12345",
-        api_key: str = "standin-appcues-key",
-        api_secret: str = "standin-appcues-secret",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, account_id: str = "12345", api_key: str = "standin-appcues-key",
+                 api_secret: str = "standin-appcues-secret", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.account_id = account_id
         self.credentials = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()

@@ -157,14 +157,8 @@ class StandinServer:
 
     name = "standin"
 
-    def __init__(
-        self,
-        *,
-        latency: float = 0.0,
-        validate: bool = True,
-        rate_limit: tuple[int, float] | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
+    def __init__(self, *, latency: float = 0.0, validate: bool = True,
+                 rate_limit: tuple[int, float] | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
         self.latency = latency
         self.validate_requests = validate
@@ -184,12 +178,8 @@ class StandinServer:
         handler = type(f"{type(self).__name__}Handler", (_Handler,), {"app": staticmethod(self._wsgi)})
         self._server = _Server((self.host, port), handler)
         # A short poll interval keeps stop() fast (tests start and stop many stand-ins).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{self.name}-standin",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"{self.name}-standin", daemon=True)
         self._thread.start()
         return self
 
@@ -231,11 +221,8 @@ class StandinServer:
     def requests(self, method: str | None = None, path: str | None = None) -> list[Received]:
         """Recorded requests, optionally filtered by method and path prefix."""
         with self.lock:
-            return [
-                r
-                for r in self.received
-                if (method is None or r.method == method) and (path is None or r.path.startswith(path))
-            ]
+            return [r for r in self.received
+                    if (method is None or r.method == method) and (path is None or r.path.startswith(path))]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -300,17 +287,9 @@ class StandinServer:
             self.rate_limited += 1
         reset = int((current + 1) * window)
         return json_response(
-            {
-                "type": "error.list",
-                "errors": [{"code": "rate_limit_exceeded", "message": "Exceeded rate limit"}],
-            },
-            429,
-            headers={
-                "X-RateLimit-Limit": str(limit),
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(reset),
-            },
-        )
+            {"type": "error.list", "errors": [{"code": "rate_limit_exceeded", "message": "Exceeded rate limit"}]},
+            429, headers={"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0",
+                          "X-RateLimit-Reset": str(reset)})
 
     def _control(self, request: Request) -> Response:
         action = request.path.removeprefix("/__standin/")
@@ -337,18 +316,9 @@ class StandinServer:
         except Exception:
             body = None
         with self.lock:
-            self.received.append(
-                Received(
-                    method=request.method,
-                    path=request.path,
-                    query=dict(request.args),
-                    json=body,
-                    form=dict(request.form),
-                    status=status,
-                    fault=fault,
-                    at=time.time(),
-                )
-            )
+            self.received.append(Received(
+                method=request.method, path=request.path, query=dict(request.args), json=body,
+                form=dict(request.form), status=status, fault=fault, at=time.time()))
 
     @staticmethod
     def _drop(environ: dict[str, Any]) -> None:
@@ -378,20 +348,13 @@ class StandinServer:
             return []
         if fault is not None and fault.kind == "status":
             self._record(request, fault.status, "status")
-            body = (
-                fault.body
-                if fault.body is not None
-                else {
-                    "type": "error.list",
-                    "errors": [{"code": "injected", "message": f"injected {fault.status}"}],
-                }
-            )
+            body = fault.body if fault.body is not None else {"type": "error.list", "errors": [
+                {"code": "injected", "message": f"injected {fault.status}"}]}
             return json_response(body, fault.status, headers=fault.headers)(environ, start_response)
         if fault is not None and fault.kind == "slack_error":
             self._record(request, 200, "slack_error")
-            return json_response({"ok": False, "error": fault.error}, 200, headers=fault.headers)(
-                environ, start_response
-            )
+            return json_response({"ok": False, "error": fault.error}, 200,
+                                 headers=fault.headers)(environ, start_response)
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
         errors = self.validate(request) if self.validate_requests else []
@@ -408,14 +371,8 @@ class StandinServer:
                 response = json_response({"error": "standin_error"}, 500)
         if fault is not None and fault.kind == "status_after":
             self._record(request, fault.status, "status_after")
-            body = (
-                fault.body
-                if fault.body is not None
-                else {
-                    "type": "error.list",
-                    "errors": [{"code": "injected", "message": f"injected {fault.status} after processing"}],
-                }
-            )
+            body = fault.body if fault.body is not None else {"type": "error.list", "errors": [
+                {"code": "injected", "message": f"injected {fault.status} after processing"}]}
             return json_response(body, fault.status, headers=fault.headers)(environ, start_response)
         self._record(request, response.status_code, fault.kind if fault else None)
         if fault is not None and fault.kind == "slow_after":

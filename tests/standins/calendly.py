@@ -39,11 +39,8 @@ class CalendlyStandin(StandinServer):
         if bearer_token(request) != self.token:
             return json_response({"title": "Unauthenticated", "message": "The access token is invalid"}, 401)
         body = request.get_json()
-        resource = {
-            "booking_url": f"{self.base_url}/d/{secrets.token_hex(4)}/onboarding-call",
-            "owner": body["owner"],
-            "owner_type": "EventType",
-        }
+        resource = {"booking_url": f"{self.base_url}/d/{secrets.token_hex(4)}/onboarding-call",
+                    "owner": body["owner"], "owner_type": "EventType"}
         with self.lock:
             self.links.append(resource)
         return json_response({"resource": resource}, 201)

@@ -29,37 +29,22 @@ from tests.standins.base import StandinServer, bearer_token, json_response
 from tests.standins.specs import request_errors
 
 STANDARD_ATTRIBUTES = [
-    {"name": "name", "data_type": "string"},
-    {"name": "email", "data_type": "string"},
-    {"name": "signed_up_at", "data_type": "date"},
-    {"name": "external_id", "data_type": "string"},
+    {"name": "name", "data_type": "string"}, {"name": "email", "data_type": "string"},
+    {"name": "signed_up_at", "data_type": "date"}, {"name": "external_id", "data_type": "string"},
 ]
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    return json_response(
-        {
-            "type": "error.list",
-            "request_id": secrets.token_hex(8),
-            "errors": [{"code": code, "message": message}],
-        },
-        status,
-    )
+    return json_response({"type": "error.list", "request_id": secrets.token_hex(8),
+                          "errors": [{"code": code, "message": message}]}, status)
 
 
 class IntercomStandin(StandinServer):
     name = "intercom"
 
-    def __init__(
-        self,
-        *,
-        token: str = "standin-intercom-token",
-        admin_ids: tuple[int, ...] = (991267459,),
-        search_lag: float = 0.0,
-        message_lag: float = 0.0,
-        conflict_reveals_id: bool = True,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, token: str = "standin-intercom-token", admin_ids: tuple[int, ...] = (991267459,),
+                 search_lag: float = 0.0, message_lag: float = 0.0, conflict_reveals_id: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.token = token
         self.admin_ids = set(admin_ids)
@@ -75,9 +60,8 @@ class IntercomStandin(StandinServer):
         self._ids = itertools.count(100)
 
     # ----------------------------------------------------------------------------- helpers for tests
-    def add_contact(
-        self, external_id: str, email: str | None = None, created_ago: float = 3600.0, **fields: Any
-    ) -> str:
+    def add_contact(self, external_id: str, email: str | None = None, created_ago: float = 3600.0,
+                    **fields: Any) -> str:
         """Seed a contact that already exists in the workspace."""
         with self.lock:
             contact_id = secrets.token_hex(12)
@@ -90,18 +74,10 @@ class IntercomStandin(StandinServer):
 
     def add_data_attribute(self, name: str, data_type: str, archived: bool = False) -> None:
         with self.lock:
-            self.data_attributes[name] = {
-                "type": "data_attribute",
-                "id": next(self._ids),
-                "model": "contact",
-                "name": name,
-                "full_name": f"custom_attributes.{name}",
-                "label": name,
-                "data_type": data_type,
-                "custom": True,
-                "archived": archived,
-                "api_writable": True,
-            }
+            self.data_attributes[name] = {"type": "data_attribute", "id": next(self._ids), "model": "contact",
+                                          "name": name, "full_name": f"custom_attributes.{name}",
+                                          "label": name, "data_type": data_type, "custom": True,
+                                          "archived": archived, "api_writable": True}
 
     def delete_contact(self, contact_id: str) -> None:
         """Remove a contact as if someone deleted it in the Intercom UI."""
@@ -154,10 +130,8 @@ class IntercomStandin(StandinServer):
 
     def _list_attributes(self, request: Request) -> Response:
         include_archived = request.args.get("include_archived") == "true"
-        data = [
-            {"type": "data_attribute", "model": "contact", "custom": False, "archived": False, **a}
-            for a in STANDARD_ATTRIBUTES
-        ]
+        data = [{"type": "data_attribute", "model": "contact", "custom": False, "archived": False, **a}
+                for a in STANDARD_ATTRIBUTES]
         data += [a for a in self.data_attributes.values() if include_archived or not a["archived"]]
         return json_response({"type": "list", "data": data})
 
@@ -184,33 +158,21 @@ class IntercomStandin(StandinServer):
             if value is None:
                 continue
             expected = attribute["data_type"]
-            ok = {
-                "string": isinstance(value, str),
-                "integer": isinstance(value, int) and not isinstance(value, bool),
-                "float": isinstance(value, int | float) and not isinstance(value, bool),
-                "boolean": isinstance(value, bool),
-            }.get(expected, True)
+            ok = {"string": isinstance(value, str),
+                  "integer": isinstance(value, int) and not isinstance(value, bool),
+                  "float": isinstance(value, int | float) and not isinstance(value, bool),
+                  "boolean": isinstance(value, bool)}.get(expected, True)
             if not ok:
                 return f"Custom attribute '{name}' must be of type {expected}"
         return None
 
-    def _contact(
-        self, contact_id: str, external_id: str | None, email: str | None, fields: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _contact(self, contact_id: str, external_id: str | None, email: str | None,
+                 fields: dict[str, Any]) -> dict[str, Any]:
         now = int(time.time())
-        return {
-            "type": "contact",
-            "id": contact_id,
-            "workspace_id": "standin",
-            "external_id": external_id,
-            "role": fields.get("role", "user"),
-            "email": email,
-            "name": fields.get("name"),
-            "signed_up_at": fields.get("signed_up_at"),
-            "created_at": now,
-            "updated_at": now,
-            "custom_attributes": dict(fields.get("custom_attributes") or {}),
-        }
+        return {"type": "contact", "id": contact_id, "workspace_id": "standin", "external_id": external_id,
+                "role": fields.get("role", "user"), "email": email, "name": fields.get("name"),
+                "signed_up_at": fields.get("signed_up_at"), "created_at": now, "updated_at": now,
+                "custom_attributes": dict(fields.get("custom_attributes") or {})}
 
     def _create_contact(self, body: dict[str, Any]) -> Response:
         external_id = body.get("external_id")
@@ -270,20 +232,11 @@ class IntercomStandin(StandinServer):
             return _error(404, "admin_not_found", "Admin not found")
         recipient = body.get("to") or {}
         contact_id = recipient.get("id") if isinstance(recipient, dict) else None
-        if (
-            contact_id not in self.contacts
-            or time.monotonic() - self.created_at[contact_id] < self.message_lag
-        ):
+        if contact_id not in self.contacts or time.monotonic() - self.created_at[contact_id] < self.message_lag:
             return _error(404, "not_found", "User Not Found")
-        message = {
-            "type": "admin_message",
-            "id": str(next(self._ids)),
-            "created_at": int(time.time()),
-            "subject": body.get("subject", ""),
-            "body": body["body"],
-            "message_type": body["message_type"],
-            "to": contact_id,
-            "owner": {"type": "admin", "id": str(sender["id"])},
-        }
+        message = {"type": "admin_message", "id": str(next(self._ids)), "created_at": int(time.time()),
+                   "subject": body.get("subject", ""), "body": body["body"],
+                   "message_type": body["message_type"], "to": contact_id,
+                   "owner": {"type": "admin", "id": str(sender["id"])}}
         self.messages.append(message)
         return json_response(message)

@@ -308,11 +308,8 @@ class StandIn(StandinServer):
         return [b for b in self.requests if name is None or schema_name(b) == name]
 
     def extra_stats(self) -> dict[str, Any]:
-        return {
-            "chat_requests": len(self._bodies),
-            "rejected": len(self.rejected),
-            "max_in_flight": self.max_in_flight,
-        }
+        return {"chat_requests": len(self._bodies), "rejected": len(self.rejected),
+                "max_in_flight": self.max_in_flight}
 
     @property
     def base_url(self) -> str:
@@ -349,9 +346,7 @@ class StandIn(StandinServer):
         return [problem]
 
     def validation_failure(self, errors: list[str]) -> Response:
-        return json_response(
-            {"error": {"message": errors[0], "type": "invalid_request_error", "code": None}}, 400
-        )
+        return json_response({"error": {"message": errors[0], "type": "invalid_request_error", "code": None}}, 400)
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")

@@ -22,15 +22,8 @@ from tests.standins.specs import request_errors
 class MixpanelStandin(StandinServer):
     name = "mixpanel"
 
-    def __init__(
-        self,
-        *,
-        token: str = "standin-mixpanel-token",
-        username: str = "standin.sa",
-        secret: str = "standin-mixpanel-secret",
-        project_id: str = "3141592",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, token: str = "standin-mixpanel-token", username: str = "standin.sa",
+                 secret: str = "standin-mixpanel-secret", project_id: str = "3141592", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.token = token
         self.username, self.secret, self.project_id = username, secret, project_id
@@ -62,16 +55,9 @@ class MixpanelStandin(StandinServer):
             return json_response({"code": 401, "status": "Unauthorized", "error": "Invalid credentials"}, 401)
         if request.args.get("project_id") != self.project_id:
             return json_response({"code": 401, "status": "Unauthorized", "error": "project not found"}, 401)
-        failed = [
-            {
-                "index": i,
-                "insert_id": e["properties"]["$insert_id"],
-                "field": "properties",
-                "message": "refused by the stand-in",
-            }
-            for i, e in enumerate(body)
-            if e["properties"]["$insert_id"] in self.refuse
-        ]
+        failed = [{"index": i, "insert_id": e["properties"]["$insert_id"], "field": "properties",
+                   "message": "refused by the stand-in"}
+                  for i, e in enumerate(body) if e["properties"]["$insert_id"] in self.refuse]
         with self.lock:
             for index, event in enumerate(body):
                 if any(f["index"] == index for f in failed):
@@ -82,14 +68,6 @@ class MixpanelStandin(StandinServer):
                 self.events[insert_id] = event
         imported = len(body) - len(failed)
         if failed:
-            return json_response(
-                {
-                    "code": 400,
-                    "status": "Bad Request",
-                    "error": "some data points were invalid",
-                    "num_records_imported": imported,
-                    "failed_records": failed,
-                },
-                400,
-            )
+            return json_response({"code": 400, "status": "Bad Request", "error": "some data points were invalid",
+                                  "num_records_imported": imported, "failed_records": failed}, 400)
         return json_response({"code": 200, "status": "OK", "num_records_imported": imported})

@@ -25,21 +25,11 @@ from werkzeug.wrappers import Request, Response
 from tests.standins.base import StandinServer, bearer_token, json_response
 from tests.standins.specs import request_errors
 
-ROW_PATH = re.compile(
-    r"^/services/data/v(?P<version>[^/]+)/sobjects/(?P<object>[^/]+)/(?P<field>[^/]+)/(?P<value>[^/]+)$"
-)
-STANDARD = {
-    "Lead": {"Email", "LastName", "Company", "Status", "OwnerId"},
-    "Contact": {"Email", "LastName", "OwnerId"},
-}
-CUSTOM = {
-    "Onboarding_User_Id__c",
-    "Onboarding_Track__c",
-    "Onboarding_Stage__c",
-    "Onboarding_Score__c",
-    "Onboarding_Completed_Date__c",
-    "Churn_Risk_Band__c",
-}
+ROW_PATH = re.compile(r"^/services/data/v(?P<version>[^/]+)/sobjects/(?P<object>[^/]+)/(?P<field>[^/]+)/(?P<value>[^/]+)$")
+STANDARD = {"Lead": {"Email", "LastName", "Company", "Status", "OwnerId"},
+            "Contact": {"Email", "LastName", "OwnerId"}}
+CUSTOM = {"Onboarding_User_Id__c", "Onboarding_Track__c", "Onboarding_Stage__c", "Onboarding_Score__c",
+          "Onboarding_Completed_Date__c", "Churn_Risk_Band__c"}
 
 
 def _errors(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -49,16 +39,9 @@ def _errors(status: int, code: str, message: str, headers: dict[str, str] | None
 class SalesforceStandin(StandinServer):
     name = "salesforce"
 
-    def __init__(
-        self,
-        *,
-        client_id: str = "standin-sf-client",
-        client_secret: str = "standin-sf-secret",
-        daily_limit: int = 15000,
-        used: int = 0,
-        external_id_field: str = "Onboarding_User_Id__c",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, client_id: str = "standin-sf-client", client_secret: str = "standin-sf-secret",
+                 daily_limit: int = 15000, used: int = 0, external_id_field: str = "Onboarding_User_Id__c",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.client_id, self.client_secret = client_id, client_secret
         self.daily_limit, self.used = daily_limit, used
@@ -70,11 +53,8 @@ class SalesforceStandin(StandinServer):
         self.updates: list[tuple[str, str, dict[str, Any]]] = []
 
     def extra_stats(self) -> dict[str, Any]:
-        return {
-            "records": len(self.records),
-            "api_usage": f"{self.used}/{self.daily_limit}",
-            "tokens_issued": self.tokens_issued,
-        }
+        return {"records": len(self.records), "api_usage": f"{self.used}/{self.daily_limit}",
+                "tokens_issued": self.tokens_issued}
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -85,32 +65,22 @@ class SalesforceStandin(StandinServer):
 
     def validation_failure(self, errors: list[str]) -> Response:
         if request_path_is_token(errors):
-            return json_response(
-                {"error": "invalid_request", "error_description": "; ".join(errors)[:300]}, 400
-            )
+            return json_response({"error": "invalid_request", "error_description": "; ".join(errors)[:300]}, 400)
         return _errors(400, "JSON_PARSER_ERROR", "; ".join(errors)[:500])
 
     def handle(self, request: Request) -> Response:
         if request.path == "/services/oauth2/token":
             form = request.form
             if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-                return json_response(
-                    {"error": "invalid_client", "error_description": "invalid client credentials"}, 400
-                )
+                return json_response({"error": "invalid_client", "error_description": "invalid client credentials"},
+                                     400)
             token = "00Dstandin!" + secrets.token_urlsafe(24)
             with self.lock:
                 self.tokens.add(token)
                 self.tokens_issued += 1
-            return json_response(
-                {
-                    "access_token": token,
-                    "instance_url": f"http://{request.host}",
-                    "token_type": "Bearer",
-                    "issued_at": "1700000000000",
-                    "id": f"http://{request.host}/id/00D/005",
-                    "signature": "standin",
-                }
-            )
+            return json_response({"access_token": token, "instance_url": f"http://{request.host}",
+                                  "token_type": "Bearer", "issued_at": "1700000000000",
+                                  "id": f"http://{request.host}/id/00D/005", "signature": "standin"})
         with self.lock:
             if bearer_token(request) not in self.tokens:
                 return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -124,18 +94,12 @@ class SalesforceStandin(StandinServer):
         if obj not in self.fields:
             return _errors(404, "NOT_FOUND", f"The requested resource does not exist: {obj}", usage)
         if field != self.external_id_field or field not in self.fields[obj]:
-            return _errors(
-                404,
-                "NOT_FOUND",
-                f"Provided external ID field does not exist or is not accessible: {field}",
-                usage,
-            )
+            return _errors(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field}",
+                           usage)
         body = request.get_json()
         unknown = sorted(set(body) - self.fields[obj])
         if unknown:
-            return _errors(
-                400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {obj}", usage
-            )
+            return _errors(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {obj}", usage)
         with self.lock:
             key = (obj, value)
             existing = self.records.get(key)
@@ -144,18 +108,14 @@ class SalesforceStandin(StandinServer):
                 required = ["LastName"] + (["Company"] if obj == "Lead" else [])
                 missing = [name for name in required if not body.get(name)]
                 if missing:
-                    return _errors(
-                        400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", usage
-                    )
+                    return _errors(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", usage)
                 record_id = ("00Q" if obj == "Lead" else "003") + secrets.token_hex(6)[:12].upper()
                 self.records[key] = {"Id": record_id, field: value, **body}
-                return json_response(
-                    {"id": record_id, "success": True, "errors": [], "created": True}, 201, headers=usage
-                )
+                return json_response({"id": record_id, "success": True, "errors": [], "created": True}, 201,
+                                     headers=usage)
             existing.update(body)
-            return json_response(
-                {"id": existing["Id"], "success": True, "errors": [], "created": False}, 200, headers=usage
-            )
+            return json_response({"id": existing["Id"], "success": True, "errors": [], "created": False}, 200,
+                                 headers=usage)
 
     def _usage(self) -> dict[str, str]:
         return {"Sforce-Limit-Info": f"api-usage={self.used}/{self.daily_limit}"}

@@ -54,6 +54,5 @@ class SegmentStandin(StandinServer):
                 self.calls[message_id or f"anon-{len(self.calls)}"] = call
                 if call.get("type") == "identify":
                     self.traits.setdefault(call.get("userId") or call.get("anonymousId"), {}).update(
-                        call.get("traits") or {}
-                    )
+                        call.get("traits") or {})
         return json_response({"success": True})

@@ -46,18 +46,13 @@ class SendGridStandin(StandinServer):
         message_id = secrets.token_urlsafe(16)
         personalization = body["personalizations"][0]
         with self.lock:
-            self.mails.append(
-                {
-                    "id": message_id,
-                    "to": [t["email"] for t in personalization["to"]],
-                    "from": body["from"],
-                    "subject": body.get("subject"),
-                    "custom_args": personalization.get("custom_args", {}),
-                    "categories": body.get("categories", []),
-                    "asm": body.get("asm"),
-                    "content": {c["type"]: c["value"] for c in body.get("content", [])},
-                }
-            )
+            self.mails.append({
+                "id": message_id, "to": [t["email"] for t in personalization["to"]],
+                "from": body["from"], "subject": body.get("subject"),
+                "custom_args": personalization.get("custom_args", {}),
+                "categories": body.get("categories", []), "asm": body.get("asm"),
+                "content": {c["type"]: c["value"] for c in body.get("content", [])},
+            })
         return Response(b"", status=202, headers={"X-Message-Id": message_id})
 
     def keys(self) -> list[str]:

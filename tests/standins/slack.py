@@ -26,13 +26,9 @@ from tests.standins.specs import request_errors
 class SlackStandin(StandinServer):
     name = "slack"
 
-    def __init__(
-        self,
-        *,
-        token: str = "xoxb-standin-token",
-        channels: tuple[str, ...] = ("#csm-alerts", "C0CSMALERTS", "C0COMMUNITY"),
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, token: str = "xoxb-standin-token",
+                 channels: tuple[str, ...] = ("#csm-alerts", "C0CSMALERTS", "C0COMMUNITY"),
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.token = token
         self.channels = set(channels)
@@ -55,9 +51,8 @@ class SlackStandin(StandinServer):
         return errors
 
     def validation_failure(self, errors: list[str]) -> Response:
-        return json_response(
-            {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": errors[:5]}}, 200
-        )
+        return json_response({"ok": False, "error": "invalid_arguments", "response_metadata": {
+            "messages": errors[:5]}}, 200)
 
     def handle(self, request: Request) -> Response:
         if bearer_token(request) != self.token:
@@ -71,35 +66,13 @@ class SlackStandin(StandinServer):
                 if not form.get("text") and not form.get("blocks"):
                     return json_response({"ok": False, "error": "no_text"})
                 ts = f"{int(time.time())}.{next(self._ts):06d}"
-                post = {
-                    "channel": channel,
-                    "text": form.get("text"),
-                    "ts": ts,
-                    "blocks": json.loads(form["blocks"]) if form.get("blocks") else None,
-                    "metadata": json.loads(form["metadata"]) if form.get("metadata") else None,
-                }
+                post = {"channel": channel, "text": form.get("text"), "ts": ts,
+                        "blocks": json.loads(form["blocks"]) if form.get("blocks") else None,
+                        "metadata": json.loads(form["metadata"]) if form.get("metadata") else None}
                 self.posts.append(post)
-                return json_response(
-                    {
-                        "ok": True,
-                        "channel": "C0CSMALERTS",
-                        "ts": ts,
-                        "message": {
-                            "type": "message",
-                            "text": post["text"],
-                            "user": "U0STANDIN",
-                            "bot_id": "B0STANDIN",
-                            "ts": ts,
-                        },
-                    }
-                )
+                return json_response({"ok": True, "channel": "C0CSMALERTS", "ts": ts, "message": {
+                    "type": "message", "text": post["text"], "user": "U0STANDIN", "bot_id": "B0STANDIN", "ts": ts}})
             invite_id = f"I{next(self._ts):08d}"
-            self.invites.append(
-                {
-                    "channel": channel,
-                    "email": form.get("emails"),
-                    "invite_id": invite_id,
-                    "external_limited": form.get("external_limited"),
-                }
-            )
+            self.invites.append({"channel": channel, "email": form.get("emails"), "invite_id": invite_id,
+                                 "external_limited": form.get("external_limited")})
             return json_response({"ok": True, "invite_id": invite_id, "is_legacy_shared_channel": False})

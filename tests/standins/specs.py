@@ -37,34 +37,16 @@ FORM = "application/x-www-form-urlencoded"
 NDJSON = "application/x-ndjson"
 # Keywords that move validation to another part of the instance: an "x-error" above them does not
 # describe a failure below them.
-_DESCENDING = frozenset(
-    {
-        "properties",
-        "patternProperties",
-        "additionalProperties",
-        "items",
-        "prefixItems",
-        "contains",
-        "propertyNames",
-        "unevaluatedProperties",
-        "unevaluatedItems",
-    }
-)
+_DESCENDING = frozenset({"properties", "patternProperties", "additionalProperties", "items", "prefixItems",
+                         "contains", "propertyNames", "unevaluatedProperties", "unevaluatedItems"})
 _INTEGER = re.compile(r"^-?\d+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
 
 # ------------------------------------------------------------------------------------------ requests
-def validate_request(
-    vendor: str,
-    method: str,
-    path: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    query: Mapping[str, str] | None = None,
-    body: bytes = b"",
-    content_type: str | None = None,
-) -> list[str]:
+def validate_request(vendor: str, method: str, path: str, *, headers: Mapping[str, str] | None = None,
+                     query: Mapping[str, str] | None = None, body: bytes = b"",
+                     content_type: str | None = None) -> list[str]:
     """Errors of one request against the vendor's schema (empty when it is valid)."""
     try:
         op = operation(vendor, method, path)
@@ -97,28 +79,15 @@ def validate_request(
 
 def request_errors(vendor: str, request: Request) -> list[str]:
     """:func:`validate_request` for a request as a stand-in receives it."""
-    return validate_request(
-        vendor,
-        request.method,
-        request.path,
-        headers=dict(request.headers),
-        query=request.args.to_dict(),
-        body=request.get_data(),
-        content_type=request.content_type,
-    )
+    return validate_request(vendor, request.method, request.path, headers=dict(request.headers),
+                            query=request.args.to_dict(), body=request.get_data(),
+                            content_type=request.content_type)
 
 
 # ----------------------------------------------------------------------------------------- responses
-def validate_response(
-    vendor: str,
-    method: str,
-    path: str,
-    status: int,
-    *,
-    headers: Mapping[str, str] | None = None,
-    body: bytes = b"",
-    content_type: str | None = None,
-) -> list[str]:
+def validate_response(vendor: str, method: str, path: str, status: int, *,
+                      headers: Mapping[str, str] | None = None, body: bytes = b"",
+                      content_type: str | None = None) -> list[str]:
     """Errors of one answer against what the schema declares for its status."""
     try:
         op = operation(vendor, method, path)
@@ -134,9 +103,8 @@ def validate_response(
             instance = _parse(body, (content_type or "application/json").split(";")[0].strip().lower())
         except ValueError:
             return [*errors, "response body is not valid JSON"]
-        errors += _format(
-            op, schema, _validator(op, f"response {status}", schema).iter_errors(instance), "response"
-        )
+        errors += _format(op, schema, _validator(op, f"response {status}", schema).iter_errors(instance),
+                          "response")
     return errors
 
 
@@ -152,9 +120,7 @@ def _auth_errors(op: Operation, headers: Mapping[str, str]) -> list[str]:
         return ["Security: a bearer token is required (Authorization: Bearer <token>)"]
     if scheme == "basic":
         try:
-            decoded = (
-                base64.b64decode(value[6:], validate=True).decode() if value[:6].lower() == "basic " else ""
-            )
+            decoded = base64.b64decode(value[6:], validate=True).decode() if value[:6].lower() == "basic " else ""
         except (binascii.Error, UnicodeDecodeError):
             decoded = ""
         if ":" not in decoded:
@@ -184,15 +150,9 @@ def _parse(body: bytes, mimetype: str) -> Any:
 
 
 def _resolve(op: Operation, schema: Any) -> Any:
-    while (
-        isinstance(schema, dict)
-        and isinstance(schema.get("$ref"), str)
-        and schema["$ref"].startswith("#/$defs/")
-    ):
-        schema = {
-            **op.defs[schema["$ref"].removeprefix("#/$defs/")],
-            **{k: v for k, v in schema.items() if k != "$ref"},
-        }
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
+        schema = {**op.defs[schema["$ref"].removeprefix("#/$defs/")],
+                  **{k: v for k, v in schema.items() if k != "$ref"}}
     return schema
 
 
@@ -236,13 +196,8 @@ def _errors(op: Operation, part: str, instance: Any, where: str) -> list[str]:
     return _format(op, schema, _validator(op, part, schema).iter_errors(instance), where)
 
 
-def _format(
-    op: Operation,
-    root: dict[str, Any],
-    errors: Iterable[jsonschema.ValidationError],
-    where: str,
-    prefix: str = "",
-) -> list[str]:
+def _format(op: Operation, root: dict[str, Any], errors: Iterable[jsonschema.ValidationError],
+            where: str, prefix: str = "") -> list[str]:
     """One line per distinct failure, at most 300 characters (jsonschema quotes whole instances)."""
     found: list[str] = []
     for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
@@ -297,9 +252,8 @@ def _json_argument_errors(op: Operation, schema: dict[str, Any], instance: Any) 
             errors.append(f"{name} is not valid JSON")
             continue
         content = {"$defs": op.defs, **prop.get("contentSchema", {})}
-        errors += _format(
-            op, content, _validator(op, f"argument {name}", content).iter_errors(value), name, prefix=name
-        )
+        errors += _format(op, content, _validator(op, f"argument {name}", content).iter_errors(value), name,
+                          prefix=name)
     return errors
 
 

@@ -22,18 +22,9 @@ from tests.standins.marts import create_marts, insert
 # Fast retries for tests: the behaviour (what is retried, how often) is what is tested, not the waits.
 FAST = {
     "SYNC_SLACK_CHANNEL_INTERVAL": "0",
-    **{
-        f"SYNC_{d}_{k}": v
-        for d in ("INTERCOM", "SLACK", "APPCUES", "CALENDLY")
-        for k, v in (
-            ("BACKOFF_BASE", "0.01"),
-            ("BACKOFF_MAX", "0.05"),
-            ("MAX_ATTEMPTS", "6"),
-            ("RETRY_BUDGET", "20"),
-            ("TIMEOUT", "5"),
-            ("CONCURRENCY", "4"),
-        )
-    },
+    **{f"SYNC_{d}_{k}": v for d in ("INTERCOM", "SLACK", "APPCUES", "CALENDLY")
+       for k, v in (("BACKOFF_BASE", "0.01"), ("BACKOFF_MAX", "0.05"), ("MAX_ATTEMPTS", "6"),
+                    ("RETRY_BUDGET", "20"), ("TIMEOUT", "5"), ("CONCURRENCY", "4"))},
 }
 
 
@@ -82,16 +73,9 @@ def live_env(standins: StandinSet, **overrides: str) -> dict[str, str]:
     return {**FAST, **standins.env(), **overrides}
 
 
-def sync(
-    warehouse: Warehouse,
-    settings: SyncSettings,
-    destinations: Any = None,
-    dry_run: bool | None = None,
-    **kwargs: Any,
-) -> dict[str, RunSummary]:
-    return {
-        s.destination: s for s in run_sync(warehouse.path, destinations, dry_run, settings=settings, **kwargs)
-    }
+def sync(warehouse: Warehouse, settings: SyncSettings, destinations: Any = None,
+         dry_run: bool | None = None, **kwargs: Any) -> dict[str, RunSummary]:
+    return {s.destination: s for s in run_sync(warehouse.path, destinations, dry_run, settings=settings, **kwargs)}
 
 
 def bodies(standins: StandinSet) -> list[str]:

@@ -52,17 +52,13 @@ def test_unchanged_rerun_sends_nothing(warehouse: Warehouse, standins: StandinSe
     assert len(standins.intercom.received) == before  # not even the data-attribute check
 
 
-def test_changing_one_score_sends_exactly_one_minimal_update(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_changing_one_score_sends_exactly_one_minimal_update(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(i) for i in range(5)])
     settings = settings_for(standins)
     sync(warehouse, settings, "intercom")
     before = len(writes(standins))
-    warehouse.execute(
-        "update marts.intercom_contacts set onboarding_score = 99, as_of_date = date '2026-11-02'"
-        " where user_id = 'auth0|user00002'"
-    )
+    warehouse.execute("update marts.intercom_contacts set onboarding_score = 99, as_of_date = date '2026-11-02'"
+                      " where user_id = 'auth0|user00002'")
 
     result = sync(warehouse, settings, "intercom")["intercom"]
 
@@ -71,40 +67,30 @@ def test_changing_one_score_sends_exactly_one_minimal_update(
     assert len(new_writes) == 1
     assert new_writes[0].method == "PUT"
     assert new_writes[0].json == {"custom_attributes": {"onboarding_score": 99}}  # as_of_date is not synced
-    assert (
-        standins.intercom.contact_by_external_id("auth0|user00002")["custom_attributes"]["onboarding_score"]
-        == 99
-    )
+    assert standins.intercom.contact_by_external_id("auth0|user00002")["custom_attributes"]["onboarding_score"] == 99
 
 
 def test_invalid_rows_are_reported_not_sent(warehouse: Warehouse, standins: StandinSet) -> None:
-    warehouse.insert(
-        "intercom_contacts",
-        [
-            contact(1),
-            contact(2, user_id=None),
-            contact(3, user_id="dup"),
-            contact(4, user_id="dup"),
-            contact(5, email="not-an-email"),
-            contact(6, churn_risk=float("nan")),
-            contact(7, industry="x" * 300),
-        ],
-    )
+    warehouse.insert("intercom_contacts", [
+        contact(1),
+        contact(2, user_id=None),
+        contact(3, user_id="dup"), contact(4, user_id="dup"),
+        contact(5, email="not-an-email"),
+        contact(6, churn_risk=float("nan")),
+        contact(7, industry="x" * 300),
+    ])
     result = sync(warehouse, settings_for(standins), "intercom")["intercom"]
 
     assert (result.sent, result.invalid) == (1, 6)
     assert len(standins.intercom.contacts) == 1
-    reasons = dict(
-        warehouse.rows("select coalesce(key, '<null>'), error from sync.row_results where status = 'invalid'")
-    )
+    reasons = dict(warehouse.rows(
+        "select coalesce(key, '<null>'), error from sync.row_results where status = 'invalid'"))
     assert "null or blank user_id" in reasons["<null>"]
     assert "duplicate user_id" in reasons["dup"]
     assert "email" in reasons["auth0|user00005"]
     assert "finite" in reasons["auth0|user00006"]
     assert "255" in reasons["auth0|user00007"]
-    assert (
-        warehouse.value("select status from sync.attribute_state where key = 'auth0|user00005'") == "invalid"
-    )
+    assert warehouse.value("select status from sync.attribute_state where key = 'auth0|user00005'") == "invalid"
 
 
 def test_existing_contact_409_is_adopted_not_duplicated(warehouse: Warehouse, standins: StandinSet) -> None:
@@ -120,9 +106,7 @@ def test_existing_contact_409_is_adopted_not_duplicated(warehouse: Warehouse, st
     assert warehouse.value("select operation from sync.row_results where status = 'sent'") == "update"
 
 
-def test_409_without_id_and_not_yet_searchable_is_retried_later(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_409_without_id_and_not_yet_searchable_is_retried_later(warehouse: Warehouse, standins: StandinSet) -> None:
     standins.intercom.conflict_reveals_id = False
     standins.intercom.search_lag = 3600.0
     existing = standins.intercom.add_contact("auth0|user00001", "user00001@example.com", created_ago=0.0)
@@ -140,9 +124,7 @@ def test_409_without_id_and_not_yet_searchable_is_retried_later(
     assert len(standins.intercom.contacts) == 1
 
 
-def test_409_for_someone_else_with_same_email_fails_with_reason(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_409_for_someone_else_with_same_email_fails_with_reason(warehouse: Warehouse, standins: StandinSet) -> None:
     standins.intercom.add_contact("legacy-id", "user00001@example.com")
     warehouse.insert("intercom_contacts", [contact(1)])
 
@@ -190,23 +172,15 @@ def test_contact_deleted_remotely_is_recreated(warehouse: Warehouse, standins: S
 
 def test_failed_row_stays_pending_and_is_retried_next_run(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(i) for i in range(3)])
-    standins.intercom.inject(
-        "status",
-        times=1,
-        status=422,
-        match="POST /contacts",
-        body={
-            "type": "error.list",
-            "errors": [{"code": "parameter_invalid", "message": "Rejected for the test"}],
-        },
-    )
+    standins.intercom.inject("status", times=1, status=422, match="POST /contacts",
+                             body={"type": "error.list", "errors": [{"code": "parameter_invalid",
+                                                                     "message": "Rejected for the test"}]})
     settings = settings_for(standins)
 
     first = sync(warehouse, settings, "intercom")["intercom"]
     assert (first.status, first.sent, first.failed) == ("completed", 2, 1)
     failed_key, error, http = warehouse.rows(
-        "select key, error, http_status from sync.row_results where status = 'failed'"
-    )[0]
+        "select key, error, http_status from sync.row_results where status = 'failed'")[0]
     assert http == 422 and "Rejected for the test" in error
 
     second = sync(warehouse, settings, "intercom")["intercom"]
@@ -220,21 +194,14 @@ def test_appcues_profiles_are_diffed(warehouse: Warehouse, standins: StandinSet)
     first = sync(warehouse, settings, "appcues")["appcues"]
     assert first.sent == 4
     assert standins.appcues.profiles["auth0|user00001"] == {
-        "onboarding_track": "business_value",
-        "content_difficulty": "standard",
-        "appcues_flow_id": "flow-business_value",
-        "onboarding_stage": "activation",
-        "onboarding_score": 7,
-    }
+        "onboarding_track": "business_value", "content_difficulty": "standard",
+        "appcues_flow_id": "flow-business_value", "onboarding_stage": "activation", "onboarding_score": 7}
 
     assert sync(warehouse, settings, "appcues")["appcues"].requests == 0
-    warehouse.execute(
-        "update marts.appcues_profiles set content_difficulty = 'advanced' where user_id = 'auth0|user00003'"
-    )
+    warehouse.execute("update marts.appcues_profiles set content_difficulty = 'advanced'"
+                      " where user_id = 'auth0|user00003'")
     third = sync(warehouse, settings, "appcues")["appcues"]
     assert third.sent == 1
-    assert standins.appcues.patches[-1] == {
-        "user": "auth0|user00003",
-        "attributes": {"content_difficulty": "advanced"},
-    }
+    assert standins.appcues.patches[-1] == {"user": "auth0|user00003",
+                                            "attributes": {"content_difficulty": "advanced"}}
     assert standins.appcues.validation_errors == []

@@ -75,9 +75,8 @@ CATALOGUE: list[tuple[str, dict[str, Any]]] = [
 
 def start(db: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sync", "--db", str(db)], env=env, stdout=subprocess.DEVNULL, stderr=err
-        )
+        return subprocess.Popen([sys.executable, "-m", "sync", "--db", str(db)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
 
 
 def triggered_faults(standins: StandinSet) -> Counter[str]:
@@ -103,33 +102,23 @@ def test_chaos(tmp_path: Path) -> None:
         standins.stop()
 
 
-def _run(
-    tmp_path: Path, standins: StandinSet, servers: dict[str, Any], rng: random.Random, seed: int, began: float
-) -> None:
+def _run(tmp_path: Path, standins: StandinSet, servers: dict[str, Any], rng: random.Random, seed: int,
+         began: float) -> None:
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     for u in range(8):
         add_user(warehouse, u)
-    env = {
-        **os.environ,
-        **FAST,
-        **standins.env(),
-        "SYNC_SLACK_CHANNEL_INTERVAL": "0.01",
-        "SYNC_INTERCOM_CONCURRENCY": "3",
-        "SYNC_INTERCOM_TIMEOUT": "0.5",
-        "SYNC_MESSAGE_NOT_FOUND_ATTEMPTS": "100",
-        "SYNC_SLACK_ALERT_MAX_ATTEMPTS": "100",
-        "ONBOARDING_LOCK_TIMEOUT": "30",
-    }
+    env = {**os.environ, **FAST, **standins.env(), "SYNC_SLACK_CHANNEL_INTERVAL": "0.01",
+           "SYNC_INTERCOM_CONCURRENCY": "3", "SYNC_INTERCOM_TIMEOUT": "0.5",
+           "SYNC_MESSAGE_NOT_FOUND_ATTEMPTS": "100", "SYNC_SLACK_ALERT_MAX_ATTEMPTS": "100",
+           "ONBOARDING_LOCK_TIMEOUT": "30"}
     log = tmp_path / "sync-stderr.log"
 
     kills = runs = pairs = 0
     while time.monotonic() - began < FAULT_PHASE_SECONDS:
         runs += 1
         add_user(warehouse, 100 + runs)
-        warehouse.execute(
-            "update marts.intercom_contacts set onboarding_score = onboarding_score + 1 where user_id = ?",
-            [f"auth0|user{runs % 8:05d}"],
-        )
+        warehouse.execute("update marts.intercom_contacts set onboarding_score = onboarding_score + 1"
+                          " where user_id = ?", [f"auth0|user{runs % 8:05d}"])
         for name, fault in rng.sample(CATALOGUE, rng.randint(1, 4)):
             servers[name].inject(**fault, times=rng.randint(1, 2))
         before = request_count(standins)
@@ -160,12 +149,8 @@ def _run(
     context = f"seed {seed}, {runs} runs, {pairs} pairs, {kills} kills, faults {dict(faults)}"
     assert sum(faults.values()) > 0, f"no fault met a write request ({context})"
     for _ in range(2):  # the faults stopped: two clean runs converge
-        clean = subprocess.run(
-            [sys.executable, "-m", "sync", "--db", str(warehouse.path)],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
+        clean = subprocess.run([sys.executable, "-m", "sync", "--db", str(warehouse.path)], env=env,
+                               capture_output=True, timeout=120)
         assert clean.returncode == 0, (clean.stderr.decode()[-2000:], context)
 
     # 1. At most once for customers (Intercom messages and Slack invites), server side.
@@ -184,33 +169,26 @@ def _run(
 
     # 3. Attributes converged within the two clean runs.
     for user_id, email, score in warehouse.rows(
-        "select user_id, email, onboarding_score from marts.intercom_contacts"
-    ):
+            "select user_id, email, onboarding_score from marts.intercom_contacts"):
         remote = standins.intercom.contact_by_external_id(user_id)
         assert remote is not None and (remote["email"], remote["custom_attributes"]["onboarding_score"]) == (
-            email,
-            score,
-        ), (user_id, context)
+            email, score), (user_id, context)
     assert len(standins.intercom.contacts) == warehouse.value("select count(*) from marts.intercom_contacts")
     for user_id, track in warehouse.rows("select user_id, onboarding_track from marts.appcues_profiles"):
         assert standins.appcues.profiles[user_id]["onboarding_track"] == track, (user_id, context)
 
     # 4. Every in-doubt row listed and resolvable; then every customer message arrived exactly once.
-    in_doubt = dict(
-        warehouse.rows("select message_key, destination from sync.outbox where status = 'in_doubt'")
-    )
+    in_doubt = dict(warehouse.rows("select message_key, destination from sync.outbox where status = 'in_doubt'"))
     with mock.patch("sync.cli.console", Console(width=250)):
         listing = runner.invoke(sync_app, ["in-doubt", "--db", str(warehouse.path)])
     assert all(key in listing.output for key in in_doubt), context
     for key, destination in in_doubt.items():
         arrived = (messages[key] if destination == "intercom" else invites[key]) == 1
-        verdict = runner.invoke(
-            sync_app, ["resolve", key, "--as", "sent" if arrived else "retry", "--db", str(warehouse.path)]
-        )
+        verdict = runner.invoke(sync_app, ["resolve", key, "--as", "sent" if arrived else "retry",
+                                           "--db", str(warehouse.path)])
         assert verdict.exit_code == 0, (verdict.output, context)
-    final = subprocess.run(
-        [sys.executable, "-m", "sync", "--db", str(warehouse.path)], env=env, capture_output=True, timeout=120
-    )
+    final = subprocess.run([sys.executable, "-m", "sync", "--db", str(warehouse.path)], env=env,
+                           capture_output=True, timeout=120)
     assert final.returncode == 0, (final.stderr.decode()[-2000:], context)
     messages = received_messages(standins)
     assert all(messages[key] == 1 for key in customer_keys(warehouse)), context
@@ -219,10 +197,8 @@ def _run(
         assert server.validation_errors == [], (server.name, server.validation_errors[:3])
 
     elapsed = time.monotonic() - began
-    print(
-        f"chaos {context}: {sum(faults.values())} faults hit a write, {len(customer_keys(warehouse))} customer"
-        f" messages ({len(in_doubt)} in doubt, settled), {sum(invites.values())} invites, duplicates 0,"
-        f" {len(alerts)} alerts ({sum(alerts.values()) - len(alerts)} duplicate posts), alerts lost 0,"
-        f" {elapsed:.0f} s ({fault_phase:.0f} s of faults)"
-    )
+    print(f"chaos {context}: {sum(faults.values())} faults hit a write, {len(customer_keys(warehouse))} customer"
+          f" messages ({len(in_doubt)} in doubt, settled), {sum(invites.values())} invites, duplicates 0,"
+          f" {len(alerts)} alerts ({sum(alerts.values()) - len(alerts)} duplicate posts), alerts lost 0,"
+          f" {elapsed:.0f} s ({fault_phase:.0f} s of faults)")
     assert elapsed < 90, context

@@ -69,9 +69,7 @@ def test_two_threads_the_second_waits_and_sends_nothing_twice(tmp_path, slow_sta
     for t in threads:
         t.join(120)
     assert not errors, errors
-    assert (
-        sorted(sum(s.sent for s in r) for r in results.values())[0] == 0
-    )  # the one that waited: nothing new
+    assert sorted(sum(s.sent for s in r) for r in results.values())[0] == 0  # the one that waited: nothing new
     assert_once_each(warehouse, slow_standins)
 
 
@@ -81,33 +79,28 @@ def test_two_tasks_in_one_event_loop(tmp_path, slow_standins: StandinSet) -> Non
     settings = settings_for(slow_standins)
 
     async def both() -> None:
-        await asyncio.gather(
-            *(run_sync_async(warehouse.path, ["intercom", "slack"], settings=settings) for _ in range(2))
-        )
+        await asyncio.gather(*(run_sync_async(warehouse.path, ["intercom", "slack"], settings=settings)
+                               for _ in range(2)))
 
     asyncio.run(both())
     assert_once_each(warehouse, slow_standins)
 
 
 def test_a_second_sync_that_cannot_wait_exits_with_a_clear_message(
-    tmp_path, slow_standins: StandinSet, monkeypatch: pytest.MonkeyPatch
-) -> None:
+        tmp_path, slow_standins: StandinSet, monkeypatch: pytest.MonkeyPatch) -> None:
     warehouse = Warehouse(tmp_path / "w.duckdb")
     load(warehouse)
     settings = settings_for(slow_standins)
     monkeypatch.setenv("ONBOARDING_LOCK_TIMEOUT", "0")
     first: list[list[RunSummary]] = []
-    thread = threading.Thread(
-        target=lambda: first.append(run_sync(warehouse.path, ["intercom", "slack"], settings=settings))
-    )
+    thread = threading.Thread(target=lambda: first.append(
+        run_sync(warehouse.path, ["intercom", "slack"], settings=settings)))
     thread.start()
     for _ in range(500):  # until the first is mid-run: its customer messages are going out
         if slow_standins.intercom.requests("POST", "/messages") or not thread.is_alive():
             break
         time.sleep(0.01)
-    with pytest.raises(
-        SyncBusy, match=r"another sync of .* is running in this process.*ONBOARDING_LOCK_TIMEOUT"
-    ):
+    with pytest.raises(SyncBusy, match=r"another sync of .* is running in this process.*ONBOARDING_LOCK_TIMEOUT"):
         run_sync(warehouse.path, ["intercom"], settings=settings)
     thread.join(120)
     assert first and all(s.status == "completed" for s in first[0])
@@ -119,9 +112,8 @@ def test_two_processes(tmp_path, slow_standins: StandinSet) -> None:
     load(warehouse)
     env = {**os.environ, **FAST, **slow_standins.env(), "ONBOARDING_LOCK_TIMEOUT": "60"}
     command = [sys.executable, "-m", "sync", "--db", str(warehouse.path)]
-    processes = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
-    ]
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in processes]
     for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()[-2000:]

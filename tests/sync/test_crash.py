@@ -56,15 +56,9 @@ def add_user(warehouse: Warehouse, u: int) -> None:
     if u % 2 == 0:
         rows.append(message(f"e-{u}", u, "intercom_email"))
     if u % 3 == 0:
-        rows += [
-            message(f"link-{u}", u, "calendly", body="", subject=None),
-            message(
-                f"coach-{u}",
-                u,
-                body=f"Book a call: {{{{booking_link}}}} [coach-{u}]",
-                booking_link_key=f"link-{u}",
-            ),
-        ]
+        rows += [message(f"link-{u}", u, "calendly", body="", subject=None),
+                 message(f"coach-{u}", u, body=f"Book a call: {{{{booking_link}}}} [coach-{u}]",
+                         booking_link_key=f"link-{u}")]
     if u % 4 == 0:
         rows.append(message(f"inv-{u}", u, "slack", body="", subject=None))
     if u % 5 == 0:
@@ -75,14 +69,12 @@ def add_user(warehouse: Warehouse, u: int) -> None:
 
 def start_sync(db: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "sync", "--db", str(db)], env=env, stdout=subprocess.DEVNULL, stderr=err
-        )
+        return subprocess.Popen([sys.executable, "-m", "sync", "--db", str(db)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
 
 
-def wait_until_talking(
-    standins: StandinSet, before: int, process: subprocess.Popen[bytes], limit: float = 20.0
-) -> None:
+def wait_until_talking(standins: StandinSet, before: int, process: subprocess.Popen[bytes],
+                       limit: float = 20.0) -> None:
     """Until the sync has sent its first request (or ended): a process on a loaded machine takes
     seconds to start, and a kill before its run begins would test nothing."""
     deadline = time.monotonic() + limit
@@ -97,12 +89,8 @@ def request_count(standins: StandinSet) -> int:
 
 
 def customer_keys(warehouse: Warehouse) -> list[str]:
-    return [
-        k
-        for (k,) in warehouse.rows(
-            "select message_key from marts.triggered_messages where channel like 'intercom%'"
-        )
-    ]
+    return [k for (k,) in warehouse.rows(
+        "select message_key from marts.triggered_messages where channel like 'intercom%'")]
 
 
 def received_messages(standins: StandinSet) -> Counter[str]:
@@ -112,12 +100,8 @@ def received_messages(standins: StandinSet) -> Counter[str]:
 
 
 def received_invites(standins: StandinSet, warehouse: Warehouse) -> Counter[str]:
-    email_to_key = {
-        email: key
-        for key, email in warehouse.rows(
-            "select message_key, payload->>'email' from sync.outbox where stream = 'invites'"
-        )
-    }
+    email_to_key = {email: key for key, email in warehouse.rows(
+        "select message_key, payload->>'email' from sync.outbox where stream = 'invites'")}
     with standins.slack.lock:
         return Counter(email_to_key[i["email"]] for i in standins.slack.invites)
 
@@ -129,24 +113,16 @@ def test_sigkill_at_random_moments_never_double_sends(tmp_path: Path, slow_stand
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     for u in range(8):
         add_user(warehouse, u)
-    env = {
-        **os.environ,
-        **FAST,
-        **standins.env(),
-        "SYNC_SLACK_CHANNEL_INTERVAL": "0.01",
-        "SYNC_INTERCOM_CONCURRENCY": "3",
-        "SYNC_MESSAGE_NOT_FOUND_ATTEMPTS": "50",
-    }
+    env = {**os.environ, **FAST, **standins.env(), "SYNC_SLACK_CHANNEL_INTERVAL": "0.01",
+           "SYNC_INTERCOM_CONCURRENCY": "3", "SYNC_MESSAGE_NOT_FOUND_ATTEMPTS": "50"}
     log = tmp_path / "sync-stderr.log"
 
     kills, iteration = 0, 0
     while kills < KILLS and iteration < MAX_ITERATIONS:
         iteration += 1
         add_user(warehouse, 100 + iteration)
-        warehouse.execute(
-            "update marts.intercom_contacts set onboarding_score = onboarding_score + 1 where user_id = ?",
-            [f"auth0|user{iteration % 8:05d}"],
-        )
+        warehouse.execute("update marts.intercom_contacts set onboarding_score = onboarding_score + 1"
+                          " where user_id = ?", [f"auth0|user{iteration % 8:05d}"])
         before = request_count(standins)
         process = start_sync(warehouse.path, env, log)
         wait_until_talking(standins, before, process)
@@ -158,28 +134,17 @@ def test_sigkill_at_random_moments_never_double_sends(tmp_path: Path, slow_stand
     assert kills >= KILLS, f"only {kills} kills landed (seed {seed})"
 
     for _ in range(2):  # let it finish: once to catch up, once more to prove nothing is left
-        finished = subprocess.run(
-            [sys.executable, "-m", "sync", "--db", str(warehouse.path)],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
+        finished = subprocess.run([sys.executable, "-m", "sync", "--db", str(warehouse.path)], env=env,
+                                  capture_output=True, timeout=120)
         assert finished.returncode == 0, finished.stderr.decode()[-2000:]
 
     context = f"seed {seed}, {kills} kills in {iteration} runs"
-    print(
-        context,
-        "in doubt:",
-        warehouse.value("select count(*) from sync.outbox where status = 'in_doubt'"),
-        "interrupted runs:",
-        warehouse.value("select count(*) from sync.runs where status = 'interrupted'"),
-    )
+    print(context, "in doubt:", warehouse.value("select count(*) from sync.outbox where status = 'in_doubt'"),
+          "interrupted runs:", warehouse.value("select count(*) from sync.runs where status = 'interrupted'"))
     # 1. No customer message reached the customer twice; each is sent once or surfaced as in doubt.
     counts = received_messages(standins)
     assert max(counts.values()) == 1, f"double-sent: {[k for k, n in counts.items() if n > 1]} ({context})"
-    statuses = dict(
-        warehouse.rows("select message_key, status from sync.outbox where destination = 'intercom'")
-    )
+    statuses = dict(warehouse.rows("select message_key, status from sync.outbox where destination = 'intercom'"))
     for key in customer_keys(warehouse):
         assert statuses[key] in ("sent", "in_doubt"), (key, statuses[key], context)
         if statuses[key] == "sent":
@@ -194,40 +159,26 @@ def test_sigkill_at_random_moments_never_double_sends(tmp_path: Path, slow_stand
 
     # 3. Attributes converged to the marts.
     for user_id, email, score, stage in warehouse.rows(
-        "select user_id, email, onboarding_score, onboarding_stage from marts.intercom_contacts"
-    ):
+            "select user_id, email, onboarding_score, onboarding_stage from marts.intercom_contacts"):
         remote = standins.intercom.contact_by_external_id(user_id)
         assert remote is not None, (user_id, context)
-        assert (
-            remote["email"],
-            remote["custom_attributes"]["onboarding_score"],
-            remote["custom_attributes"]["onboarding_stage"],
-        ) == (email, score, stage), context
+        assert (remote["email"], remote["custom_attributes"]["onboarding_score"],
+                remote["custom_attributes"]["onboarding_stage"]) == (email, score, stage), context
     assert len(standins.intercom.contacts) == warehouse.value("select count(*) from marts.intercom_contacts")
     for user_id, track, flow in warehouse.rows(
-        "select user_id, onboarding_track, appcues_flow_id from marts.appcues_profiles"
-    ):
-        assert (
-            standins.appcues.profiles[user_id]["onboarding_track"],
-            standins.appcues.profiles[user_id]["appcues_flow_id"],
-        ) == (track, flow), context
+            "select user_id, onboarding_track, appcues_flow_id from marts.appcues_profiles"):
+        assert (standins.appcues.profiles[user_id]["onboarding_track"],
+                standins.appcues.profiles[user_id]["appcues_flow_id"]) == (track, flow), context
     # Every coaching message that went out carries a link Calendly really created.
     links = {link["booking_url"] for link in standins.calendly.links}
-    for message_body in (
-        m["body"] for m in standins.intercom.messages if m["body"].startswith("Book a call")
-    ):
+    for message_body in (m["body"] for m in standins.intercom.messages if m["body"].startswith("Book a call")):
         assert message_body.split(": ", 1)[1].split(" [")[0] in links, context
 
     # 4. In-doubt rows are surfaced: counted on the runs, listed by the CLI, resolvable.
-    in_doubt = dict(
-        warehouse.rows("select message_key, destination from sync.outbox where status = 'in_doubt'")
-    )
-    last_counts = dict(
-        warehouse.rows(
-            "select destination, in_doubt from sync.runs qualify row_number() over"
-            " (partition by destination order by started desc) = 1"
-        )
-    )
+    in_doubt = dict(warehouse.rows("select message_key, destination from sync.outbox where status = 'in_doubt'"))
+    last_counts = dict(warehouse.rows(
+        "select destination, in_doubt from sync.runs qualify row_number() over"
+        " (partition by destination order by started desc) = 1"))
     for destination in ("intercom", "slack"):
         assert last_counts[destination] == sum(1 for d in in_doubt.values() if d == destination), context
     with mock.patch("sync.cli.console", Console(width=250)):  # keys unwrapped whatever the import order
@@ -237,13 +188,11 @@ def test_sigkill_at_random_moments_never_double_sends(tmp_path: Path, slow_stand
     assert warehouse.value("select count(*) from sync.runs where status = 'interrupted'") >= 1
     for key, destination in in_doubt.items():
         arrived = (counts[key] if destination == "intercom" else invites[key]) == 1
-        verdict = runner.invoke(
-            sync_app, ["resolve", key, "--as", "sent" if arrived else "retry", "--db", str(warehouse.path)]
-        )
+        verdict = runner.invoke(sync_app, ["resolve", key, "--as", "sent" if arrived else "retry",
+                                           "--db", str(warehouse.path)])
         assert verdict.exit_code == 0, verdict.output
-    final = subprocess.run(
-        [sys.executable, "-m", "sync", "--db", str(warehouse.path)], env=env, capture_output=True, timeout=120
-    )
+    final = subprocess.run([sys.executable, "-m", "sync", "--db", str(warehouse.path)], env=env,
+                           capture_output=True, timeout=120)
     assert final.returncode == 0
     counts = received_messages(standins)
     assert all(counts[key] == 1 for key in customer_keys(warehouse)), context

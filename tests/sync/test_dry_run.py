@@ -23,28 +23,24 @@ def demo_warehouse(warehouse: Warehouse) -> Warehouse:
     return warehouse
 
 
-def test_without_credentials_everything_is_planned_and_nothing_sent(
-    demo_warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_without_credentials_everything_is_planned_and_nothing_sent(demo_warehouse: Warehouse,
+                                                                     standins: StandinSet) -> None:
     result = sync(demo_warehouse, settings_for(None))
 
     for summary in result.values():
         assert summary.dry_run and summary.status == "completed" and summary.sent == 0
         assert "no credentials" in (summary.dry_reason or "")
     assert result["intercom"].planned == 12 + demo_warehouse.value(
-        "select count(*) from marts.triggered_messages where channel like 'intercom%'"
-    )
+        "select count(*) from marts.triggered_messages where channel like 'intercom%'")
     assert sum(len(server.received) for server in standins.all()) == 0
     # The plan is stored: attribute plan, queued messages, planned row results, dry runs.
     assert demo_warehouse.rows(
         "select destination, planned_operation, count(*) from sync.attribute_state where status = 'pending'"
-        " and sent_hash is null group by all order by 1"
-    ) == [("appcues", "upsert", 12), ("intercom", "create", 12)]
+        " and sent_hash is null group by all order by 1") == [("appcues", "upsert", 12), ("intercom", "create", 12)]
     assert demo_warehouse.value("select count(*) from sync.outbox where status <> 'pending'") == 0
     assert demo_warehouse.value("select count(*) from sync.runs where dry_run") == len(DESTINATIONS)
     assert demo_warehouse.value("select count(*) from sync.row_results where status = 'planned'") == sum(
-        s.planned for s in result.values()
-    )
+        s.planned for s in result.values())
 
 
 def test_dry_then_live_sends_the_plan(demo_warehouse: Warehouse, standins: StandinSet) -> None:
@@ -62,9 +58,7 @@ def test_live_run_refuses_missing_credentials(demo_warehouse: Warehouse) -> None
         sync(demo_warehouse, settings_for(None), "intercom", dry_run=False)
 
 
-def test_cli_prints_the_plan_with_masked_emails(
-    demo_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_prints_the_plan_with_masked_emails(demo_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(FAST):
         monkeypatch.setenv(name, FAST[name])
     for name in ("INTERCOM_ACCESS_TOKEN", "SLACK_BOT_TOKEN", "APPCUES_API_KEY", "CALENDLY_TOKEN"):
@@ -86,14 +80,9 @@ def test_cli_prints_the_plan_with_masked_emails(
 
 
 def test_cli_destination_filter_and_missing_db(demo_warehouse: Warehouse, tmp_path) -> None:
-    result = runner.invoke(
-        sync_app, ["--db", str(demo_warehouse.path), "-d", "calendly,appcues", "--dry-run"]
-    )
+    result = runner.invoke(sync_app, ["--db", str(demo_warehouse.path), "-d", "calendly,appcues", "--dry-run"])
     assert result.exit_code == 0
-    assert set(r[0] for r in demo_warehouse.rows("select destination from sync.runs")) == {
-        "calendly",
-        "appcues",
-    }
+    assert set(r[0] for r in demo_warehouse.rows("select destination from sync.runs")) == {"calendly", "appcues"}
 
     assert runner.invoke(sync_app, ["--db", str(tmp_path / "nope.duckdb")]).exit_code == 2
     assert runner.invoke(sync_app, ["--db", str(demo_warehouse.path), "-d", "mailchimp"]).exit_code == 2
@@ -106,9 +95,7 @@ def test_missing_mart_aborts_that_destination_only(warehouse: Warehouse, standin
     assert result["intercom"].status == "completed"
 
 
-def test_stored_summaries_replay_the_plan_after_the_run(
-    demo_warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_stored_summaries_replay_the_plan_after_the_run(demo_warehouse: Warehouse, standins: StandinSet) -> None:
     """`onboarding run` prints the sync step's plan afterwards from sync.runs, not by planning again."""
     from dagster_project.cli import print_sync_plan
     from sync.ledger import latest_summaries

@@ -19,9 +19,7 @@ def assert_everything_delivered_once(warehouse: Warehouse, standins: StandinSet,
     for i in range(users):
         assert delivered(standins, f"m-{i}") == 1
         contact_row = standins.intercom.contact_by_external_id(f"auth0|user{i:05d}")
-        assert (
-            contact_row is not None and contact_row["custom_attributes"]["onboarding_score"] == (i * 7) % 100
-        )
+        assert contact_row is not None and contact_row["custom_attributes"]["onboarding_score"] == (i * 7) % 100
     assert sorted(standins.slack.alert_keys()) == sorted(f"a-{i}" for i in range(0, users, 3))
     assert warehouse.value("select count(*) from sync.outbox where status <> 'sent'") == 0
     for server in standins.all():
@@ -31,20 +29,10 @@ def assert_everything_delivered_once(warehouse: Warehouse, standins: StandinSet,
 def test_429_storm_ends_with_everything_delivered(warehouse: Warehouse, standins: StandinSet) -> None:
     load(warehouse)
     reset = str(int(time.time()))  # "the window resets now": honoured without a long wait
-    standins.intercom.inject(
-        "status",
-        times=25,
-        status=429,
-        headers={"X-RateLimit-Reset": reset},
-        body={"type": "error.list", "errors": [{"code": "rate_limit_exceeded"}]},
-    )
-    standins.slack.inject(
-        "status",
-        times=3,
-        status=429,
-        headers={"Retry-After": "0"},
-        body={"ok": False, "error": "ratelimited"},
-    )
+    standins.intercom.inject("status", times=25, status=429, headers={"X-RateLimit-Reset": reset},
+                             body={"type": "error.list", "errors": [{"code": "rate_limit_exceeded"}]})
+    standins.slack.inject("status", times=3, status=429, headers={"Retry-After": "0"},
+                          body={"ok": False, "error": "ratelimited"})
     settings = settings_for(standins, SYNC_INTERCOM_MAX_ATTEMPTS="30", SYNC_SLACK_MAX_ATTEMPTS="10")
 
     result = sync(warehouse, settings, ["intercom", "slack"])
@@ -67,9 +55,7 @@ def test_5xx_burst_ends_with_everything_delivered(warehouse: Warehouse, standins
     assert_everything_delivered_once(warehouse, standins)
 
 
-def test_dropped_connections_on_attribute_writes_are_retried(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_dropped_connections_on_attribute_writes_are_retried(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(i) for i in range(6)])
     standins.intercom.inject("drop_after", times=3, match="POST /contacts")
     result = sync(warehouse, settings_for(standins), "intercom")["intercom"]
@@ -78,20 +64,11 @@ def test_dropped_connections_on_attribute_writes_are_retried(
     assert len(standins.intercom.contacts) == 6  # a repeated create answered 409 and was adopted
 
 
-def test_permanent_4xx_is_failed_with_reason_and_the_rest_completes(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_permanent_4xx_is_failed_with_reason_and_the_rest_completes(warehouse: Warehouse,
+                                                                    standins: StandinSet) -> None:
     load(warehouse, 6)
-    standins.intercom.inject(
-        "status",
-        times=1,
-        status=422,
-        match="POST /messages",
-        body={
-            "type": "error.list",
-            "errors": [{"code": "parameter_not_found", "message": "No subject supplied"}],
-        },
-    )
+    standins.intercom.inject("status", times=1, status=422, match="POST /messages", body={
+        "type": "error.list", "errors": [{"code": "parameter_not_found", "message": "No subject supplied"}]})
     result = sync(warehouse, settings_for(standins), ["intercom", "slack"])
 
     assert result["intercom"].status == "completed" and result["slack"].status == "completed"

@@ -21,10 +21,8 @@ def seed(warehouse: Warehouse, users: int = 3) -> None:
 
 def test_each_message_is_delivered_once(warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse)
-    warehouse.insert(
-        "triggered_messages",
-        [message("m-app", 0), message("m-mail", 1, "intercom_email", subject="Your 30-day plan")],
-    )
+    warehouse.insert("triggered_messages", [
+        message("m-app", 0), message("m-mail", 1, "intercom_email", subject="Your 30-day plan")])
     settings = settings_for(standins)
 
     first = sync(warehouse, settings, "intercom")["intercom"]
@@ -35,9 +33,7 @@ def test_each_message_is_delivered_once(warehouse: Warehouse, standins: StandinS
     mail = next(m for m in standins.intercom.messages if m["message_type"] == "email")
     assert mail["subject"] == "Your 30-day plan"
     # the email's request, whichever of the two concurrent sends arrived first
-    request = next(
-        r.json for r in standins.intercom.requests("POST", "/messages") if r.json["message_type"] == "email"
-    )
+    request = next(r.json for r in standins.intercom.requests("POST", "/messages") if r.json["message_type"] == "email")
     assert request["template"] == "plain" and request["from"] == {"type": "admin", "id": 991267459}
     assert standins.intercom.validation_errors == []
     assert warehouse.outbox_status("m-app") == "sent"
@@ -54,10 +50,8 @@ def test_message_waits_for_its_contact(warehouse: Warehouse, standins: StandinSe
 
     first = sync(warehouse, settings, "intercom")["intercom"]
     assert (first.sent, first.waiting) == (0, 1)
-    assert (
-        warehouse.value("select error from sync.row_results where status = 'waiting'")
-        == "waiting for the Intercom contact to exist"
-    )
+    assert warehouse.value("select error from sync.row_results where status = 'waiting'") == \
+        "waiting for the Intercom contact to exist"
 
     warehouse.insert("intercom_contacts", [contact(7)])
     second = sync(warehouse, settings, "intercom")["intercom"]
@@ -65,9 +59,8 @@ def test_message_waits_for_its_contact(warehouse: Warehouse, standins: StandinSe
     assert delivered(standins, "m-early") == 1
 
 
-def test_404_for_a_just_created_contact_is_retried_on_a_later_run(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_404_for_a_just_created_contact_is_retried_on_a_later_run(warehouse: Warehouse,
+                                                                   standins: StandinSet) -> None:
     standins.intercom.message_lag = 3600.0
     seed(warehouse, 1)
     warehouse.insert("triggered_messages", [message("m-1", 0)])
@@ -95,17 +88,12 @@ def test_repeated_404_ends_as_failed(warehouse: Warehouse, standins: StandinSet)
     assert len(standins.intercom.requests("POST", "/messages")) == 2
 
 
-def test_booking_link_is_created_once_and_put_into_the_message(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_booking_link_is_created_once_and_put_into_the_message(warehouse: Warehouse,
+                                                                standins: StandinSet) -> None:
     seed(warehouse, 1)
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message("link-0", 0, "calendly", body="", subject=None),
-            message("coach-0", 0, body="Book 15 min: {{booking_link}} [coach-0]", booking_link_key="link-0"),
-        ],
-    )
+    warehouse.insert("triggered_messages", [
+        message("link-0", 0, "calendly", body="", subject=None),
+        message("coach-0", 0, body="Book 15 min: {{booking_link}} [coach-0]", booking_link_key="link-0")])
     settings = settings_for(standins)
 
     only_intercom = sync(warehouse, settings, "intercom")["intercom"]
@@ -124,40 +112,30 @@ def test_booking_link_is_created_once_and_put_into_the_message(
 
 def test_failed_booking_link_fails_the_dependent_message(warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse, 1)
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message("link-0", 0, "calendly", body="", subject=None),
-            message("coach-0", 0, body="Book: {{booking_link}}", booking_link_key="link-0"),
-        ],
-    )
-    standins.calendly.inject(
-        "status", times=1, status=400, body={"title": "Invalid Argument", "message": "owner not found"}
-    )
+    warehouse.insert("triggered_messages", [
+        message("link-0", 0, "calendly", body="", subject=None),
+        message("coach-0", 0, body="Book: {{booking_link}}", booking_link_key="link-0")])
+    standins.calendly.inject("status", times=1, status=400, body={"title": "Invalid Argument",
+                                                                  "message": "owner not found"})
     sync(warehouse, settings_for(standins))
 
     assert warehouse.outbox_status("link-0") == "failed"
     assert warehouse.outbox_status("coach-0") == "failed"
     assert "could not be created" in warehouse.value(
-        "select last_error from sync.outbox where message_key = 'coach-0'"
-    )
+        "select last_error from sync.outbox where message_key = 'coach-0'")
     assert standins.intercom.messages == []
 
 
 def test_invalid_messages_are_reported_not_sent(warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse, 1)
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message("ok", 0),
-            message("no-subject", 0, "intercom_email", subject=None),
-            message("raw-template", 0, body="Hi {{name}}"),
-            message("no-link-key", 0, body="Book {{booking_link}}"),
-            message("weird-channel", 0, "carrier_pigeon"),
-            message("dup", 0),
-            message("dup", 0),
-        ],
-    )
+    warehouse.insert("triggered_messages", [
+        message("ok", 0),
+        message("no-subject", 0, "intercom_email", subject=None),
+        message("raw-template", 0, body="Hi {{name}}"),
+        message("no-link-key", 0, body="Book {{booking_link}}"),
+        message("weird-channel", 0, "carrier_pigeon"),
+        message("dup", 0), message("dup", 0),
+    ])
     result = sync(warehouse, settings_for(standins), "intercom")["intercom"]
 
     assert result.invalid == 6
@@ -181,9 +159,7 @@ def test_messages_wait_until_due(warehouse: Warehouse, standins: StandinSet) -> 
     assert delivered(standins, "later") == 1
 
 
-def test_pending_message_removed_from_the_mart_is_withdrawn(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_pending_message_removed_from_the_mart_is_withdrawn(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("triggered_messages", [message("stale", 9)])  # no contact yet: it waits
     settings = settings_for(standins)
     sync(warehouse, settings, "intercom")
@@ -197,9 +173,8 @@ def test_pending_message_removed_from_the_mart_is_withdrawn(
     assert standins.intercom.messages == []
 
 
-def test_dropped_answer_leaves_message_in_doubt_and_it_is_never_resent(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_dropped_answer_leaves_message_in_doubt_and_it_is_never_resent(warehouse: Warehouse,
+                                                                      standins: StandinSet) -> None:
     seed(warehouse, 2)
     warehouse.insert("triggered_messages", [message("m-0", 0), message("m-1", 1)])
     standins.intercom.inject("drop_after", times=1, match="POST /messages")
@@ -243,9 +218,7 @@ def test_in_doubt_resolved_as_retry_is_sent_exactly_once(warehouse: Warehouse, s
     assert refused.exit_code == 1  # a sent message can never be requeued
 
 
-def test_message_left_sending_by_a_dead_run_becomes_in_doubt(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_message_left_sending_by_a_dead_run_becomes_in_doubt(warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse, 1)
     warehouse.insert("triggered_messages", [message("m-0", 0)])
     warehouse.insert("csm_alerts", [alert("a-0", 0)])
@@ -263,18 +236,12 @@ def test_message_left_sending_by_a_dead_run_becomes_in_doubt(
     assert standins.slack.alert_keys() == ["a-0"]
 
 
-def test_permanent_4xx_fails_one_message_and_the_run_completes(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_permanent_4xx_fails_one_message_and_the_run_completes(warehouse: Warehouse,
+                                                               standins: StandinSet) -> None:
     seed(warehouse, 3)
     warehouse.insert("triggered_messages", [message(f"m-{i}", i) for i in range(3)])
-    standins.intercom.inject(
-        "status",
-        times=1,
-        status=400,
-        match="POST /messages",
-        body={"type": "error.list", "errors": [{"code": "parameter_invalid", "message": "Body is required"}]},
-    )
+    standins.intercom.inject("status", times=1, status=400, match="POST /messages", body={
+        "type": "error.list", "errors": [{"code": "parameter_invalid", "message": "Body is required"}]})
     settings = settings_for(standins)
 
     result = sync(warehouse, settings, "intercom")["intercom"]
@@ -282,8 +249,7 @@ def test_permanent_4xx_fails_one_message_and_the_run_completes(
     assert (result.status, result.failed) == ("completed", 1)
     assert len(standins.intercom.messages) == 2
     key, error, http = warehouse.rows(
-        "select key, error, http_status from sync.row_results where status = 'failed'"
-    )[0]
+        "select key, error, http_status from sync.row_results where status = 'failed'")[0]
     assert http == 400 and "parameter_invalid: Body is required" in error
     assert warehouse.outbox_status(key) == "failed"
     sync(warehouse, settings, "intercom")
@@ -291,63 +257,40 @@ def test_permanent_4xx_fails_one_message_and_the_run_completes(
 
 
 def test_appcues_flow_switch_is_patched_once(warehouse: Warehouse, standins: StandinSet) -> None:
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message(
-                "flow-1",
-                1,
-                "appcues",
-                body='{"appcues_flow_id": "advanced-tour", "content_difficulty": "advanced"}',
-            ),
-            message("flow-bad", 2, "appcues", body="not json"),
-        ],
-    )
+    warehouse.insert("triggered_messages", [
+        message("flow-1", 1, "appcues", body='{"appcues_flow_id": "advanced-tour", "content_difficulty": "advanced"}'),
+        message("flow-bad", 2, "appcues", body="not json")])
     settings = settings_for(standins)
     first = sync(warehouse, settings, "appcues")["appcues"]
     sync(warehouse, settings, "appcues")
 
     assert (first.sent, first.invalid) == (1, 1)
-    assert standins.appcues.patches == [
-        {
-            "user": "auth0|user00001",
-            "attributes": {"appcues_flow_id": "advanced-tour", "content_difficulty": "advanced"},
-        }
-    ]
+    assert standins.appcues.patches == [{"user": "auth0|user00001", "attributes": {
+        "appcues_flow_id": "advanced-tour", "content_difficulty": "advanced"}}]
 
 
 def test_messages_due_before_the_delivery_window_expire(warehouse: Warehouse, standins: StandinSet) -> None:
     """A backfill computes months of messages; only those due in the last few days are sent."""
     seed(warehouse, 2)
     latest = datetime(2026, 11, 1, 9)  # the fixture's decision day is 2026-11-01
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message("fresh", 0, due_at=latest),
-            message("edge", 1, due_at=datetime(2026, 10, 30)),  # exactly 3 days before 2026-11-02 00:00
-            message("old", 0, due_at=datetime(2026, 10, 29, 23, 59)),
-            message("ancient", 1, due_at=datetime(2026, 9, 1)),
-        ],
-    )
-    warehouse.insert(
-        "csm_alerts", [alert("a-new", 0), alert("a-old", 1, as_of_date=datetime(2026, 10, 1).date())]
-    )
+    warehouse.insert("triggered_messages", [
+        message("fresh", 0, due_at=latest),
+        message("edge", 1, due_at=datetime(2026, 10, 30)),  # exactly 3 days before 2026-11-02 00:00
+        message("old", 0, due_at=datetime(2026, 10, 29, 23, 59)),
+        message("ancient", 1, due_at=datetime(2026, 9, 1)),
+    ])
+    warehouse.insert("csm_alerts", [alert("a-new", 0), alert("a-old", 1, as_of_date=datetime(2026, 10, 1).date())])
     settings = settings_for(standins)
 
     result = sync(warehouse, settings, ["intercom", "slack"], now=datetime(2026, 11, 2))
 
     assert result["intercom"].expired == 2 and result["slack"].expired == 1
     assert [delivered(standins, k) for k in ("fresh", "edge", "old", "ancient")] == [1, 1, 0, 0]
-    assert (
-        warehouse.value("select count(*) from sync.outbox where message_key in ('old', 'ancient', 'a-old')")
-        == 0
-    )
+    assert warehouse.value("select count(*) from sync.outbox where message_key in ('old', 'ancient', 'a-old')") == 0
     assert warehouse.value("select expired from sync.runs where destination = 'intercom'") == 2
     shown = Console(record=True, width=200)
     print_summaries(list(result.values()), shown)
-    assert (
-        "expired: due before 2026-10-30 00:00 (SYNC_MESSAGE_MAX_AGE_DAYS), never sent" in shown.export_text()
-    )
+    assert "expired: due before 2026-10-30 00:00 (SYNC_MESSAGE_MAX_AGE_DAYS), never sent" in shown.export_text()
 
     # A message still pending from an earlier run expires instead of going out late.
     warehouse.insert("triggered_messages", [message("waits", 9, due_at=latest)])  # no contact yet: it waits

@@ -12,13 +12,8 @@ from tests.standins import StandinSet
 from tests.standins.marts import demo
 from tests.sync.conftest import Warehouse, settings_for, sync
 
-SECRETS = (
-    "standin-intercom-token",
-    "xoxb-standin-token",
-    "standin-appcues-key",
-    "standin-appcues-secret",
-    "standin-calendly-token",
-)
+SECRETS = ("standin-intercom-token", "xoxb-standin-token", "standin-appcues-key", "standin-appcues-secret",
+           "standin-calendly-token")
 
 
 def test_mask_email() -> None:
@@ -29,10 +24,8 @@ def test_mask_email() -> None:
 
 def test_scrub_removes_registered_secrets_auth_headers_and_emails() -> None:
     register_secret("sk-live-abcdef123456")
-    text = (
-        "token sk-live-abcdef123456 rejected; Authorization: Bearer abc.def.ghi123 for bob@corp.io;"
-        " slack xoxb-1234-5678-abcdef"
-    )
+    text = ("token sk-live-abcdef123456 rejected; Authorization: Bearer abc.def.ghi123 for bob@corp.io;"
+            " slack xoxb-1234-5678-abcdef")
     cleaned = scrub(text)
     assert "sk-live-abcdef123456" not in cleaned
     assert "abc.def.ghi123" not in cleaned
@@ -48,22 +41,14 @@ def test_logger_scrubs_messages_and_arguments(caplog: pytest.LogCaptureFixture) 
     assert caplog.records[-1].getMessage() == "failed for c***@example.org with ***"
 
 
-def test_a_full_run_leaks_nothing(
-    warehouse: Warehouse, standins: StandinSet, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_full_run_leaks_nothing(warehouse: Warehouse, standins: StandinSet,
+                                  caplog: pytest.LogCaptureFixture) -> None:
     with duckdb.connect(str(warehouse.path)) as con:
         demo(con, users=8)
     # Provoke error paths too: a rejected message, a 409 and a Slack error echo details back.
-    standins.intercom.inject(
-        "status",
-        times=1,
-        status=400,
-        match="POST /messages",
-        body={
-            "type": "error.list",
-            "errors": [{"code": "parameter_invalid", "message": "bad request for user00001@example.com"}],
-        },
-    )
+    standins.intercom.inject("status", times=1, status=400, match="POST /messages", body={
+        "type": "error.list", "errors": [{"code": "parameter_invalid",
+                                          "message": "bad request for user00001@example.com"}]})
     standins.slack.inject("slack_error", times=1, error="msg_too_long")
     with caplog.at_level(logging.DEBUG):
         sync(warehouse, settings_for(standins))
@@ -76,18 +61,11 @@ def test_a_full_run_leaks_nothing(
     assert "Hello from the onboarding engine" not in logged
 
     with duckdb.connect(str(warehouse.path)) as con:
-        tables = [
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'sync'"
-            ).fetchall()
-        ]
-        dump = "\n".join(
-            str(row) for table in tables for row in con.execute(f"select * from sync.{table}").fetchall()
-        )
-        errors = "\n".join(
-            e for (e,) in con.execute("select error from sync.row_results where error is not null").fetchall()
-        )
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'sync'").fetchall()]
+        dump = "\n".join(str(row) for table in tables for row in con.execute(f"select * from sync.{table}").fetchall())
+        errors = "\n".join(e for (e,) in con.execute(
+            "select error from sync.row_results where error is not null").fetchall())
     for secret in SECRETS:
         assert secret not in dump
     assert "bad request for u***@example.com" in errors

@@ -14,12 +14,8 @@ from tests.standins import StandinSet
 from tests.standins.marts import traits
 from tests.sync.conftest import Warehouse, settings_for, sync
 
-FAST_SEGMENT = {
-    "SYNC_SEGMENT_BACKOFF_BASE": "0.01",
-    "SYNC_SEGMENT_BACKOFF_MAX": "0.05",
-    "SYNC_SEGMENT_MAX_ATTEMPTS": "4",
-    "SYNC_SEGMENT_TIMEOUT": "5",
-}
+FAST_SEGMENT = {"SYNC_SEGMENT_BACKOFF_BASE": "0.01", "SYNC_SEGMENT_BACKOFF_MAX": "0.05",
+                "SYNC_SEGMENT_MAX_ATTEMPTS": "4", "SYNC_SEGMENT_TIMEOUT": "5"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,21 +24,10 @@ def settings(standins: StandinSet, **overrides: str) -> SyncSettings:
 
 
 @pytest.mark.slow  # 10-12 s on two loaded cores: 300 calls of 4 KB sized and packed
-def test_identifies_are_batched_under_500_kb_then_only_changes_go(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_identifies_are_batched_under_500_kb_then_only_changes_go(warehouse: Warehouse, standins: StandinSet) -> None:
     # Fifty long variant names make each call ~4 KB, so 300 users need three 500 KB batches.
-    warehouse.insert(
-        "destination_traits",
-        [
-            traits(
-                i,
-                onboarding_stage="s" * 200,
-                experiment_variants=json.dumps({f"exp_{n}": "variant_" + "v" * 60 for n in range(50)}),
-            )
-            for i in range(300)
-        ],
-    )
+    warehouse.insert("destination_traits", [traits(i, onboarding_stage="s" * 200, experiment_variants=json.dumps(
+        {f"exp_{n}": "variant_" + "v" * 60 for n in range(50)})) for i in range(300)])
     sg, s = standins.segment, settings(standins)
 
     first = sync(warehouse, s, "segment")["segment"]
@@ -52,9 +37,7 @@ def test_identifies_are_batched_under_500_kb_then_only_changes_go(
     assert sg.validation_errors == []  # every batch under 500 KB, every call under 32 KB
     assert sg.traits["auth0|user00001"]["experiment_exp_7"].startswith("variant_")
 
-    warehouse.execute(
-        "update marts.destination_traits set onboarding_score = 91 where user_id = 'auth0|user00001'"
-    )
+    warehouse.execute("update marts.destination_traits set onboarding_score = 91 where user_id = 'auth0|user00001'")
     sg.reset_log()
     second = sync(warehouse, s, "segment")["segment"]
 
@@ -66,8 +49,7 @@ def test_identifies_are_batched_under_500_kb_then_only_changes_go(
 
 
 def test_a_batch_resent_after_a_lost_answer_is_deduplicated_by_message_id(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("destination_traits", [traits(i) for i in range(4)])
     standins.segment.inject("drop_after", match="POST /v1/batch")  # Segment took it; the answer is lost
 
@@ -75,9 +57,7 @@ def test_a_batch_resent_after_a_lost_answer_is_deduplicated_by_message_id(
 
     batches = standins.segment.requests("POST", "/v1/batch")
     assert result.sent == 4 and len(batches) == 2
-    assert [c["messageId"] for c in batches[0].json["batch"]] == [
-        c["messageId"] for c in batches[1].json["batch"]
-    ]
+    assert [c["messageId"] for c in batches[0].json["batch"]] == [c["messageId"] for c in batches[1].json["batch"]]
     assert standins.segment.duplicates == 4 and len(standins.segment.calls) == 4
     assert all(re.fullmatch(r"onb-[0-9a-f]{40}", c["messageId"]) for c in batches[0].json["batch"])
 
@@ -94,8 +74,7 @@ def test_a_new_change_gets_a_new_message_id(warehouse: Warehouse, standins: Stan
 
 
 def test_a_refused_batch_fails_its_calls_and_a_bad_write_key_stops_the_destination(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("destination_traits", [traits(i) for i in range(3)])
     standins.segment.inject("status", status=400, match="POST /v1/batch", body={"success": False})
 
@@ -108,8 +87,7 @@ def test_a_refused_batch_fails_its_calls_and_a_bad_write_key_stops_the_destinati
 
 
 def test_the_traits_sent_back_are_the_engines_and_no_profile_model_reads_them(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     """The engine's identify returns with the next Segment export; it must not read as a profile change.
 
     The traits a real sync sends are all listed in sync/adapters/traits.py, none of them is a trait
@@ -130,9 +108,7 @@ def test_the_traits_sent_back_are_the_engines_and_no_profile_model_reads_them(
     used = {name for name in read if f"latest_identify.{name}" in profiles}
     assert {"email", "company", "plan", "role"} <= used
     unfiltered = sorted(name for name in used if f"{name} is not null" not in profiles)
-    assert not unfiltered, (
-        f"stg_segment__identifies reads {unfiltered}: add them to int_users__profiles' filter of"
-        " identifies that set no profile trait, or the engine's own identify blanks them"
-    )
+    assert not unfiltered, (f"stg_segment__identifies reads {unfiltered}: add them to int_users__profiles' filter of"
+                            " identifies that set no profile trait, or the engine's own identify blanks them")
     unit_tests = (ROOT / "dbt_project/models/sync/destination_traits.yml").read_text()
     assert "name: engine_traits_identify_changes_no_profile" in unit_tests

@@ -34,12 +34,8 @@ PROFILE = ("email", "name", "company", "company_size", "industry", "role", "plan
 def export_line(call: dict, at: datetime) -> bytes:
     """A call as Segment's export writes it: the call plus the times Segment adds."""
     stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return (
-        json.dumps(
-            {**call, "timestamp": stamp, "originalTimestamp": stamp, "sentAt": stamp, "receivedAt": stamp}
-        ).encode()
-        + b"\n"
-    )
+    return json.dumps({**call, "timestamp": stamp, "originalTimestamp": stamp, "sentAt": stamp,
+                       "receivedAt": stamp}).encode() + b"\n"
 
 
 def land(landing: Path, day: date, lines: list[bytes]) -> None:
@@ -51,69 +47,32 @@ def land(landing: Path, day: date, lines: list[bytes]) -> None:
 
 def profiles(db: Path, target: Path) -> dict[str, tuple]:
     proc = subprocess.run(
-        [
-            dbt_executable(),
-            "run",
-            "--select",
-            "stg_segment__identifies",
-            "stg_app__signups",
-            "int_users__profiles",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target / "target"),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={**os.environ, "ONBOARDING_DB": str(db)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+        [dbt_executable(), "run", "--select", "stg_segment__identifies", "stg_app__signups", "int_users__profiles",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(target / "target"), "--log-path", str(target / "logs")],
+        env={**os.environ, "ONBOARDING_DB": str(db)}, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         # The echo is staged, and it is the user's latest identify, with none of the profile's traits:
         # what the profile would take if it were not ignored.
-        latest = con.execute(
-            "select message_id, company, plan from staging.stg_segment__identifies"
-            " order by identified_at desc limit 1"
-        ).fetchone()
+        latest = con.execute("select message_id, company, plan from staging.stg_segment__identifies"
+                             " order by identified_at desc limit 1").fetchone()
         assert latest is not None and latest[0].startswith("onb-") and latest[1:] == (None, None)
-        return {
-            row[0]: row[1:]
-            for row in con.execute(
-                f"select user_id, {', '.join(PROFILE)} from intermediate.int_users__profiles"
-            ).fetchall()
-        }
+        return {row[0]: row[1:] for row in con.execute(
+            f"select user_id, {', '.join(PROFILE)} from intermediate.int_users__profiles").fetchall()}
 
 
 @pytest.mark.slow  # one dbt start (25-40 s on two cores)
 def test_the_engines_identify_coming_back_through_the_ingest_changes_no_profile(
-    warehouse: Warehouse, standins: StandinSet, tmp_path: Path
-) -> None:
+        warehouse: Warehouse, standins: StandinSet, tmp_path: Path) -> None:
     warehouse.insert("destination_traits", [traits(1)])
     sync(warehouse, settings_for(standins), "segment")
     [echo] = standins.segment.calls.values()  # exactly what the engine sent
     assert echo["type"] == "identify" and echo["userId"] == USER
 
-    real = {
-        "type": "identify",
-        "messageId": "real-1",
-        "userId": USER,
-        "anonymousId": "anon-1",
-        "traits": {
-            "email": "ann@example.com",
-            "name": "Ann Lee",
-            "company": "Acme",
-            "company_size": "11-50",
-            "industry": "saas",
-            "role": "engineer",
-            "plan": "pro",
-            "team_size": 4,
-        },
-    }
+    real = {"type": "identify", "messageId": "real-1", "userId": USER, "anonymousId": "anon-1",
+            "traits": {"email": "ann@example.com", "name": "Ann Lee", "company": "Acme", "company_size": "11-50",
+                       "industry": "saas", "role": "engineer", "plan": "pro", "team_size": 4}}
     landing, db = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     land(landing, DAY, [export_line(real, datetime(2026, 11, 2, 9))])
     land(landing, date(2026, 11, 3), [export_line(echo, datetime(2026, 11, 3, 2))])
@@ -121,9 +80,7 @@ def test_the_engines_identify_coming_back_through_the_ingest_changes_no_profile(
         ensure_raw_schema(con)
         load_day(con, landing, "segment", DAY)
         loaded = load_day(con, landing, "segment", date(2026, 11, 3))
-        assert (
-            con.execute("select count(*) from raw.segment_events where type = 'identify'").fetchone()[0] == 2
-        )
+        assert con.execute("select count(*) from raw.segment_events where type = 'identify'").fetchone()[0] == 2
 
     profile = profiles(db, tmp_path)[USER]
 

@@ -9,56 +9,33 @@ from tests.standins import StandinSet
 from tests.standins.marts import contact, message
 from tests.sync.conftest import Warehouse, settings_for, sync
 
-FAST_SENDGRID = {
-    "SYNC_SENDGRID_BACKOFF_BASE": "0.01",
-    "SYNC_SENDGRID_BACKOFF_MAX": "0.05",
-    "SYNC_SENDGRID_MAX_ATTEMPTS": "4",
-    "SYNC_SENDGRID_TIMEOUT": "5",
-}
+FAST_SENDGRID = {"SYNC_SENDGRID_BACKOFF_BASE": "0.01", "SYNC_SENDGRID_BACKOFF_MAX": "0.05",
+                 "SYNC_SENDGRID_MAX_ATTEMPTS": "4", "SYNC_SENDGRID_TIMEOUT": "5"}
 HOSTILE = 'Ann <a href="https://evil.example">reset</a>'
 
 
 def playbook(key: str, user: int, **overrides: Any) -> dict[str, Any]:
     # The body as dbt renders it for an HTML channel: the value escaped, the template's own markup kept.
     escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    return message(
-        key,
-        user,
-        "intercom_email",
-        **{
-            "trigger": "playbook_day_14",
-            "subject": "Your weeks 3-4 playbook",
-            "body": f"<p>Hi {escaped},</p><p>Your playbook [{key}]<br>Step 1</p>",
-            **overrides,
-        },
-    )
+    return message(key, user, "intercom_email", **{
+        "trigger": "playbook_day_14", "subject": "Your weeks 3-4 playbook",
+        "body": f"<p>Hi {escaped},</p><p>Your playbook [{key}]<br>Step 1</p>", **overrides})
 
 
 def seed(warehouse: Warehouse) -> None:
     warehouse.insert("intercom_contacts", [contact(i) for i in range(3)])
-    warehouse.insert(
-        "triggered_messages",
-        [
-            playbook("pb-0", 0),
-            playbook("pb-1", 1),
-            message("plan-2", 2, "intercom_email", trigger="day_1_plan", subject="Your 30-day plan"),
-        ],
-    )
+    warehouse.insert("triggered_messages", [playbook("pb-0", 0), playbook("pb-1", 1),
+                                            message("plan-2", 2, "intercom_email", trigger="day_1_plan",
+                                                    subject="Your 30-day plan")])
 
 
 def settings(standins: StandinSet, **overrides: str) -> SyncSettings:
-    return settings_for(
-        standins,
-        **FAST_SENDGRID,
-        SENDGRID_UNSUBSCRIBE_GROUP_ID="4242",
-        SENDGRID_CATEGORIES="cs-playbooks",
-        **overrides,
-    )
+    return settings_for(standins, **FAST_SENDGRID, SENDGRID_UNSUBSCRIBE_GROUP_ID="4242",
+                        SENDGRID_CATEGORIES="cs-playbooks", **overrides)
 
 
 def test_playbook_goes_through_sendgrid_once_with_text_part_and_message_key(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse)
     s = settings(standins)
 
@@ -83,8 +60,7 @@ def test_playbook_goes_through_sendgrid_once_with_text_part_and_message_key(
 
 
 def test_without_sendgrid_credentials_the_playbook_stays_with_intercom(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse)
     s = settings(standins, SENDGRID_API_KEY="")
 
@@ -96,17 +72,13 @@ def test_without_sendgrid_credentials_the_playbook_stays_with_intercom(
 
 
 def test_a_message_intercom_sent_is_never_sent_again_when_the_routing_moves_it(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse)
     sync(warehouse, settings(standins, SYNC_EMAIL_CHANNELS="none"), ["intercom", "sendgrid"])
     warehouse.insert("triggered_messages", [playbook("pb-2", 2)])
 
-    moved = sync(
-        warehouse,
-        settings(standins, SYNC_EMAIL_CHANNELS="playbook_day_14=sendgrid"),
-        ["intercom", "sendgrid"],
-    )
+    moved = sync(warehouse, settings(standins, SYNC_EMAIL_CHANNELS="playbook_day_14=sendgrid"),
+                 ["intercom", "sendgrid"])
 
     assert standins.sendgrid.keys() == ["pb-2"]  # the new one only
     assert moved["sendgrid"].sent == 1 and moved["intercom"].sent == 0
@@ -114,8 +86,7 @@ def test_a_message_intercom_sent_is_never_sent_again_when_the_routing_moves_it(
 
 
 def test_an_answer_lost_after_sendgrid_accepted_the_mail_is_in_doubt_and_not_resent(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+        warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse)
     standins.sendgrid.inject("status_after", status=500, match="POST /v3/mail/send")
     standins.sendgrid.inject("drop_after", match="POST /v3/mail/send")
@@ -131,9 +102,7 @@ def test_an_answer_lost_after_sendgrid_accepted_the_mail_is_in_doubt_and_not_res
 
 def test_a_429_before_sending_is_waited_out_and_sent_once(warehouse: Warehouse, standins: StandinSet) -> None:
     seed(warehouse)
-    standins.sendgrid.inject(
-        "status", status=429, headers={"X-RateLimit-Reset": "0"}, match="POST /v3/mail/send"
-    )
+    standins.sendgrid.inject("status", status=429, headers={"X-RateLimit-Reset": "0"}, match="POST /v3/mail/send")
 
     result = sync(warehouse, settings(standins), "sendgrid")["sendgrid"]
 
@@ -141,37 +110,23 @@ def test_a_429_before_sending_is_waited_out_and_sent_once(warehouse: Warehouse, 
     assert sorted(standins.sendgrid.keys()) == ["pb-0", "pb-1"]
 
 
-def test_a_user_without_a_valid_address_is_invalid_not_sent(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_a_user_without_a_valid_address_is_invalid_not_sent(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(0, email="not-an-address")])
     warehouse.insert("triggered_messages", [playbook("pb-0", 0)])
 
     result = sync(warehouse, settings(standins), "sendgrid")["sendgrid"]
 
     assert (result.invalid, result.sent) == (1, 0)
-    assert (
-        warehouse.value("select error from sync.row_results where key = 'pb-0'")
-        == "no valid email address for the user"
-    )
+    assert warehouse.value("select error from sync.row_results where key = 'pb-0'") == \
+        "no valid email address for the user"
 
 
-def test_the_playbooks_booking_link_is_filled_in_both_parts(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_the_playbooks_booking_link_is_filled_in_both_parts(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(0)])
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message("link-0", 0, "calendly", trigger="booking_link", body="", subject=None),
-            playbook(
-                "pb-0",
-                0,
-                body='<p>Book a demo: <a href="{{booking_link}}">pick a time</a> [pb-0]</p>',
-                booking_link_key="link-0",
-            ),
-        ],
-    )
+    warehouse.insert("triggered_messages", [
+        message("link-0", 0, "calendly", trigger="booking_link", body="", subject=None),
+        playbook("pb-0", 0, body='<p>Book a demo: <a href="{{booking_link}}">pick a time</a> [pb-0]</p>',
+                 booking_link_key="link-0")])
 
     result = sync(warehouse, settings(standins), ["calendly", "intercom", "sendgrid"])
 

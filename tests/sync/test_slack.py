@@ -20,10 +20,8 @@ def test_alert_has_blocks_fallback_and_metadata(warehouse: Warehouse, standins: 
     post = standins.slack.posts[0]
     assert post["channel"] == "#csm-alerts"
     assert post["text"].startswith("High churn risk: User 1 (Acme)")
-    assert post["metadata"] == {
-        "event_type": "csm_alert",
-        "event_payload": {"alert_key": "a-1", "alert_type": "churn_risk", "user_id": "auth0|user00001"},
-    }
+    assert post["metadata"] == {"event_type": "csm_alert", "event_payload": {
+        "alert_key": "a-1", "alert_type": "churn_risk", "user_id": "auth0|user00001"}}
     types = [b["type"] for b in post["blocks"]]
     assert types[0] == "header" and "section" in types and types[-1] == "context"
     assert "<@U0CSM0001>" in repr(post["blocks"])  # the assigned CSM is mentioned on purpose
@@ -33,21 +31,9 @@ def test_alert_has_blocks_fallback_and_metadata(warehouse: Warehouse, standins: 
 
 
 def test_user_supplied_text_is_escaped(warehouse: Warehouse, standins: StandinSet) -> None:
-    warehouse.insert(
-        "csm_alerts",
-        [
-            alert(
-                "a-1",
-                1,
-                user_name="<!channel> Mallory",
-                company="Tom & Jerry <Inc>",
-                csm_slack_id="<!here>",
-                csm_name="<@U999> Eve",
-                text="Risk for <!channel> Mallory",
-                reason="<https://evil.example|click>",
-            )
-        ],
-    )
+    warehouse.insert("csm_alerts", [alert(
+        "a-1", 1, user_name="<!channel> Mallory", company="Tom & Jerry <Inc>", csm_slack_id="<!here>",
+        csm_name="<@U999> Eve", text="Risk for <!channel> Mallory", reason="<https://evil.example|click>")])
     sync(warehouse, settings_for(standins), "slack")
 
     seen = all_text(standins.slack.posts[0])
@@ -61,13 +47,8 @@ def test_user_supplied_text_is_escaped(warehouse: Warehouse, standins: StandinSe
 def test_ratelimited_ok_false_is_retried(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("csm_alerts", [alert("a-1", 1)])
     standins.slack.inject("slack_error", times=2, error="ratelimited")
-    standins.slack.inject(
-        "status",
-        times=1,
-        status=429,
-        headers={"Retry-After": "0"},
-        body={"ok": False, "error": "ratelimited"},
-    )
+    standins.slack.inject("status", times=1, status=429, headers={"Retry-After": "0"},
+                          body={"ok": False, "error": "ratelimited"})
     result = sync(warehouse, settings_for(standins), "slack")["slack"]
 
     assert result.sent == 1
@@ -75,9 +56,7 @@ def test_ratelimited_ok_false_is_retried(warehouse: Warehouse, standins: Standin
     assert len(standins.slack.requests("POST", "/chat.postMessage")) == 4
 
 
-def test_channel_not_found_fails_fast_and_keeps_rows_pending(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_channel_not_found_fails_fast_and_keeps_rows_pending(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("csm_alerts", [alert(f"a-{i}", i) for i in range(5)])
     settings = settings_for(standins, SLACK_CSM_CHANNEL="#no-such-channel")
 
@@ -102,14 +81,9 @@ def test_invalid_auth_stops_the_destination(warehouse: Warehouse, standins: Stan
 
 def test_invites_one_email_per_call_at_most_once(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(1), contact(2), contact(3, email=None)])
-    warehouse.insert(
-        "triggered_messages",
-        [
-            message("inv-1", 1, "slack", body="", subject=None),
-            message("inv-2", 2, "slack", body="", subject=None),
-            message("inv-3", 3, "slack", body="", subject=None),
-        ],
-    )
+    warehouse.insert("triggered_messages", [
+        message("inv-1", 1, "slack", body="", subject=None), message("inv-2", 2, "slack", body="", subject=None),
+        message("inv-3", 3, "slack", body="", subject=None)])
     standins.slack.inject("slack_error", times=1, error="internal_error", match="inviteShared")
     settings = settings_for(standins)
 
@@ -125,9 +99,7 @@ def test_invites_one_email_per_call_at_most_once(warehouse: Warehouse, standins:
     assert reason == "no valid email for the invitee"
 
 
-def test_invites_without_community_channel_are_only_planned(
-    warehouse: Warehouse, standins: StandinSet
-) -> None:
+def test_invites_without_community_channel_are_only_planned(warehouse: Warehouse, standins: StandinSet) -> None:
     warehouse.insert("intercom_contacts", [contact(1)])
     warehouse.insert("triggered_messages", [message("inv-1", 1, "slack", body="", subject=None)])
     result = sync(warehouse, settings_for(standins, SLACK_COMMUNITY_CHANNEL=""), "slack")["slack"]

@@ -48,17 +48,9 @@ def echo() -> Iterator[EchoStandin]:
 
 
 def settings(base_url: str, **overrides: Any) -> TransportSettings:
-    values: dict[str, Any] = {
-        "base_url": base_url,
-        "rate_limit": 1000,
-        "rate_window": 1.0,
-        "concurrency": 4,
-        "timeout": 5.0,
-        "max_attempts": 5,
-        "retry_budget": 30.0,
-        "backoff_base": 0.01,
-        "backoff_max": 0.02,
-    }
+    values: dict[str, Any] = {"base_url": base_url, "rate_limit": 1000, "rate_window": 1.0, "concurrency": 4,
+                              "timeout": 5.0, "max_attempts": 5, "retry_budget": 30.0, "backoff_base": 0.01,
+                              "backoff_max": 0.02}
     values.update(overrides)
     return TransportSettings(**values)
 
@@ -67,7 +59,6 @@ def call(server_url: str, *, idempotent: bool, **overrides: Any) -> httpx.Respon
     async def go() -> httpx.Response:
         async with Transport(settings(server_url, **overrides)) as transport:
             return await transport.request("POST", "/thing", json={"a": 1}, idempotent=idempotent)
-
     return asyncio.run(go())
 
 
@@ -149,9 +140,7 @@ def test_5xx_burst_is_retried_for_idempotent_calls(echo: EchoStandin) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_5xx_after_processing_is_never_retried_for_non_idempotent_calls(
-    echo: EchoStandin, status: int
-) -> None:
+def test_5xx_after_processing_is_never_retried_for_non_idempotent_calls(echo: EchoStandin, status: int) -> None:
     """The vendor created the message and then answered 5xx: one request, one message, in doubt."""
     echo.inject("status_after", times=5, status=status)
     response = call(echo.base_url, idempotent=False)
@@ -232,12 +221,8 @@ def test_custom_retry_predicate_retries_2xx_errors(echo: EchoStandin) -> None:
     async def go() -> httpx.Response:
         async with Transport(settings(echo.base_url)) as transport:
             return await transport.request(
-                "POST",
-                "/x",
-                data={"a": "b"},
-                idempotent=True,
-                retry_on=lambda r: r.json().get("error") == "ratelimited",
-            )
+                "POST", "/x", data={"a": "b"}, idempotent=True,
+                retry_on=lambda r: r.json().get("error") == "ratelimited")
 
     assert asyncio.run(go()).json() == {"ok": True}
     assert len(echo.received) == 3
@@ -287,13 +272,10 @@ def test_a_429_pauses_every_request_of_the_destination(echo: EchoStandin) -> Non
     assert at == pytest.approx(45.0)
 
 
-@pytest.mark.parametrize(
-    "header",
-    [{"Retry-After": "3600"}, {"Retry-After": "inf"}, {"X-RateLimit-Reset": str(int(time.time()) + 7200)}],
-)
-def test_a_pause_beyond_the_cap_throttles_the_destination_for_the_run(
-    echo: EchoStandin, header: dict[str, str]
-) -> None:
+@pytest.mark.parametrize("header", [{"Retry-After": "3600"}, {"Retry-After": "inf"},
+                                    {"X-RateLimit-Reset": str(int(time.time()) + 7200)}])
+def test_a_pause_beyond_the_cap_throttles_the_destination_for_the_run(echo: EchoStandin,
+                                                                      header: dict[str, str]) -> None:
     clock = FakeClock()
     echo.inject("status", times=1, status=429, headers=header)
 

@@ -1,5 +1,6 @@
 """dagster_project/core/warehouse.py: the DuckDB settings every connection of the project shares."""
 
+
 import pytest
 
 from dagster_project.core import warehouse
