@@ -36,24 +36,19 @@ named_colleagues as (
     select user_id, role_track, role_reason
     from (
         select
-            profiles.user_id,
-            namings.role_track,
+            stakeholder_user_id as user_id,
+            role_track,
             -- the seed's reason for the role, not the typed role (free text, which could hold a name)
             {{ dbt.concat([
-                "'named in the stakeholder map of account '", 'namings.account_id', "': '",
-                "coalesce(namings.role_track_reason, namings.role_track)",
+                "'named in the stakeholder map of account '", 'account_id', "': '",
+                "coalesce(role_track_reason, role_track)",
             ]) }} as role_reason,
             row_number() over (
-                partition by profiles.user_id
-                order by namings.named_at desc, namings.response_token desc, namings.stakeholder_slot asc
+                partition by stakeholder_user_id
+                order by named_at desc, response_token desc, stakeholder_slot asc
             ) as naming_rank
-        from {{ ref('int_stakeholders__namings') }} as namings
-        inner join {{ ref('int_users__profiles') }} as profiles
-            on
-                namings.stakeholder_email = lower(profiles.email)
-                and namings.account_id <> profiles.user_id
-                and namings.named_at <= profiles.signed_up_at
-        where namings.role_track is not null
+        from {{ ref('int_stakeholders__namings') }}
+        where role_track is not null and named_at <= stakeholder_signed_up_at
     ) as namings_before_signup
     where naming_rank = 1
 

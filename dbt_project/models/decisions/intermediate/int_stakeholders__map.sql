@@ -13,7 +13,7 @@ namings as (
 
 profiles as (
 
-    select user_id, email, company, signed_up_at from {{ ref('int_users__profiles') }}
+    select user_id, company from {{ ref('int_users__profiles') }}
 
 ),
 
@@ -41,8 +41,8 @@ final as (
         latest.stakeholder_email,
         latest.stakeholder_name,
         latest.stakeholder_role,
-        stakeholder_profiles.user_id as stakeholder_user_id,
-        stakeholder_profiles.signed_up_at as stakeholder_signed_up_at,
+        latest.stakeholder_user_id,
+        latest.stakeholder_signed_up_at,
         latest.role_track,
         latest.role_track_reason,
         latest.response_token,
@@ -50,10 +50,6 @@ final as (
 
     from latest
     left join profiles as account_profiles on latest.account_id = account_profiles.user_id
-    left join profiles as stakeholder_profiles
-        on
-            latest.stakeholder_email = lower(stakeholder_profiles.email)
-            and latest.account_id <> stakeholder_profiles.user_id
 
 )
 

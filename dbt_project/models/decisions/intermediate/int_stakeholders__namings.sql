@@ -1,8 +1,10 @@
 {#- Every naming in the enterprise stakeholder map (issue 19 item 3): one row per colleague per
     stakeholder-map response (seed onboarding_forms, form_key stakeholder_map), with the track the role
     they were named with gives them (seed onboarding_stakeholder_role_tracks: the first pattern by
-    priority the lower-cased role contains). Every response counts: int_stakeholders__map keeps the
-    latest per (account, colleague), int_onboarding__tracks the latest before the colleague signed up. -#}
+    priority the lower-cased role contains), and the colleague's user id and signup time once someone other
+    than the naming account has signed up with that email (the one place a naming meets its user). Every
+    response counts: int_stakeholders__map keeps the latest per (account, colleague),
+    int_onboarding__tracks the latest before the colleague signed up. -#}
 
 with
 
@@ -22,6 +24,12 @@ forms as (
 role_tracks as (
 
     select * from {{ ref('onboarding_stakeholder_role_tracks') }}
+
+),
+
+profiles as (
+
+    select user_id, email, signed_up_at from {{ ref('int_users__profiles') }}
 
 ),
 
@@ -92,7 +100,9 @@ final as (
         named_with_email.stakeholder_name,
         named_with_email.stakeholder_role,
         track_matches.track as role_track,
-        track_matches.reason as role_track_reason
+        track_matches.reason as role_track_reason,
+        profiles.user_id as stakeholder_user_id,
+        profiles.signed_up_at as stakeholder_signed_up_at
 
     from named_with_email
     left join track_matches
@@ -100,6 +110,10 @@ final as (
             named_with_email.response_token = track_matches.response_token
             and named_with_email.stakeholder_slot = track_matches.stakeholder_slot
             and track_matches.match_rank = 1
+    left join profiles
+        on
+            named_with_email.stakeholder_email = lower(profiles.email)
+            and named_with_email.account_id <> profiles.user_id
 
 )
 
